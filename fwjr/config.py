@@ -1,0 +1,98 @@
+"""Configuration: `FWJR_*` environment variables, optionally a YAML file, documented defaults.
+
+Precedence (highest first): environment variables, the file named by FWJR_CONFIG,
+the defaults below. docs/configuration.md lists every setting.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".fwjr"
+
+
+class Settings(BaseSettings):
+    """Every knob of the monitor; each field reads FWJR_<NAME> from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="FWJR_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="All local state: broker data, store, logs, pids.")
+    cache_dir: Path | None = Field(default=None, description="Downloaded jars (Kafka, Spark, Hadoop); default <repo>/.cache.")
+    clickhouse_url: str | None = Field(default=None, description="ClickHouse server URL; unset = embedded chDB under home.")
+    kafka_bootstrap: str | None = Field(default=None, description="Kafka bootstrap servers; unset = the local broker.")
+    kafka_port: int = Field(default=19092, description="Port of the local broker.")
+    kafka_controller_port: int = Field(default=19093, description="KRaft controller port of the local broker.")
+    raw_partitions: int = Field(default=8, description="Partitions of fwjr.raw (upper bound on worker parallelism).")
+    dashboard_host: str = Field(default="127.0.0.1", description="Address the board listens on.")
+    dashboard_port: int = Field(default=8050, description="Port of the board and its JSON API.")
+    metrics_port: int = Field(default=9108, description="Prometheus metrics port of the worker (0 = off).")
+    flush_interval: float = Field(default=1.0, description="Seconds between worker flushes to the store.")
+    batch_size: int = Field(default=2000, description="Messages taken from the stream per batch.")
+    dedupe_days: int = Field(default=14, description="How long an FWJR identity is remembered for dedupe.")
+    minute_days: int = Field(default=2, description="Age until minute rows roll up to hours.")
+    hour_days: int = Field(default=30, description="Age until hour rows roll up to days.")
+    day_days: int = Field(default=365, description="Age until day rows roll up to months.")
+    jobs_days: int = Field(default=14, description="Retention of per-job rows (drill-down).")
+    spark_master: str = Field(default="local[2]", description="Spark master for replays.")
+    config: Path | None = Field(default=None, description="YAML file with any of these settings.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFile(settings_cls))
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def jar_cache(self) -> Path:
+        return self.cache_dir or Path(__file__).resolve().parent.parent / ".cache"
+
+
+class _YamlFile(PydanticBaseSettingsSource):
+    """Settings from the YAML file named by FWJR_CONFIG (keys are field names)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values().get(field_name), field_name, False
+
+    def _values(self) -> dict[str, Any]:
+        path = os.environ.get("FWJR_CONFIG")
+        if not path:
+            return {}
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"FWJR_CONFIG={path}: expected a mapping of settings, got {type(loaded).__name__}")
+        return loaded
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._values().items() if k in self.settings_cls.model_fields}
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,335 @@
+"""Phase 1: one FWJR document -> one merged job record (the rules of DESIGN.md, made exact).
+
+This is the only merge implementation: the Faust worker, the Spark replay and the
+offline commands all call `merge_document`, so their job records cannot drift apart.
+It also absorbs the schema drift real documents carry (see fwjr.values and
+docs/merge.md), because normalising and merging in one pass over the steps is what
+keeps the hot path near the bare decode rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fwjr.errors import RejectedDocument
+from fwjr.metrics import BY_GROUP, GROUP_ALIASES
+from fwjr.model import Job, StepError
+from fwjr.values import as_float, as_int, as_metric, as_str, unwrap
+
+MAX_ERROR_DETAILS = 4000
+_NO_ERROR_CODE = -1
+
+
+def merge_document(doc: Any, source: str = "") -> Job:
+    """Merge one decoded FWJR into a Job, or raise RejectedDocument saying why not."""
+    if type(doc) is not dict:
+        raise RejectedDocument("document is not a JSON object", "<document>", type(doc).__name__, source)
+    doc = _unwrap_envelope(doc, source)
+    meta = doc.get("meta_data")
+    if type(meta) is not dict:
+        meta = {}
+    steps = _steps_of(doc, source)
+    ts = _timestamp(doc, meta, steps, source)
+    workflow, task = split_task(as_str(doc.get("task")))
+
+    site = ""
+    exit_code = 0
+    exit_step = ""
+    acquisition_era = ""
+    errors: list[StepError] = []
+    totals: dict[str, float] = {}
+    weighted: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    span_total = 0.0
+    span_seen = False
+    events = 0.0
+
+    for name, step in steps:
+        if not site:
+            step_site = step.get("site")
+            if type(step_site) is str and step_site:
+                site = step_site
+        start = as_float(step.get("start", step.get("startTime")))
+        stop = as_float(step.get("stop", step.get("stopTime")))
+        span = stop - start if start is not None and stop is not None and stop >= start else None
+        if span is not None:
+            span_total += span
+            span_seen = True
+        step_errors = step.get("errors")
+        if step_errors:
+            for error in _error_list(step_errors):
+                code = _exit_code(error)
+                details = as_str(error.get("details"))
+                errors.append(
+                    StepError(name, code, as_str(error.get("type")), details[:MAX_ERROR_DETAILS])
+                )
+                if not exit_step:
+                    exit_code = code
+                    exit_step = name
+        step_events, era = _outputs(step.get("output"))
+        if step_events > events:
+            events = step_events
+        if not acquisition_era:
+            acquisition_era = era
+        performance = step.get("performance")
+        if type(performance) is dict and performance:
+            weight = _step_weight(span, performance)
+            _combine(performance, weight, totals, weighted, weights)
+
+    for name, value_sum in weighted.items():
+        totals[name] = value_sum / weights[name]
+
+    if not site:
+        site = as_str(doc.get("siteName"))
+    jobstate = as_str(meta.get("jobstate"))
+    failed = jobstate != "success" if jobstate else exit_code != 0
+    wall_time = _wall_time(span_total if span_seen else None, doc, totals)
+    metrics = _derived(totals, wall_time, events, failed)
+    efficiency = _efficiency(metrics)
+
+    return Job(
+        identity=_identity(doc, meta, steps, ts, source),
+        ts=ts,
+        workflow=workflow,
+        task=task,
+        site=site,
+        host=as_str(meta.get("host")),
+        jobtype=as_str(meta.get("jobtype")),
+        jobstate=jobstate,
+        exit_code=exit_code,
+        exit_step=exit_step,
+        acquisition_era=acquisition_era,
+        campaign=as_str(doc.get("Campaign")),
+        wn_name=as_str(meta.get("wn_name")) or as_str(doc.get("hostName")),
+        fwjr_id=as_str(meta.get("fwjr_id")),
+        agent_ver=as_str(meta.get("agent_ver")),
+        failed=failed,
+        metrics=metrics,
+        cpu_efficiency=efficiency,
+        efficiency_outlier=efficiency is not None and efficiency > 1.0,
+        errors=errors,
+        log_archive=_log_archive(doc),
+    )
+
+
+def split_task(task: str) -> tuple[str, str]:
+    """(workflow, task) from a task path: its first and last non-empty parts.
+
+    CRAB tasks carry no slash but `id:name`; there the whole string is the workflow
+    and the name after the first colon is the task.
+    """
+    if "/" in task:
+        parts = [part for part in task.split("/") if part]
+        if parts:
+            return parts[0], parts[-1]
+        return "", ""
+    if ":" in task:
+        return task, task.split(":", 1)[1]
+    return task, task
+
+
+def _unwrap_envelope(doc: dict, source: str) -> dict:
+    """The report inside the wrappers it arrives in: `{"data": [doc]}`, the 2015 `{"fwjr": ...}`."""
+    data = doc.get("data")
+    if "steps" not in doc and type(data) is list:
+        if len(data) != 1 or type(data[0]) is not dict:
+            raise RejectedDocument("envelope must hold exactly one report", "data", len(data), source)
+        doc = data[0]
+    inner = doc.get("fwjr")
+    if "steps" not in doc and type(inner) is dict:
+        merged = dict(inner)
+        for key in ("meta_data", "wmaid", "task", "Campaign"):
+            if key in doc and key not in merged:
+                merged[key] = doc[key]
+        if "meta_data" not in merged and "time_stamp" in doc:
+            merged["meta_data"] = {"ts": doc["time_stamp"]}
+        doc = merged
+    return doc
+
+
+def _steps_of(doc: dict, source: str) -> list[tuple[str, dict]]:
+    """Steps as (name, step) in document order, whatever shape the agent wrote them in."""
+    steps = doc.get("steps")
+    if steps is None:
+        return []
+    if type(steps) is list:
+        result = []
+        for index, step in enumerate(steps):
+            if type(step) is dict:
+                result.append((as_str(step.get("name")) or f"step{index}", step))
+            elif type(step) is str and type(doc.get(step)) is dict:
+                result.append((step, doc[step]))
+            else:
+                raise RejectedDocument("step is neither an object nor a step name", f"steps[{index}]", step, source)
+        return result
+    if type(steps) is dict:
+        return [(name, step) for name, step in steps.items() if type(step) is dict]
+    raise RejectedDocument("steps is neither a list nor an object", "steps", steps, source)
+
+
+def _timestamp(doc: dict, meta: dict, steps: list[tuple[str, dict]], source: str) -> int:
+    """meta_data.ts; raw agent reports without meta_data fall back to their last step stop."""
+    raw = unwrap(meta.get("ts"))
+    if raw is None and not meta:
+        stops = [as_float(step.get("stop", step.get("stopTime"))) for _, step in steps]
+        known = [stop for stop in stops if stop is not None]
+        if known:
+            return int(max(known))
+        raise RejectedDocument("no meta_data.ts and no step stop time", "meta_data.ts", None, source)
+    ts = as_float(raw)
+    if ts is None or ts <= 0:
+        raise RejectedDocument("meta_data.ts is not a positive epoch time", "meta_data.ts", raw, source)
+    if ts > 1e11:
+        ts = ts / 1000.0
+    return int(ts)
+
+
+def _error_list(errors: Any) -> list[dict]:
+    """A step's errors as a list of objects (some agents wrote one object, not a list)."""
+    if type(errors) is list:
+        return [error for error in errors if type(error) is dict]
+    if type(errors) is dict and errors:
+        return [errors]
+    return []
+
+
+def _exit_code(error: dict) -> int:
+    """The error's exit code; a numeric `type` stands in when exitCode is unreadable."""
+    code = as_int(error.get("exitCode"))
+    if code is None:
+        code = as_int(error.get("type"))
+    return _NO_ERROR_CODE if code is None else code
+
+
+def _outputs(outputs: Any) -> tuple[float, str]:
+    """(events written by this step, first acquisition era) from the step's output list."""
+    if type(outputs) is not list:
+        return 0.0, ""
+    events = 0.0
+    era = ""
+    for output in outputs:
+        if type(output) is not dict:
+            continue
+        count = as_metric(output.get("events"))
+        if count:
+            events += count
+        if not era:
+            era = as_str(output.get("acquisitionEra"))
+    return events, era
+
+
+def _step_weight(span: float | None, performance: dict) -> float:
+    """How much a step's averages count: its duration, else its cmsRun time, else 1."""
+    if span:
+        return span
+    cpu = performance.get("cpu")
+    if type(cpu) is dict:
+        job_time = as_metric(cpu.get("TotalJobTime"))
+        if job_time:
+            return job_time
+    return 1.0
+
+
+def _combine(
+    performance: dict,
+    weight: float,
+    totals: dict[str, float],
+    weighted: dict[str, float],
+    weights: dict[str, float],
+) -> None:
+    """Fold one step's performance groups into the job's running values, rule by rule."""
+    for group_name, group in performance.items():
+        if type(group) is not dict:
+            continue
+        if group_name == "cmssw":
+            _combine(group, weight, totals, weighted, weights)
+            continue
+        rules = BY_GROUP.get(GROUP_ALIASES.get(group_name, group_name))
+        if rules is None:
+            continue
+        for name, rule in rules:
+            value = as_metric(group.get(name))
+            if value is None:
+                continue
+            if rule == "sum":
+                totals[name] = totals.get(name, 0.0) + value
+            elif rule == "max":
+                if value > totals.get(name, -1.0):
+                    totals[name] = value
+            elif rule == "min":
+                current = totals.get(name)
+                if current is None or value < current:
+                    totals[name] = value
+            else:
+                weighted[name] = weighted.get(name, 0.0) + value * weight
+                weights[name] = weights.get(name, 0.0) + weight
+
+
+def _wall_time(span_total: float | None, doc: dict, totals: dict[str, float]) -> float | None:
+    """Wall time: the steps' summed durations, else WMTiming, else the cmsRun job time."""
+    if span_total is not None and span_total > 0:
+        return span_total
+    timing = doc.get("WMTiming")
+    if type(timing) is dict:
+        wall = as_metric(timing.get("WMTotalWallClockTime"))
+        if wall:
+            return wall
+    return totals.get("TotalJobTime")
+
+
+def _derived(totals: dict[str, float], wall_time: float | None, events: float, failed: bool) -> dict[str, float]:
+    """Add wall time, cores, core-hours, CPU-hours, waste and badput to the step totals."""
+    metrics = totals
+    cores = totals.get("NumberOfThreads") or 1.0
+    metrics["cores"] = cores
+    if events:
+        metrics["events"] = events
+    if wall_time is None:
+        return metrics
+    metrics["wall_time"] = wall_time
+    core_hours = wall_time * cores / 3600.0
+    metrics["core_hours"] = core_hours
+    metrics["wasted_core_hours"] = core_hours if failed else 0.0
+    cpu = totals.get("TotalJobCPU")
+    if cpu is not None:
+        cpu_hours = cpu / 3600.0
+        metrics["cpu_hours"] = cpu_hours
+        metrics["badput_core_hours"] = core_hours - cpu_hours
+    return metrics
+
+
+def _efficiency(metrics: dict[str, float]) -> float | None:
+    """CPU time over core time for one job; None when either is unknown."""
+    core_hours = metrics.get("core_hours")
+    cpu_hours = metrics.get("cpu_hours")
+    if not core_hours or cpu_hours is None:
+        return None
+    return cpu_hours / core_hours
+
+
+def _log_archive(doc: dict) -> str:
+    """The job's log archive LFN, where operators go to read the logs."""
+    lfns = doc.get("LFNArray")
+    if type(lfns) is list:
+        for lfn in lfns:
+            if type(lfn) is str and "logArchive" in lfn:
+                return lfn
+    return ""
+
+
+def _identity(doc: dict, meta: dict, steps: list[tuple[str, dict]], ts: int, source: str) -> str:
+    """`wmaid` when present, else a hash of the fields that identify one run of one job.
+
+    The hash covers what every encoding of the same report keeps (task, meta_data,
+    step names and times), so the JSON and Avro copies of one report get one identity.
+    """
+    wmaid = as_str(doc.get("wmaid"))
+    if wmaid:
+        return wmaid
+    parts = [as_str(doc.get("task")), as_str(meta.get("fwjr_id")), as_str(meta.get("host")), str(ts)]
+    for name, step in steps:
+        parts.append(name)
+        parts.append(repr(as_float(step.get("start", step.get("startTime")))))
+        parts.append(repr(as_float(step.get("stop", step.get("stopTime")))))
+    return "h:" + hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()

@@ -1,0 +1,26 @@
+"""Terminal tables for the CLI's `--format table` outputs (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from fwjr.model import SCOPE_KEYS
+
+_SHOWN_METRICS = ("wall_time", "core_hours", "cpu_hours", "wasted_core_hours")
+
+
+def aggregate_table(rows: list[dict]) -> None:
+    """Aggregate rows, one line each: bucket, scope, counts and the main job-weighted metrics."""
+    table = Table(show_lines=False)
+    for column in ("bucket",) + SCOPE_KEYS + ("jobs", "failed") + _SHOWN_METRICS:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        metrics = []
+        for name in _SHOWN_METRICS:
+            total = row.get(f"{name}_sum")
+            metrics.append("" if total is None else f"{total:.2f}")
+        table.add_row(
+            row["bucket"], *(str(row[k]) for k in SCOPE_KEYS), str(row["jobs"]), str(row["failed"]), *metrics
+        )
+    Console().print(table)
