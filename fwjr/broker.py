@@ -9,6 +9,7 @@ can find, check or stop a broker that another process started.
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ LOOPBACK = "127.0.0.1"
 NODE_ID = 1
 LOG_ROTATE_BYTES = 50 * 1024 * 1024
 DAY_MS = 24 * 3600 * 1000
+PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +176,13 @@ def _process_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _terminate_with_parent() -> None:
+    """Runs in the child before exec: ask Linux to SIGTERM it when its parent dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
 def _cmdline(pid: int) -> list[str]:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -188,7 +197,9 @@ class KafkaBroker:
     The handle is cheap and stateless apart from the state directory: `KafkaBroker(dir)` in
     another process sees the same broker, which is how `fwjr status` and `fwjr down` work.
     Ports of 0 mean "reuse the ports this state dir used before, else pick free ones", so a
-    restart keeps the bootstrap address that clients already hold.
+    restart keeps the bootstrap address that clients already hold. With detach=False the
+    broker gets SIGTERM when the starting process dies, so a crashed test run or a foreground
+    `fwjr up` never leaves a JVM behind.
     """
 
     def __init__(
@@ -198,11 +209,13 @@ class KafkaBroker:
         broker_port: int = 0,
         controller_port: int = 0,
         heap_mb: int = 512,
+        detach: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self._jar_dir = jar_dir
         self._requested_ports = (broker_port, controller_port)
         self.heap_mb = heap_mb
+        self.detach = detach
         self._proc: subprocess.Popen[bytes] | None = None
 
     # -- files under the state dir -------------------------------------------------------------
@@ -412,10 +425,12 @@ class KafkaBroker:
         with open(self.log_file, "ab") as out:
             out.write(f"\n=== fwjr: starting Kafka broker at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode())
             out.flush()
-            # A new session keeps the broker alive when the starting terminal or process goes away.
+            # A new session keeps Ctrl-C in the starting terminal away from the JVM: shutdown
+            # goes through stop() so that it is always the clean SIGTERM path.
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 cwd=self.state_dir, start_new_session=True,
+                preexec_fn=None if self.detach else _terminate_with_parent,
             )
         self.pid_file.write_text(f"{self._proc.pid}\n")
 
