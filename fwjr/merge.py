@@ -75,7 +75,7 @@ def merge_document(doc: Any, source: str = "") -> Job:
         performance = step.get("performance")
         if type(performance) is dict and performance:
             weight = _step_weight(span, performance)
-            _combine(performance, weight, totals, weighted, weights)
+            _combine(performance, weight, totals, weighted, weights, set())
 
     for name, value_sum in weighted.items():
         totals[name] = value_sum / weights[name]
@@ -203,12 +203,13 @@ def _exit_code(error: dict) -> int:
 
 
 def _outputs(outputs: Any) -> tuple[float, str]:
-    """(events written by this step, first acquisition era) from the step's output list."""
-    if type(outputs) is not list:
+    """(events written by this step, first acquisition era) from the step's output files."""
+    files = _output_files(outputs)
+    if not files:
         return 0.0, ""
     events = 0.0
     era = ""
-    for output in outputs:
+    for output in files:
         if type(output) is not dict:
             continue
         count = as_metric(output.get("events"))
@@ -217,6 +218,25 @@ def _outputs(outputs: Any) -> tuple[float, str]:
         if not era:
             era = as_str(output.get("acquisitionEra"))
     return events, era
+
+
+def _output_files(outputs: Any) -> list:
+    """A step's output file entries, whatever shape the agent wrote them in.
+
+    The archive format has a list; 2015 reports key lists by output module, and raw
+    agent reports key `{"files": {"file0": {...}}}` objects by output module.
+    """
+    if type(outputs) is list:
+        return outputs
+    if type(outputs) is not dict:
+        return []
+    files: list = []
+    for module in outputs.values():
+        if type(module) is list:
+            files.extend(module)
+        elif type(module) is dict and type(module.get("files")) is dict:
+            files.extend(module["files"].values())
+    return files
 
 
 def _step_weight(span: float | None, performance: dict) -> float:
@@ -237,21 +257,29 @@ def _combine(
     totals: dict[str, float],
     weighted: dict[str, float],
     weights: dict[str, float],
+    taken: set[str],
 ) -> None:
-    """Fold one step's performance groups into the job's running values, rule by rule."""
+    """Fold one step's performance groups into the job's running values, rule by rule.
+
+    Raw agent reports carry the same metric twice in one step (`cmssw.Timing` and
+    `cpu`); `taken` keeps the first so a step's totals are not counted double.
+    """
     for group_name, group in performance.items():
         if type(group) is not dict:
             continue
         if group_name == "cmssw":
-            _combine(group, weight, totals, weighted, weights)
+            _combine(group, weight, totals, weighted, weights, taken)
             continue
         rules = BY_GROUP.get(GROUP_ALIASES.get(group_name, group_name))
         if rules is None:
             continue
         for name, rule in rules:
+            if name in taken:
+                continue
             value = as_metric(group.get(name))
             if value is None:
                 continue
+            taken.add(name)
             if rule == "sum":
                 totals[name] = totals.get(name, 0.0) + value
             elif rule == "max":
