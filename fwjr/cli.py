@@ -119,3 +119,120 @@ def generate(
 
 def main() -> None:
     app()
+
+
+def _settings():
+    from fwjr.config import settings
+
+    return settings()
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option("--detach", help="Return once everything is ready.")] = False,
+    feed_rate: Annotated[float, typer.Option("--feed-rate", help="Generated FWJRs per second to feed in (0 = none).")] = 50.0,
+) -> None:
+    """Start the local default: Kafka broker, worker (store owner) with the board, and a generated feed."""
+    from fwjr import local
+
+    url = local.up(_settings(), feed_rate)
+    typer.echo(f"FWJR Monitor is up: board at {url}  (state in {_settings().home}; `fwjr down` stops it)")
+    if detach:
+        return
+    try:
+        while local.worker(_settings()).pid() is not None:
+            import time
+
+            time.sleep(1.0)
+        typer.echo("the worker stopped; see its log", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        typer.echo(f"stopped: {', '.join(local.down(_settings())) or 'nothing'}")
+
+
+@app.command()
+def down() -> None:
+    """Stop the local default stack (feed, worker, broker)."""
+    from fwjr import local
+
+    typer.echo(f"stopped: {', '.join(local.down(_settings())) or 'nothing was running'}")
+
+
+@app.command()
+def status() -> None:
+    """What runs, the worker's lag per partition, and where the logs are."""
+    from fwjr import local
+
+    typer.echo(_encoder.encode(local.status(_settings())).decode())
+
+
+@app.command()
+def worker() -> None:
+    """Run one stream worker in the foreground (it also serves the board when it owns an embedded store)."""
+    from streams.owner import run_worker
+
+    settings = _settings()
+    run_worker(settings, with_dashboard=settings.clickhouse_url is None)
+
+
+@app.command()
+def produce(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="FWJR files or archive folders to publish.")] = None,
+    generate: Annotated[Optional[int], typer.Option("--generate", help="Publish N generated FWJRs (0 = until stopped).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 1,
+    rate: Annotated[Optional[float], typer.Option("--rate", help="Messages per second (default: as fast as possible).")] = None,
+    minutes: Annotated[Optional[float], typer.Option("--minutes", help="Generated event time spread (0 = now).")] = None,
+    scenario: Annotated[Optional[Path], typer.Option("--scenario", help="Scenario file for generated traffic.")] = None,
+    avro: Annotated[bool, typer.Option("--avro", help="Send Avro single-object messages instead of JSON.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Return only once the worker has written everything.")] = False,
+) -> None:
+    """Publish FWJRs to fwjr.raw (keyed by identity)."""
+    from fwjr import produce as producing
+
+    settings = _settings()
+    fmt = "avro" if avro else "json"
+    producer = producing.make_producer(settings.bootstrap)
+    if generate is not None:
+        from fwjr.generate_cli import generated_messages
+
+        messages = generated_messages(generate, seed, fmt, minutes, scenario, settings)
+    elif paths:
+        messages = producing.messages_from_paths(paths, fmt)
+    else:
+        raise typer.BadParameter("give PATH... or --generate N")
+    summary = producing.publish(producer, messages, rate)
+    typer.echo(f"published {summary.messages} messages ({summary.bytes} bytes) to fwjr.raw", err=True)
+    if wait:
+        producing.wait_drained(settings.bootstrap)
+        typer.echo("the worker has written everything", err=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the ClickHouse DDL in sql/ (ordered, idempotent, recorded)."""
+    from fwjr.migrate import migrate as run_migrations
+    from fwjr.store import connect
+
+    with connect(_settings()) as store:
+        applied = run_migrations(store)
+    typer.echo(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+
+
+query_app = typer.Typer(help="Read the store (through the running stack's API when it owns the store).", no_args_is_help=True)
+app.add_typer(query_app, name="query")
+
+
+@query_app.command("aggregates")
+def query_aggregates(
+    start: Annotated[str, typer.Option("--from", help="Start (ISO time or date, UTC).")],
+    end: Annotated[str, typer.Option("--to", help="End, exclusive (ISO time or date, UTC).")],
+    precision: Annotated[Precision, typer.Option("--precision", help="Time bucket size.")] = Precision.hour,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.jsonl,
+) -> None:
+    """Stored aggregates, printed exactly like `fwjr aggregate` prints them."""
+    from fwjr.bucket import parse_iso
+    from fwjr.store_access import read_aggregates
+
+    rows = read_aggregates(_settings(), parse_iso(start), parse_iso(end), precision.value)
+    _print_rows([present(row, precision.value) for row in rows], format)

@@ -1,0 +1,3 @@
+from fwjr.cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""Glue between the CLI and the generator: event-time defaults, scenarios, endless feeds."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from fwjr.bucket import parse_iso
+from fwjr.config import Settings
+
+_FEED_CHUNK = 1000
+
+
+def load_scenario(path: Path | None) -> dict | None:
+    """A scenario file (JSON is YAML too); a clear error when it is not a mapping."""
+    if path is None:
+        return None
+    loaded = yaml.safe_load(path.read_text())
+    if not isinstance(loaded, dict):
+        raise ValueError(f"scenario {path}: expected a mapping with bursts/outages, got {type(loaded).__name__}")
+    return loaded
+
+
+def run_generate(count: int, seed: int, fmt: str, out: Path, minutes: float | None, start: str | None, scenario: Path | None) -> dict:
+    """Write `count` generated FWJRs under `out`; event time starts at `start` or `minutes` ago."""
+    from fwjr.generate import generate_documents, write_archive
+
+    span = minutes if minutes is not None else 60.0
+    start_ts = parse_iso(start) if start else int(time.time() - span * 60)
+    docs = generate_documents(count, seed, start_ts=start_ts, minutes=span, scenario=load_scenario(scenario))
+    return write_archive(docs, out, fmt)
+
+
+def generated_messages(count: int, seed: int, fmt: str, minutes: float | None, scenario: Path | None, settings: Settings) -> Iterator:
+    """Messages for `fwjr produce --generate N`; N = 0 feeds forever with event time = now."""
+    from fwjr.produce import messages_from_generator
+
+    loaded = load_scenario(scenario)
+    if count > 0:
+        span = minutes if minutes is not None else 0.0
+        start_ts = int(time.time() - span * 60)
+        yield from messages_from_generator(count, seed, fmt, span or None, start_ts, loaded)
+        return
+    for chunk in itertools.count():
+        yield from messages_from_generator(_FEED_CHUNK, seed + chunk, fmt, None, int(time.time()), loaded)

@@ -1,0 +1,163 @@
+"""The local default stack: `fwjr up`, `fwjr down`, `fwjr status`.
+
+Everything lives under FWJR_HOME: the Kafka broker's data, the embedded store, logs and
+pid files, so two stacks with different homes and ports can run side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fwjr.broker import DEFAULT_TOPICS, KafkaBroker, TopicSpec, ensure_kafka_jars, ensure_topics
+from fwjr.config import Settings
+
+
+@dataclass
+class Component:
+    name: str
+    pid_file: Path
+    log_file: Path
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def start(self, argv: list[str], env: dict[str, str]) -> int:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self.pid_file.write_text(str(proc.pid))
+        return proc.pid
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def broker(settings: Settings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.home / "kafka",
+        broker_port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+        detach=True,
+    )
+
+
+def worker(settings: Settings) -> Component:
+    return Component("worker", settings.home / "worker.pid", settings.log_dir / "worker.log")
+
+
+def feeder(settings: Settings) -> Component:
+    return Component("feeder", settings.home / "feeder.pid", settings.log_dir / "feeder.log")
+
+
+def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
+    specs = dict(DEFAULT_TOPICS)
+    raw = specs["fwjr.raw"]
+    specs["fwjr.raw"] = TopicSpec(settings.raw_partitions, raw.retention_ms, raw.max_message_bytes)
+    return specs
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["FWJR_HOME"] = str(settings.home)
+    env["FWJR_KAFKA_BOOTSTRAP"] = settings.bootstrap
+    return env
+
+
+def up(settings: Settings, feed_rate: float, timeout: float = 180.0) -> str:
+    """Start broker, worker (store owner + board) and, with feed_rate > 0, a generator feed.
+
+    Returns once the worker has joined the group and the board answers.
+    """
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    kafka = broker(settings)
+    if not kafka.is_running():
+        ensure_kafka_jars(settings.jar_cache)
+        kafka.start()
+    ensure_topics(kafka.bootstrap, topic_specs(settings))
+    settings = settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
+    env = _child_env(settings)
+    owner = worker(settings)
+    ready = settings.home / "worker.ready"
+    if owner.pid() is None:
+        ready.unlink(missing_ok=True)
+        owner.start([sys.executable, "-m", "fwjr", "worker"], env)
+    _wait_ready(owner, ready, timeout)
+    feed = feeder(settings)
+    if feed_rate > 0 and feed.pid() is None:
+        feed.start([sys.executable, "-m", "fwjr", "produce", "--generate", "0", "--rate", str(feed_rate), "--minutes", "0"], env)
+    return f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
+
+
+def _wait_ready(owner: Component, ready: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if owner.pid() is None:
+            raise RuntimeError(f"the worker exited during start-up; see {owner.log_file}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not join the consumer group within {timeout:.0f} s; see {owner.log_file}")
+        time.sleep(0.3)
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop feed, worker, broker (in that order, so the worker flushes what it has)."""
+    stopped = []
+    for component in (feeder(settings), worker(settings)):
+        if component.stop():
+            stopped.append(component.name)
+    (settings.home / "worker.ready").unlink(missing_ok=True)
+    kafka = broker(settings)
+    if kafka.is_running():
+        kafka.stop()
+        stopped.append("kafka")
+    return stopped
+
+
+def status(settings: Settings) -> dict:
+    """What runs, how far behind the worker is, and where the logs are."""
+    from fwjr.produce import lag
+
+    kafka = broker(settings)
+    running = kafka.is_running()
+    report: dict = {
+        "home": str(settings.home),
+        "kafka": {"running": running, "bootstrap": kafka.bootstrap if running else None, "log": str(kafka.log_file)},
+        "worker": {"pid": worker(settings).pid(), "log": str(worker(settings).log_file)},
+        "feeder": {"pid": feeder(settings).pid(), "log": str(feeder(settings).log_file)},
+        "dashboard": f"http://{settings.dashboard_host}:{settings.dashboard_port}/",
+    }
+    if running:
+        try:
+            report["lag"] = lag(kafka.bootstrap)
+        except Exception as exc:  # status must answer even when the broker is half up
+            report["lag"] = f"unavailable: {exc}"
+    return report

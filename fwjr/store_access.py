@@ -1,0 +1,33 @@
+"""Reading the store from a CLI process: directly, or through the running stack's API.
+
+An embedded store can be opened by one process only; while `fwjr up` runs, the worker
+owns it, so the CLI asks the board's JSON API instead of failing on the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+
+from fwjr.config import Settings
+from fwjr.store import StoreBusyError, connect
+
+
+def read_aggregates(settings: Settings, start: int, end: int, precision: str) -> list[dict]:
+    """Aggregate rows (the shared row contract) for [start, end) at `precision`."""
+    from fwjr import query
+
+    try:
+        store = connect(settings)
+    except StoreBusyError:
+        return _api_rows(settings, start, end, precision)
+    with store:
+        return query.aggregates(store, start, end, precision)
+
+
+def _api_rows(settings: Settings, start: int, end: int, precision: str) -> list[dict]:
+    params = urllib.parse.urlencode({"from": start, "to": end, "precision": precision, "format": "rows"})
+    url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/v1/aggregates?{params}"
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return json.loads(response.read())["rows"]

@@ -1,0 +1,66 @@
+"""The Faust app: the consumer shell around the pure pipeline.
+
+Faust is used for what it does well (group membership, partition assignment,
+batching with take_events, offset commits of acked events). Counts are not kept in
+Faust tables: windowed tables lose their state on restart (faust-streaming/faust#412),
+and a table's changelog commits independently of our store writes, which would break
+exactly-once. The pipeline keeps window state in the merge core and the store keeps
+the exact counts (see DESIGN.md and docs/stream.md).
+"""
+
+from __future__ import annotations
+
+import faust
+
+from fwjr.config import Settings
+from streams import topics
+from streams.pipeline import Message
+from streams.runtime import Runtime
+
+
+def _content_type(headers: object) -> str | None:
+    items = headers.items() if isinstance(headers, dict) else (headers or ())
+    for name, value in items:
+        if name == "content-type":
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _message(event: faust.types.EventT) -> Message:
+    record = event.message
+    return Message(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        value=record.value,
+        content_type=_content_type(record.headers),
+        key=record.key,
+    )
+
+
+def create_app(settings: Settings, runtime: Runtime) -> faust.App:
+    """A Faust app whose one agent hands batches of fwjr.raw to the runtime."""
+    app = faust.App(
+        topics.CONSUMER_GROUP,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        broker_commit_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.raw_partitions,
+        stream_wait_empty=True,
+        producer_linger=0.02,
+    )
+    raw = app.topic(topics.RAW, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(raw)
+    async def ingest(stream: faust.StreamT) -> None:
+        """Each batch is written to the store before take_events acks it."""
+        async for events in stream.take_events(settings.batch_size, within=settings.flush_interval):
+            await runtime.handle([_message(event) for event in events])
+
+    @app.on_partitions_assigned.connect
+    async def resume(sender: faust.App, assigned: set, **kwargs: object) -> None:
+        runtime.recover(sorted(tp.partition for tp in assigned if tp.topic == topics.RAW))
+
+    return app
