@@ -1,0 +1,529 @@
+"""The one module that reads and writes the tables (besides the DDL in sql/).
+
+Rollups and merges run only when parts merge, so every read re-aggregates with
+`sum ... GROUP BY` and never assumes a TTL rule has run. User input reaches SQL only as
+bound `{name:Type}` parameters; identifiers (columns, precisions, tables) come from fixed
+whitelists built from fwjr.model, never from the caller's text.
+
+Filters (every function taking `filters`): a mapping from a key to one of
+  "T2_CH_CERN" / 8021           exact value
+  ["T2_CH_CERN", "T1_US_FNAL"]  any of these values
+  {"regex": "^T2_.*"}           re2 regular expression (ClickHouse `match`), on the text form
+  {"prefix": "T2_"}             starts with
+Keys: fwjr.model.SCOPE_KEYS for aggregates and jobs, fwjr.model.ERROR_KEYS for error counts.
+Times are epoch seconds (UTC); ranges are half-open [start, end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from fwjr.bucket import bucket_start, check_precision
+from fwjr.metrics import ALL_METRICS, METRIC_NAMES
+from fwjr.model import COUNT_COLUMNS, ERROR_KEYS, METRIC_COLUMNS, SCOPE_KEYS
+from fwjr.store import Store, batch_id_floor
+
+MICRO = 1_000_000
+VALUE_COLUMNS: tuple[str, ...] = COUNT_COLUMNS + METRIC_COLUMNS
+AGG_COLUMNS: tuple[str, ...] = ("bucket",) + SCOPE_KEYS + VALUE_COLUMNS + ("batch",)
+ERROR_COLUMNS: tuple[str, ...] = ("bucket",) + ERROR_KEYS + ("count", "batch")
+DLQ_COLUMNS: tuple[str, ...] = ("bucket", "reason", "count", "batch")
+JOB_COLUMNS: tuple[str, ...] = (
+    "identity", "ts", "workflow", "task", "site", "host", "jobtype", "jobstate", "exit_code", "exit_step",
+    "acquisition_era", "campaign", "wn_name", "fwjr_id", "agent_ver", "failed", "wall_time", "cpu_efficiency",
+    "core_hours", "error_type", "error_details", "errors", "log_archive", "batch", "src_partition", "src_offset",
+)
+BATCH_TABLES: tuple[str, ...] = ("agg", "errors", "jobs", "dlq_counts")
+BUCKETED_TABLES: tuple[str, ...] = ("agg", "errors", "dlq_counts")
+TABLES: tuple[str, ...] = BATCH_TABLES + ("ingest_batches", "schema_migrations")
+
+# How each precision re-buckets the stored `bucket` (DateTime('UTC')); weeks start on Monday.
+_BUCKET_SQL: dict[str, str] = {
+    "minute": "toStartOfMinute(bucket)",
+    "hour": "toStartOfHour(bucket)",
+    "day": "toStartOfDay(bucket)",
+    "week": "toDateTime(toMonday(bucket), 'UTC')",
+    "month": "toDateTime(toStartOfMonth(bucket), 'UTC')",
+}
+# Precisions the TTL ladder stores, finest first, and the settings field holding each one's age.
+LADDER_STEPS: tuple[tuple[str, str], ...] = (("minute", "minute_days"), ("hour", "hour_days"), ("day", "day_days"))
+_RANGE = "bucket >= toDateTime({start:Int64}, 'UTC') AND bucket < toDateTime({end:Int64}, 'UTC')"
+_DAY = 86400
+
+
+# ---------------------------------------------------------------- precision ladder
+
+
+def ladder(settings: Any) -> list[tuple[str, int | None]]:
+    """The stored precisions with the age (seconds) up to which each is kept, from the settings."""
+    steps: list[tuple[str, int | None]] = [(p, getattr(settings, field) * _DAY) for p, field in LADDER_STEPS]
+    return steps + [("month", None)]
+
+
+def finest_precision(start: int, end: int, now: int, ladder: Sequence[tuple[str, int | None]]) -> str:
+    """The finest precision that the whole range [start, end) still has, whatever merges ran.
+
+    The oldest point decides: a bucket older than a step's age may already be rolled up.
+    `ladder` is [(precision, max_age_seconds or None), ...], finest first (see `ladder`).
+    """
+    if end <= start:
+        raise ValueError(f"empty time range: start {start} is not before end {end}")
+    age = now - start
+    for precision, max_age in ladder:
+        if max_age is None or age <= max_age:
+            return precision
+    return ladder[-1][0]
+
+
+def align(start: int, end: int, precision: str) -> tuple[int, int]:
+    """The range widened to whole buckets of `precision`, so rolled-up rows are in or out entirely."""
+    check_precision(precision)
+    first = bucket_start(start, precision)
+    last = bucket_start(end - 1, precision)
+    return first, _next_bucket(last, precision)
+
+
+def _next_bucket(bucket: int, precision: str) -> int:
+    if precision == "month":
+        return bucket_start(bucket + 32 * _DAY, "month")
+    return bucket + {"minute": 60, "hour": 3600, "day": _DAY, "week": 7 * _DAY}[precision]
+
+
+# ---------------------------------------------------------------- filters
+
+
+def _where(filters: Mapping[str, Any] | None, allowed: Sequence[str], params: dict[str, Any], prefix: str = "f") -> str:
+    """SQL conditions for `filters`, with each value added to `params` as a bound parameter."""
+    clauses: list[str] = []
+    for position, (key, wanted) in enumerate(sorted((filters or {}).items())):
+        if key not in allowed:
+            raise ValueError(f"unknown filter key {key!r}; expected one of {', '.join(allowed)}")
+        name = f"{prefix}{position}"
+        numeric = key == "exit_code"
+        text_column = f"toString({key})" if numeric else key
+        if isinstance(wanted, Mapping):
+            clauses.append(_pattern_clause(key, text_column, wanted, name, params))
+        elif isinstance(wanted, (list, tuple, set, frozenset)):
+            values = sorted(wanted)
+            params[name] = [_scalar(key, v) for v in values]
+            clauses.append(f"{key} IN {{{name}:Array({'Int32' if numeric else 'String'})}}")
+        else:
+            params[name] = _scalar(key, wanted)
+            clauses.append(f"{key} = {{{name}:{'Int32' if numeric else 'String'}}}")
+    return "".join(f" AND {c}" for c in clauses)
+
+
+def _pattern_clause(key: str, column: str, wanted: Mapping[str, Any], name: str, params: dict[str, Any]) -> str:
+    if len(wanted) != 1 or next(iter(wanted)) not in ("regex", "prefix"):
+        raise ValueError(f"filter {key}={dict(wanted)!r}: expected {{'regex': ...}} or {{'prefix': ...}}")
+    kind, value = next(iter(wanted.items()))
+    params[name] = str(value)
+    if kind == "regex":
+        return f"match({column}, {{{name}:String}})"
+    return f"startsWith({column}, {{{name}:String}})"
+
+
+def _scalar(key: str, value: Any) -> Any:
+    if key == "exit_code":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"filter exit_code={value!r}: expected a whole number") from None
+    return str(value)
+
+
+def _range_params(start: int, end: int) -> dict[str, Any]:
+    if end <= start:
+        raise ValueError(f"empty time range: start {start} is not before end {end}")
+    return {"start": int(start), "end": int(end)}
+
+
+# ---------------------------------------------------------------- aggregate rows (the contract)
+
+
+def aggregates(
+    store: Store, start: int, end: int, precision: str, filters: Mapping[str, Any] | None = None
+) -> list[dict]:
+    """Aggregate rows re-summed at `precision`, in the shared row contract, sorted by (bucket, scope).
+
+    The range is widened to whole buckets (see `align`). A precision finer than what the
+    range still has (see `finest_precision`) returns rolled-up rows at their stored bucket.
+    """
+    first, stop = align(start, end, precision)
+    params = _range_params(first, stop)
+    where = _where(filters, SCOPE_KEYS, params)
+    scope = ", ".join(SCOPE_KEYS)
+    sums = ", ".join(f"sum({c})" for c in VALUE_COLUMNS)
+    sql = (
+        f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, {scope}, {sums} FROM agg "
+        f"WHERE {_RANGE}{where} GROUP BY b, {scope} ORDER BY b, {scope}"
+    )
+    names = ("bucket",) + SCOPE_KEYS + VALUE_COLUMNS
+    return [dict(zip(names, row)) for row in store.rows(sql, params)]
+
+
+def insert_aggregates(store: Store, rows: Iterable[Mapping[str, Any]], batch: str = "") -> int:
+    """Insert aggregate-row dicts (any precision; minute at ingest), tagged with `batch`."""
+    return store.insert_dicts("agg", (_with_batch(r, batch) for r in rows), AGG_COLUMNS)
+
+
+def insert_aggregate_columns(store: Store, columns: Mapping[str, Sequence[Any]]) -> int:
+    """Insert aggregate rows given column-wise ({column: values}, all AGG_COLUMNS): the fast path."""
+    return store.insert("agg", AGG_COLUMNS, [columns[c] for c in AGG_COLUMNS])
+
+
+def insert_errors(store: Store, rows: Iterable[Mapping[str, Any]], batch: str = "") -> int:
+    """Insert error-count dicts (bucket, ERROR_KEYS, count), tagged with `batch`."""
+    return store.insert_dicts("errors", (_with_batch(r, batch) for r in rows), ERROR_COLUMNS)
+
+
+def insert_jobs(store: Store, rows: Iterable[Mapping[str, Any]], batch: str = "") -> int:
+    """Insert job dicts (JOB_COLUMNS; src_partition/src_offset default to -1 outside the stream)."""
+    defaults = {"src_partition": -1, "src_offset": -1}
+    return store.insert_dicts("jobs", ({**defaults, **_with_batch(r, batch)} for r in rows), JOB_COLUMNS)
+
+
+def insert_dlq_counts(store: Store, rows: Iterable[Mapping[str, Any]], batch: str = "") -> int:
+    """Insert dead-letter counts (bucket, reason, count), tagged with `batch`."""
+    return store.insert_dicts("dlq_counts", (_with_batch(r, batch) for r in rows), DLQ_COLUMNS)
+
+
+def _with_batch(row: Mapping[str, Any], batch: str) -> Mapping[str, Any]:
+    return row if "batch" in row else {**row, "batch": batch}
+
+
+# ---------------------------------------------------------------- board views
+
+
+def _metric_sql(measure: str) -> str:
+    """The SQL of one orderable measure: a count column, a metric's total, or a ratio."""
+    if measure in COUNT_COLUMNS:
+        return f"sum({measure})"
+    if measure in METRIC_NAMES:
+        return f"sum({measure}_sum) / {MICRO}"
+    if measure == "failure_rate":
+        return "sum(failed) / greatest(sum(jobs), 1)"
+    if measure == "cpu_efficiency":
+        return "sum(cpu_hours_sum) / greatest(sum(core_hours_sum), 1)"
+    choices = ", ".join(COUNT_COLUMNS + ("failure_rate", "cpu_efficiency") + METRIC_NAMES)
+    raise ValueError(f"unknown measure {measure!r}; expected one of {choices}")
+
+
+def _summary(values: Mapping[str, int]) -> dict[str, Any]:
+    """Counts, ratios of sums, and per metric its total (units), job count and job-weighted mean."""
+    jobs = values["jobs"]
+    out: dict[str, Any] = {c: values[c] for c in COUNT_COLUMNS}
+    out["failure_rate"] = values["failed"] / jobs if jobs else None
+    core = values["core_hours_sum"]
+    out["cpu_efficiency"] = values["cpu_hours_sum"] / core if core else None
+    for metric in ALL_METRICS:
+        total, count = values[f"{metric.name}_sum"], values[f"{metric.name}_count"]
+        out[metric.name] = {"sum": total / MICRO, "count": count, "avg": total / MICRO / count if count else None}
+    return out
+
+
+def totals(store: Store, start: int, end: int, filters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole range in one summary: jobs, failed, failure rate, efficiency (sum CPU / sum core
+    time), and every metric's total and job-weighted mean; `wasted_core_hours` is under its metric.
+    """
+    params = _range_params(start, end)
+    where = _where(filters, SCOPE_KEYS, params)
+    sums = ", ".join(f"sum({c})" for c in VALUE_COLUMNS)
+    row = store.rows(f"SELECT {sums} FROM agg WHERE {_RANGE}{where}", params)[0]
+    return _summary(dict(zip(VALUE_COLUMNS, row)))
+
+
+def series(
+    store: Store,
+    start: int,
+    end: int,
+    precision: str,
+    filters: Mapping[str, Any] | None = None,
+    split: str | None = None,
+    split_values: Sequence[Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One summary (as `totals`) per bucket, optionally per value of the scope key `split`.
+
+    `split_values` keeps only those values of `split` (e.g. the top N from `top`), bound as parameters.
+    """
+    check_precision(precision)
+    first, stop = align(start, end, precision)
+    params = _range_params(first, stop)
+    where = _where(filters, SCOPE_KEYS, params)
+    group = "b"
+    if split is not None:
+        if split not in SCOPE_KEYS:
+            raise ValueError(f"unknown split key {split!r}; expected one of {', '.join(SCOPE_KEYS)}")
+        group = f"b, {split}"
+        if split_values is not None:
+            where += _where({split: list(split_values)}, SCOPE_KEYS, params, prefix="s")
+    sums = ", ".join(f"sum({c})" for c in VALUE_COLUMNS)
+    sql = (
+        f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b{', ' + split if split else ''}, {sums} "
+        f"FROM agg WHERE {_RANGE}{where} GROUP BY {group} ORDER BY {group}"
+    )
+    out = []
+    for row in store.rows(sql, params):
+        keys = 2 if split else 1
+        summary = _summary(dict(zip(VALUE_COLUMNS, row[keys:])))
+        summary["bucket"] = row[0]
+        if split:
+            summary[split] = row[1]
+        out.append(summary)
+    return out
+
+
+def top(
+    store: Store,
+    start: int,
+    end: int,
+    key: str,
+    measure: str = "jobs",
+    n: int = 10,
+    filters: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The `n` values of scope key `key` with the largest `measure`, with their jobs and failed counts.
+
+    `measure`: a count column, a metric name (its total), "failure_rate" or "cpu_efficiency".
+    """
+    if key not in SCOPE_KEYS:
+        raise ValueError(f"unknown key {key!r}; expected one of {', '.join(SCOPE_KEYS)}")
+    params = _range_params(start, end)
+    params["n"] = int(n)
+    where = _where(filters, SCOPE_KEYS, params)
+    sql = (
+        f"SELECT {key}, {_metric_sql(measure)} AS v, sum(jobs), sum(failed) FROM agg "
+        f"WHERE {_RANGE}{where} GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}}"
+    )
+    return [{key: k, "value": v, "jobs": jobs, "failed": failed} for k, v, jobs, failed in store.rows(sql, params)]
+
+
+def error_matrix(
+    store: Store,
+    start: int,
+    end: int,
+    rows: str,
+    columns: str,
+    split: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+    limit: int = 10_000,
+) -> list[dict[str, Any]]:
+    """Error counts by two of ERROR_KEYS (e.g. workflow x site), optionally split by a third.
+
+    Sorted by count, largest first; each dict holds the keys used and `count`.
+    """
+    keys = [rows, columns] + ([split] if split else [])
+    for key in keys:
+        if key not in ERROR_KEYS:
+            raise ValueError(f"unknown error key {key!r}; expected one of {', '.join(ERROR_KEYS)}")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"error matrix keys must differ, got {keys}")
+    params = _range_params(start, end)
+    params["limit"] = int(limit)
+    where = _where(filters, ERROR_KEYS, params)
+    group = ", ".join(keys)
+    sql = (
+        f"SELECT {group}, sum(count) AS c FROM errors WHERE {_RANGE}{where} "
+        f"GROUP BY {group} ORDER BY c DESC, {group} LIMIT {{limit:UInt32}}"
+    )
+    return [dict(zip(keys + ["count"], row)) for row in store.rows(sql, params)]
+
+
+def error_series(
+    store: Store, start: int, end: int, precision: str, filters: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Error counts per bucket (all steps' errors), for lining failures up with outages."""
+    first, stop = align(start, end, precision)
+    params = _range_params(first, stop)
+    where = _where(filters, ERROR_KEYS, params)
+    sql = (
+        f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, sum(count) FROM errors "
+        f"WHERE {_RANGE}{where} GROUP BY b ORDER BY b"
+    )
+    return [{"bucket": b, "count": c} for b, c in store.rows(sql, params)]
+
+
+_JOB_SELECT = ", ".join("toUnixTimestamp(ts)" if c == "ts" else c for c in JOB_COLUMNS)
+_JOB_SEARCH = "concat(workflow, ' ', task, ' ', site, ' ', host, ' ', toString(exit_code), ' ', error_type, ' ', error_details, ' ', identity)"
+
+
+def recent_jobs(
+    store: Store,
+    start: int,
+    end: int,
+    failed_only: bool = True,
+    search: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The newest jobs in the range (failed ones by default), each once, newest first.
+
+    `search` is a case-insensitive substring over workflow, task, site, host, exit code,
+    error type, error text and identity.
+    """
+    params: dict[str, Any] = {"start": int(start), "end": int(end), "limit": int(limit)}
+    _range_params(start, end)
+    where = _where(filters, SCOPE_KEYS, params)
+    if failed_only:
+        where += " AND failed = 1"
+    if search:
+        params["search"] = search
+        where += f" AND positionCaseInsensitiveUTF8({_JOB_SEARCH}, {{search:String}}) > 0"
+    sql = (
+        f"SELECT {_JOB_SELECT} FROM jobs "
+        "WHERE ts >= toDateTime({start:Int64}, 'UTC') AND ts < toDateTime({end:Int64}, 'UTC')"
+        f"{where} ORDER BY ts DESC, identity LIMIT 1 BY identity LIMIT {{limit:UInt32}}"
+    )
+    return [dict(zip(JOB_COLUMNS, row)) for row in store.rows(sql, params)]
+
+
+def job(store: Store, identity: str) -> dict[str, Any] | None:
+    """One job by identity (while it is within the jobs retention), or None."""
+    sql = f"SELECT {_JOB_SELECT} FROM jobs WHERE identity = {{identity:String}} ORDER BY ts DESC LIMIT 1"
+    rows = store.rows(sql, {"identity": identity})
+    return dict(zip(JOB_COLUMNS, rows[0])) if rows else None
+
+
+def distinct_values(
+    store: Store,
+    key: str,
+    start: int,
+    end: int,
+    prefix: str = "",
+    limit: int = 50,
+) -> list[Any]:
+    """Values of a scope key (or the error key `step`) seen in the range, for suggestions, most jobs first."""
+    params: dict[str, Any] = _range_params(start, end)
+    params.update({"prefix": prefix, "limit": int(limit)})
+    if key in SCOPE_KEYS:
+        table, weight = "agg", "sum(jobs)"
+    elif key in ERROR_KEYS:
+        table, weight = "errors", "sum(count)"
+    else:
+        raise ValueError(f"unknown key {key!r}; expected one of {', '.join(SCOPE_KEYS + ('step',))}")
+    sql = (
+        f"SELECT {key}, {weight} AS w FROM {table} WHERE {_RANGE} "
+        f"AND startsWith(toString({key}), {{prefix:String}}) GROUP BY {key} ORDER BY w DESC, {key} LIMIT {{limit:UInt32}}"
+    )
+    return [row[0] for row in store.rows(sql, params)]
+
+
+def freshness(store: Store) -> dict[str, int | None]:
+    """When data last arrived: newest job time, newest aggregate bucket, newest committed flush."""
+    last_job, last_bucket, last_write = store.rows(
+        "SELECT (SELECT if(count() = 0, NULL, toUnixTimestamp(max(ts))) FROM jobs), "
+        "(SELECT if(count() = 0, NULL, toUnixTimestamp(max(bucket))) FROM agg), "
+        "(SELECT if(count() = 0, NULL, toUnixTimestamp(max(written))) FROM ingest_batches)"
+    )[0]
+    return {"last_job": last_job, "last_bucket": last_bucket, "last_write": last_write}
+
+
+def last_seen(store: Store) -> int | None:
+    """The newest event time the store holds (job time, else aggregate bucket), or None when empty."""
+    fresh = freshness(store)
+    return fresh["last_job"] if fresh["last_job"] is not None else fresh["last_bucket"]
+
+
+def dlq_counts(store: Store, start: int, end: int) -> list[dict[str, Any]]:
+    """Rejected input per reason in the range, largest first."""
+    params = _range_params(start, end)
+    sql = f"SELECT reason, sum(count) AS c FROM dlq_counts WHERE {_RANGE} GROUP BY reason ORDER BY c DESC, reason"
+    return [{"reason": r, "count": c} for r, c in store.rows(sql, params)]
+
+
+# ---------------------------------------------------------------- exactly-once ledger
+
+
+def commit_batch(store: Store, batch: str, offsets: Mapping[tuple[str, int], int]) -> int:
+    """Record a flushed batch: one ingest_batches row per (topic, partition) with its last offset.
+
+    Written after the batch's rows; a batch without these rows is debris (see uncommitted_batches).
+    """
+    items = sorted(offsets.items())
+    columns = [[batch] * len(items), [t for (t, _), _ in items], [p for (_, p), _ in items], [o for _, o in items]]
+    return store.insert("ingest_batches", ("batch", "topic", "partition", "last_offset"), columns)
+
+
+def committed_offsets(store: Store, topic: str) -> dict[int, int]:
+    """The last committed offset per partition of `topic` (resume from offset + 1)."""
+    sql = "SELECT `partition`, max(last_offset) FROM ingest_batches WHERE topic = {topic:String} GROUP BY `partition`"
+    return {partition: offset for partition, offset in store.rows(sql, {"topic": topic})}
+
+
+def uncommitted_batches(store: Store, since: int, kind: str = "s") -> list[str]:
+    """Stream batches (ids of `kind`, created at or after `since`) with rows but no ingest_batches entry.
+
+    `since` must lie within the ledger's retention, or committed batches older than it would look
+    uncommitted; rows of other kinds (replays, offline loads) are never considered.
+    """
+    params = {"floor": batch_id_floor(kind, int(since)), "kind": kind}
+    union = " UNION ALL ".join(
+        f"SELECT DISTINCT batch FROM {t} WHERE batch >= {{floor:String}} AND startsWith(batch, {{kind:String}})"
+        for t in BATCH_TABLES
+    )
+    sql = (
+        f"SELECT DISTINCT batch FROM ({union}) "
+        "WHERE batch NOT IN (SELECT batch FROM ingest_batches) ORDER BY batch"
+    )
+    return [row[0] for row in store.rows(sql, params)]
+
+
+def delete_batches(store: Store, batches: Sequence[str]) -> None:
+    """Delete every row of these batches from all batch-tagged tables, waiting until done."""
+    if not batches:
+        return
+    for table in BATCH_TABLES:
+        store.command(
+            f"ALTER TABLE {table} DELETE WHERE batch IN {{batches:Array(String)}}",
+            {"batches": list(batches)},
+            settings={"mutations_sync": 2},
+        )
+
+
+def delete_range(store: Store, start: int, end: int, tables: Sequence[str] = BUCKETED_TABLES) -> None:
+    """Delete the bucketed rows in [start, end) before a replay rebuilds that range.
+
+    Align the range to the coarsest precision it is stored at (see `align`), or a rolled-up
+    row straddling an edge is kept or dropped whole.
+    """
+    params = _range_params(start, end)
+    for table in tables:
+        if table not in BUCKETED_TABLES:
+            raise ValueError(f"delete_range: {table!r} is not one of {', '.join(BUCKETED_TABLES)}")
+        store.command(f"ALTER TABLE {table} DELETE WHERE {_RANGE}", params, settings={"mutations_sync": 2})
+
+
+# ---------------------------------------------------------------- maintenance
+
+
+def optimize(store: Store, table: str) -> None:
+    """Merge all parts of a table now, applying TTL rollups and deletes (tests, maintenance)."""
+    if table not in TABLES:
+        raise ValueError(f"optimize: unknown table {table!r}; expected one of {', '.join(TABLES)}")
+    store.command(f"OPTIMIZE TABLE {table} FINAL")
+
+
+def applied_migrations(store: Store) -> set[str]:
+    """Versions recorded in schema_migrations."""
+    return {row[0] for row in store.rows("SELECT version FROM schema_migrations")}
+
+
+def record_migration(store: Store, version: str) -> None:
+    """Mark a migration file as applied."""
+    store.insert("schema_migrations", ("version",), [[version]])
+
+
+def table_columns(store: Store, table: str) -> dict[str, str]:
+    """Column name -> type of a table, in order (used to check DDL against fwjr.model)."""
+    sql = "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {table:String} ORDER BY position"
+    return dict(store.rows(sql, {"table": table}))
+
+
+def table_ddl(store: Store, table: str) -> str:
+    """The CREATE statement the engine holds for a table (its TTL rules included)."""
+    sql = "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {table:String}"
+    rows = store.rows(sql, {"table": table})
+    if not rows:
+        raise ValueError(f"table {table!r} does not exist in the store")
+    return rows[0][0]
