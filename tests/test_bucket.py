@@ -1,0 +1,160 @@
+"""UTC bucket boundaries: every precision, Monday weeks, month ends, leap day, year end, DST dates."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fwjr.bucket import PRECISIONS, bucket_start, check_precision, is_coarser_or_equal, iso, parse_iso
+
+
+def utc(*parts: int) -> int:
+    """Epoch seconds of a UTC wall-clock time, computed without the code under test."""
+    return calendar.timegm(tuple(parts) + (0,) * (6 - len(parts)))
+
+
+def test_known_epochs() -> None:
+    assert utc(2024, 1, 1) == 1704067200
+    assert bucket_start(1704067199, "day") == 1703980800  # 2023-12-31T00:00Z
+    assert bucket_start(0, "week") == -3 * 86400  # 1970-01-01 was a Thursday
+
+
+@pytest.mark.parametrize(
+    "moment, precision, start",
+    [
+        ((2024, 5, 14, 13, 37, 59), "minute", (2024, 5, 14, 13, 37)),
+        ((2024, 5, 14, 13, 38, 0), "minute", (2024, 5, 14, 13, 38)),
+        ((2024, 5, 14, 13, 59, 59), "hour", (2024, 5, 14, 13)),
+        ((2024, 5, 14, 14, 0, 0), "hour", (2024, 5, 14, 14)),
+        ((2024, 5, 14, 23, 59, 59), "day", (2024, 5, 14)),
+        ((2024, 5, 15, 0, 0, 0), "day", (2024, 5, 15)),
+        # weeks start on Monday 00:00 UTC
+        ((2024, 5, 19, 23, 59, 59), "week", (2024, 5, 13)),  # Sunday
+        ((2024, 5, 20, 0, 0, 0), "week", (2024, 5, 20)),  # Monday
+        ((2024, 5, 22, 12, 0, 0), "week", (2024, 5, 20)),  # Wednesday
+        # months
+        ((2024, 4, 30, 23, 59, 59), "month", (2024, 4, 1)),
+        ((2024, 5, 1, 0, 0, 0), "month", (2024, 5, 1)),
+        # leap day
+        ((2024, 2, 28, 23, 59, 59), "day", (2024, 2, 28)),
+        ((2024, 2, 29, 0, 0, 0), "day", (2024, 2, 29)),
+        ((2024, 2, 29, 23, 59, 59), "day", (2024, 2, 29)),
+        ((2024, 2, 29, 23, 59, 59), "month", (2024, 2, 1)),
+        ((2024, 3, 1, 0, 0, 0), "month", (2024, 3, 1)),
+        ((2024, 2, 29, 12, 0, 0), "week", (2024, 2, 26)),
+        ((2023, 2, 28, 23, 59, 59), "month", (2023, 2, 1)),
+        ((2023, 3, 1, 0, 0, 0), "month", (2023, 3, 1)),
+        # year end; the week of 2023-12-31 (a Sunday) began in December, 2024-01-01 is a Monday
+        ((2023, 12, 31, 23, 59, 59), "minute", (2023, 12, 31, 23, 59)),
+        ((2023, 12, 31, 23, 59, 59), "hour", (2023, 12, 31, 23)),
+        ((2023, 12, 31, 23, 59, 59), "day", (2023, 12, 31)),
+        ((2023, 12, 31, 23, 59, 59), "week", (2023, 12, 25)),
+        ((2023, 12, 31, 23, 59, 59), "month", (2023, 12, 1)),
+        ((2024, 1, 1, 0, 0, 0), "week", (2024, 1, 1)),
+        ((2024, 1, 1, 0, 0, 0), "month", (2024, 1, 1)),
+        # a week straddling the year end starts in the old year
+        ((2025, 1, 1, 8, 0, 0), "week", (2024, 12, 30)),
+        ((2025, 1, 1, 8, 0, 0), "month", (2025, 1, 1)),
+    ],
+)
+def test_boundaries(moment: tuple, precision: str, start: tuple) -> None:
+    assert bucket_start(utc(*moment), precision) == utc(*start)
+
+
+# (zone, local date of the change): spring forward and fall back, Europe and the US.
+DST_DATES = [
+    ("Europe/Zurich", (2024, 3, 31)),
+    ("Europe/Zurich", (2024, 10, 27)),
+    ("America/New_York", (2024, 3, 10)),
+    ("America/New_York", (2024, 11, 3)),
+    ("America/Chicago", (2023, 3, 12)),
+    ("Europe/London", (2023, 10, 29)),
+]
+
+
+@pytest.mark.parametrize("zone, day", DST_DATES)
+def test_dst_changes_do_not_move_utc_boundaries(zone: str, day: tuple) -> None:
+    midnight = utc(*day)
+    for precision in ("minute", "hour", "day"):
+        assert bucket_start(midnight - 1, precision) < midnight == bucket_start(midnight, precision)
+    assert bucket_start(midnight - 1, "day") == midnight - 86400
+    assert bucket_start(midnight, "day") == midnight
+    assert bucket_start(midnight + 86399, "day") == midnight
+    # every hour of the change day is exactly 3600 s long in UTC, 24 of them
+    hours = {bucket_start(midnight + s, "hour") for s in range(0, 86400, 600)}
+    assert sorted(hours) == [midnight + 3600 * h for h in range(24)]
+
+
+@pytest.mark.parametrize("zone, day", DST_DATES)
+def test_local_midnight_on_dst_dates_lands_in_the_utc_day_it_belongs_to(zone: str, day: tuple) -> None:
+    tz = ZoneInfo(zone)
+    local_midnight = datetime(*day, tzinfo=tz)
+    for delta in (-1, 0, 1):
+        moment = local_midnight + timedelta(seconds=delta)
+        ts = int(moment.timestamp())
+        expected = datetime.fromtimestamp(ts, tz=timezone.utc).replace(hour=0, minute=0, second=0)
+        assert bucket_start(ts, "day") == int(expected.timestamp())
+        assert iso(bucket_start(ts, "day")).endswith("T00:00:00Z")
+
+
+def _oracle(ts: int, precision: str) -> int:
+    """The bucket start computed through datetime, independently of fwjr.bucket."""
+    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    if precision == "minute":
+        moment = moment.replace(second=0)
+    elif precision == "hour":
+        moment = moment.replace(minute=0, second=0)
+    elif precision == "day":
+        moment = moment.replace(hour=0, minute=0, second=0)
+    elif precision == "week":
+        moment = moment.replace(hour=0, minute=0, second=0) - timedelta(days=moment.weekday())
+    else:
+        moment = moment.replace(day=1, hour=0, minute=0, second=0)
+    return int(moment.timestamp())
+
+
+@settings(max_examples=500, deadline=None)
+@given(ts=st.integers(min_value=0, max_value=utc(2100, 1, 1)), precision=st.sampled_from(PRECISIONS))
+def test_bucket_matches_calendar_oracle(ts: int, precision: str) -> None:
+    start = bucket_start(ts, precision)
+    assert start == _oracle(ts, precision)
+    assert start <= ts
+    assert bucket_start(start, precision) == start
+
+
+def test_iso_and_parse_iso() -> None:
+    assert iso(utc(2024, 2, 29, 23, 59, 59)) == "2024-02-29T23:59:59Z"
+    assert parse_iso("2024-02-29T23:59:59Z") == utc(2024, 2, 29, 23, 59, 59)
+    assert parse_iso("2024-03-31") == utc(2024, 3, 31)
+    assert parse_iso("2024-03-31T02:30:00+02:00") == utc(2024, 3, 31, 0, 30)
+    assert parse_iso("2024-03-31T02:30:00") == utc(2024, 3, 31, 2, 30)
+
+
+def test_precision_checks() -> None:
+    assert check_precision("week") == "week"
+    with pytest.raises(ValueError, match="year"):
+        check_precision("year")
+    with pytest.raises(ValueError, match="fortnight"):
+        bucket_start(0, "fortnight")
+
+
+@pytest.mark.parametrize(
+    "coarse, fine, nests",
+    [
+        ("hour", "minute", True),
+        ("day", "hour", True),
+        ("month", "day", True),
+        ("week", "day", True),
+        ("month", "week", False),
+        ("week", "month", False),
+        ("minute", "hour", False),
+        ("day", "day", True),
+    ],
+)
+def test_nesting(coarse: str, fine: str, nests: bool) -> None:
+    assert is_coarser_or_equal(coarse, fine) is nests
