@@ -22,7 +22,7 @@ from typing import Any
 from fwjr.bucket import bucket_start, check_precision
 from fwjr.metrics import ALL_METRICS, METRIC_NAMES
 from fwjr.model import COUNT_COLUMNS, ERROR_KEYS, METRIC_COLUMNS, SCOPE_KEYS
-from fwjr.store import Store, batch_id_floor
+from fwjr.store import Store
 
 MICRO = 1_000_000
 VALUE_COLUMNS: tuple[str, ...] = COUNT_COLUMNS + METRIC_COLUMNS
@@ -170,7 +170,7 @@ def insert_aggregates(store: Store, rows: Iterable[Mapping[str, Any]], batch: st
 
 def insert_aggregate_columns(store: Store, columns: Mapping[str, Sequence[Any]]) -> int:
     """Insert aggregate rows given column-wise ({column: values}, all AGG_COLUMNS): the fast path."""
-    return store.insert("agg", AGG_COLUMNS, [columns[c] for c in AGG_COLUMNS])
+    return store.insert_columns("agg", AGG_COLUMNS, [columns[c] for c in AGG_COLUMNS])
 
 
 def insert_errors(store: Store, rows: Iterable[Mapping[str, Any]], batch: str = "") -> int:
@@ -436,13 +436,12 @@ def dlq_counts(store: Store, start: int, end: int) -> list[dict[str, Any]]:
 
 
 def commit_batch(store: Store, batch: str, offsets: Mapping[tuple[str, int], int]) -> int:
-    """Record a flushed batch: one ingest_batches row per (topic, partition) with its last offset.
+    """Mark a flushed batch committed: one ingest_batches row per (topic, partition), its last offset.
 
-    Written after the batch's rows; a batch without these rows is debris (see uncommitted_batches).
+    Written after the batch's rows, in one insert (one part: atomic).
     """
-    items = sorted(offsets.items())
-    columns = [[batch] * len(items), [t for (t, _), _ in items], [p for (_, p), _ in items], [o for _, o in items]]
-    return store.insert("ingest_batches", ("batch", "topic", "partition", "last_offset"), columns)
+    rows = [[batch, topic, partition, offset] for (topic, partition), offset in sorted(offsets.items())]
+    return store.insert("ingest_batches", ("batch", "topic", "partition", "last_offset"), rows)
 
 
 def committed_offsets(store: Store, topic: str) -> dict[int, int]:
@@ -451,22 +450,52 @@ def committed_offsets(store: Store, topic: str) -> dict[int, int]:
     return {partition: offset for partition, offset in store.rows(sql, {"topic": topic})}
 
 
-def uncommitted_batches(store: Store, since: int, kind: str = "s") -> list[str]:
-    """Stream batches (ids of `kind`, created at or after `since`) with rows but no ingest_batches entry.
+def stream_batch_range(batch: str) -> tuple[str, int, int, int] | None:
+    """(topic, partition, first, last offset) of a stream batch id "<topic>/<partition>/<first>-<last>"."""
+    parts = batch.split("/")
+    if len(parts) != 3:
+        return None
+    first, _, last = parts[2].partition("-")
+    try:
+        return parts[0], int(parts[1]), int(first), int(last)
+    except ValueError:
+        return None
 
-    `since` must lie within the ledger's retention, or committed batches older than it would look
-    uncommitted; rows of other kinds (replays, offline loads) are never considered.
+
+def uncommitted_batches(store: Store, topic: str, partitions: Iterable[int]) -> list[str]:
+    """Stream batches of these partitions that have rows but start beyond the committed offset.
+
+    Judged by offsets rather than by ledger membership, so it stays right however long ago a
+    committed batch was written (TTL rollups keep a batch id for years). Replay and offline rows
+    (batch "" or ids not shaped like a stream batch) are never considered.
     """
-    params = {"floor": batch_id_floor(kind, int(since)), "kind": kind}
+    wanted = set(partitions)
+    committed = committed_offsets(store, topic)
     union = " UNION ALL ".join(
-        f"SELECT DISTINCT batch FROM {t} WHERE batch >= {{floor:String}} AND startsWith(batch, {{kind:String}})"
-        for t in BATCH_TABLES
+        f"SELECT DISTINCT batch FROM {t} WHERE startsWith(batch, {{prefix:String}})" for t in BATCH_TABLES
     )
-    sql = (
-        f"SELECT DISTINCT batch FROM ({union}) "
-        "WHERE batch NOT IN (SELECT batch FROM ingest_batches) ORDER BY batch"
-    )
-    return [row[0] for row in store.rows(sql, params)]
+    found = store.rows(f"SELECT DISTINCT batch FROM ({union})", {"prefix": f"{topic}/"})
+    debris = []
+    for (batch,) in found:
+        parsed = stream_batch_range(batch)
+        if parsed is None or parsed[0] != topic or parsed[1] not in wanted:
+            continue
+        if parsed[2] > committed.get(parsed[1], -1):
+            debris.append(batch)
+    return sorted(debris)
+
+
+def delete_uncommitted(store: Store, topic: str, partitions: Iterable[int]) -> list[str]:
+    """Delete the debris of crashed flushes of these partitions (see uncommitted_batches); the batches removed."""
+    debris = uncommitted_batches(store, topic, partitions)
+    delete_batches(store, debris)
+    return debris
+
+
+def recent_identities(store: Store, since: int) -> set[str]:
+    """Identities of the jobs stored with ts >= since, to keep deduping across a restart."""
+    sql = "SELECT DISTINCT identity FROM jobs WHERE ts >= toDateTime({since:Int64}, 'UTC')"
+    return {row[0] for row in store.rows(sql, {"since": int(since)})}
 
 
 def delete_batches(store: Store, batches: Sequence[str]) -> None:
@@ -511,7 +540,7 @@ def applied_migrations(store: Store) -> set[str]:
 
 def record_migration(store: Store, version: str) -> None:
     """Mark a migration file as applied."""
-    store.insert("schema_migrations", ("version",), [[version]])
+    store.insert("schema_migrations", ("version",), [(version,)])
 
 
 def table_columns(store: Store, table: str) -> dict[str, str]:
@@ -527,3 +556,178 @@ def table_ddl(store: Store, table: str) -> str:
     if not rows:
         raise ValueError(f"table {table!r} does not exist in the store")
     return rows[0][0]
+
+
+# ---------------------------------------------------------------- stream recovery
+
+
+def recent_identities(store: Store, since: int) -> set[str]:
+    """Identities of jobs counted since `since`: the stream's dedupe memory after a restart."""
+    sql = "SELECT DISTINCT identity FROM jobs WHERE ts >= toDateTime({since:UInt32}, 'UTC')"
+    return {row[0] for row in store.rows(sql, {"since": since})}
+
+
+def truncate(store: Store, table: str) -> None:
+    """Empty one table (tests, and a full rebuild of the cache)."""
+    if table not in TABLES:
+        raise ValueError(f"truncate: unknown table {table!r}; expected one of {', '.join(TABLES)}")
+    store.command(f"TRUNCATE TABLE {table}")
+
+
+# ---------------------------------------------------------------- board additions (dashboard/, JSON API)
+# Added for the operators' board: measures by any scope key or time, pages of a ranking,
+# and error text per exit code. Same rules as above: identifiers from whitelists, values bound.
+
+STATS: tuple[str, ...] = ("sum", "avg")
+RATIO_MEASURES: tuple[str, ...] = ("failure_rate", "cpu_efficiency")
+
+
+def _measure_sql(measure: str, stat: str) -> tuple[str, str]:
+    """(value SQL, covered-jobs SQL) of one measure: a count, a metric's total or job-weighted mean, a ratio.
+
+    "covered" is how many jobs carry a value, so a card can say what its number stands on.
+    """
+    if stat not in STATS:
+        raise ValueError(f"unknown statistic {stat!r}; expected one of {', '.join(STATS)}")
+    if measure in COUNT_COLUMNS or measure in RATIO_MEASURES:
+        return _metric_sql(measure), "sum(jobs)"
+    if measure in METRIC_NAMES:
+        if stat == "avg":
+            return f"sum({measure}_sum) / greatest(sum({measure}_count), 1) / {MICRO}", f"sum({measure}_count)"
+        return f"sum({measure}_sum) / {MICRO}", f"sum({measure}_count)"
+    return _metric_sql(measure), "sum(jobs)"
+
+
+def measure_by(
+    store: Store,
+    start: int,
+    end: int,
+    keys: Sequence[str] = (),
+    measure: str = "jobs",
+    stat: str = "sum",
+    precision: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+    only: Mapping[str, Sequence[Any]] | None = None,
+    limit: int = 10_000,
+) -> list[dict[str, Any]]:
+    """One measure grouped by scope keys and, with `precision`, by time bucket (`bucket`).
+
+    Each dict holds the group's keys, `value`, `jobs` and `covered` (jobs with a value).
+    `only` keeps listed values of some keys (e.g. the page of a ranking shown), bound as parameters.
+    Largest value first without `precision`; in time order with it.
+    """
+    for key in keys:
+        if key not in SCOPE_KEYS:
+            raise ValueError(f"unknown key {key!r}; expected one of {', '.join(SCOPE_KEYS)}")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"group keys must differ, got {list(keys)}")
+    value_sql, covered_sql = _measure_sql(measure, stat)
+    if precision is not None:
+        check_precision(precision)
+        start, end = align(start, end, precision)
+    params = _range_params(start, end)
+    params["limit"] = int(limit)
+    where = _where(filters, SCOPE_KEYS, params)
+    if only:
+        where += _where({k: list(v) for k, v in only.items()}, SCOPE_KEYS, params, prefix="o")
+    group = list(keys)
+    select = list(keys)
+    if precision is not None:
+        group = ["b"] + group
+        select = [f"toUnixTimestamp({_BUCKET_SQL[precision]}) AS b"] + select
+    order = ", ".join(group) if precision is not None else "v DESC" + "".join(f", {k}" for k in keys)
+    sql = (
+        f"SELECT {', '.join(select + [value_sql + ' AS v', 'sum(jobs)', covered_sql])} FROM agg "
+        f"WHERE {_RANGE}{where}"
+        + (f" GROUP BY {', '.join(group)}" if group else "")
+        + f" ORDER BY {order} LIMIT {{limit:UInt32}}"
+    )
+    names = (["bucket"] if precision is not None else []) + list(keys) + ["value", "jobs", "covered"]
+    return [dict(zip(names, row)) for row in store.rows(sql, params)]
+
+
+def ranking_page(
+    store: Store,
+    start: int,
+    end: int,
+    key: str,
+    measure: str = "jobs",
+    stat: str = "sum",
+    filters: Mapping[str, Any] | None = None,
+    n: int = 10,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of the values of `key` ranked by a measure, and whether a further page exists."""
+    if key not in SCOPE_KEYS:
+        raise ValueError(f"unknown key {key!r}; expected one of {', '.join(SCOPE_KEYS)}")
+    if n < 1 or offset < 0:
+        raise ValueError(f"ranking page: n must be >= 1 and offset >= 0, got n={n}, offset={offset}")
+    value_sql, covered_sql = _measure_sql(measure, stat)
+    params = _range_params(start, end)
+    params.update({"n": int(n) + 1, "offset": int(offset)})
+    where = _where(filters, SCOPE_KEYS, params)
+    sql = (
+        f"SELECT {key}, {value_sql} AS v, sum(jobs), {covered_sql} FROM agg WHERE {_RANGE}{where} "
+        f"GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}} OFFSET {{offset:UInt32}}"
+    )
+    rows = [{key: k, "value": v, "jobs": j, "covered": c} for k, v, j, c in store.rows(sql, params)]
+    return rows[:n], len(rows) > n
+
+
+def error_snippets(
+    store: Store,
+    start: int,
+    end: int,
+    filters: Mapping[str, Any] | None = None,
+    per_code: int = 3,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Distinct error messages of failed jobs per exit code, most frequent first (`per_code` each).
+
+    Each dict: exit_code, error_type, error_details (as stored, truncated by the sink), jobs.
+    """
+    params = _range_params(start, end)
+    params.update({"per_code": int(per_code), "limit": int(limit)})
+    where = _where(filters, SCOPE_KEYS, params)
+    sql = (
+        "SELECT exit_code, error_type, error_details, count() AS n FROM "
+        "(SELECT identity, any(exit_code) AS exit_code, any(error_type) AS error_type, "
+        "any(error_details) AS error_details FROM jobs "
+        "WHERE ts >= toDateTime({start:Int64}, 'UTC') AND ts < toDateTime({end:Int64}, 'UTC') "
+        f"AND failed = 1{where} GROUP BY identity) "
+        "GROUP BY exit_code, error_type, error_details "
+        "ORDER BY exit_code, n DESC, error_details LIMIT {per_code:UInt32} BY exit_code LIMIT {limit:UInt32}"
+    )
+    names = ("exit_code", "error_type", "error_details", "jobs")
+    return [dict(zip(names, row)) for row in store.rows(sql, params)]
+
+
+_JOB_TEXT = (
+    "concat(workflow, ' ', task, ' ', site, ' ', host, ' ', toString(exit_code), ' ', error_type, ' ', "
+    "error_details, ' ', identity, ' ', fwjr_id, ' ', wn_name)"
+)
+
+
+def search_failed_jobs(
+    store: Store,
+    start: int,
+    end: int,
+    text: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The newest failed jobs, each once, whose text (as `recent_jobs`, plus fwjr_id and worker
+    node) contains `text`, case-insensitively: one search box finds a job by any id an operator holds.
+    """
+    params: dict[str, Any] = _range_params(start, end)
+    params["limit"] = int(limit)
+    where = _where(filters, SCOPE_KEYS, params)
+    if text:
+        params["text"] = text
+        where += f" AND positionCaseInsensitiveUTF8({_JOB_TEXT}, {{text:String}}) > 0"
+    sql = (
+        f"SELECT {_JOB_SELECT} FROM jobs "
+        "WHERE ts >= toDateTime({start:Int64}, 'UTC') AND ts < toDateTime({end:Int64}, 'UTC') AND failed = 1"
+        f"{where} ORDER BY ts DESC, identity LIMIT 1 BY identity LIMIT {{limit:UInt32}}"
+    )
+    return [dict(zip(JOB_COLUMNS, row)) for row in store.rows(sql, params)]

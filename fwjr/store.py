@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import threading
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -88,7 +87,15 @@ class Store:
         with self._lock:
             return self.client.command(sql, parameters=dict(parameters or {}), settings=dict(settings or {}))
 
-    def insert(self, table: str, column_names: Sequence[str], columns: Sequence[Sequence[Any]]) -> int:
+    def insert(self, table: str, column_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        """Insert row-oriented data (one sequence per row, in `column_names` order)."""
+        if not rows:
+            return 0
+        with self._lock:
+            self.client.insert(table, rows, column_names=list(column_names))
+        return len(rows)
+
+    def insert_columns(self, table: str, column_names: Sequence[str], columns: Sequence[Sequence[Any]]) -> int:
         """Insert column-oriented data (one sequence per column): the fast path, ~280k rows/s.
 
         Insert 10,000-100,000 rows at a time; each insert leaves a part behind.
@@ -107,7 +114,7 @@ class Store:
         for row in rows:
             for column, name in zip(columns, column_names):
                 column.append(row[name])
-        return self.insert(table, column_names, columns)
+        return self.insert_columns(table, column_names, columns)
 
     def close(self) -> None:
         """Release this user's share; the last one closes the client and drops the owner file."""
@@ -150,21 +157,6 @@ def connect(settings: Settings | None = None, *, url: str | None = None, path: P
         store = _open_server(url) if url else _open_embedded(Path(location))
         _registry[location] = store
         return store
-
-
-def new_batch_id(kind: str = "s") -> str:
-    """A batch id that sorts by creation time: `<kind><epoch ms, 13 digits>-<random>`.
-
-    Stream flushes use kind "s"; only "s" batches are checked against ingest_batches, so
-    replays and offline loads (other kinds, or "") are never taken for crash debris.
-    """
-    now_ms = int(datetime.now(tz=timezone.utc).timestamp() * 1000)
-    return f"{kind}{now_ms:013d}-{uuid.uuid4().hex[:12]}"
-
-
-def batch_id_floor(kind: str, epoch_seconds: int) -> str:
-    """The smallest batch id of `kind` created at or after `epoch_seconds` (for range filters)."""
-    return f"{kind}{epoch_seconds * 1000:013d}"
 
 
 def _open_server(url: str) -> Store:

@@ -1,0 +1,209 @@
+"""The query layer against a real embedded ClickHouse (chDB): exact round trips, filters, views."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fwjr import query
+from fwjr.aggregate import regroup
+from fwjr.bucket import bucket_start
+from fwjr.model import SCOPE_KEYS
+from fwjr.store import Store
+from tests.store_fixtures import agg_row, empty, store, without_batch  # noqa: F401
+
+NOW = int(time.time())
+BASE = bucket_start(NOW - 6 * 3600, "hour")
+MONDAY_2024 = 1704067200 - 1 * 86400 + 86400  # 2024-01-01 00:00 UTC was a Monday
+
+
+def _sorted(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r["bucket"],) + tuple(r[k] for k in SCOPE_KEYS))
+
+
+def test_minute_rows_come_back_exactly(empty: Store) -> None:
+    rows = [
+        agg_row(BASE + 60 * i, seed=i + 1, site=site, exit_code=code)
+        for i in range(5)
+        for site, code in (("T2_CH_CERN", 0), ("T1_US_FNAL", 8021))
+    ]
+    query.insert_aggregates(empty, rows, batch="b1")
+    got = query.aggregates(empty, BASE, BASE + 3600, "minute")
+    assert got == _sorted(without_batch(rows))
+    assert all(type(v) is int for row in got for k, v in row.items() if k.endswith(("_sum", "_count")))
+
+
+def test_regrouping_matches_the_shared_regroup(empty: Store) -> None:
+    rows = [agg_row(BASE + 60 * i, seed=i + 1, host=f"h{i % 3}") for i in range(240)]
+    query.insert_aggregates(empty, rows[:100])
+    query.insert_aggregates(empty, rows[100:])
+    for precision in ("hour", "day", "week", "month"):
+        assert query.aggregates(empty, BASE, BASE + 240 * 60, precision) == regroup(without_batch(rows), precision)
+
+
+def test_week_buckets_start_on_monday_utc(empty: Store) -> None:
+    tuesday_evening = MONDAY_2024 + 86400 + 20 * 3600
+    query.insert_aggregates(empty, [agg_row(tuesday_evening)])
+    got = query.aggregates(empty, MONDAY_2024, MONDAY_2024 + 7 * 86400, "week")
+    assert [row["bucket"] for row in got] == [MONDAY_2024] == [bucket_start(tuesday_evening, "week")]
+
+
+def test_filters_exact_list_regex_prefix(empty: Store) -> None:
+    sites = ("T2_CH_CERN", "T2_US_MIT", "T1_US_FNAL")
+    query.insert_aggregates(empty, [agg_row(BASE, site=s, exit_code=c) for s in sites for c in (0, 8021)])
+
+    def sites_of(filters: dict) -> set[str]:
+        return {r["site"] for r in query.aggregates(empty, BASE, BASE + 60, "minute", filters)}
+
+    assert sites_of({"site": "T2_US_MIT"}) == {"T2_US_MIT"}
+    assert sites_of({"site": ["T2_US_MIT", "T1_US_FNAL"]}) == {"T2_US_MIT", "T1_US_FNAL"}
+    assert sites_of({"site": {"regex": "^T2_.*"}}) == {"T2_CH_CERN", "T2_US_MIT"}
+    assert sites_of({"site": {"prefix": "T1"}}) == {"T1_US_FNAL"}
+    assert {r["exit_code"] for r in query.aggregates(empty, BASE, BASE + 60, "minute", {"exit_code": "8021"})} == {8021}
+    assert sites_of({"exit_code": {"regex": "^80"}, "site": {"prefix": "T2_CH"}}) == {"T2_CH_CERN"}
+
+
+def test_filter_values_are_bound_parameters(empty: Store) -> None:
+    query.insert_aggregates(empty, [agg_row(BASE, site="T2_CH_CERN")])
+    hostile = "x' OR 1=1 --"
+    assert query.aggregates(empty, BASE, BASE + 60, "minute", {"site": hostile}) == []
+    assert query.aggregates(empty, BASE, BASE + 60, "minute", {"site": [hostile, "a'); DROP TABLE agg; --"]}) == []
+    assert query.recent_jobs(empty, BASE, BASE + 60, search=hostile) == []
+    assert query.distinct_values(empty, "site", BASE, BASE + 60, prefix=hostile) == []
+    assert len(query.aggregates(empty, BASE, BASE + 60, "minute")) == 1
+
+
+def test_unknown_filter_key_is_refused(empty: Store) -> None:
+    with pytest.raises(ValueError, match="unknown filter key 'site; DROP'"):
+        query.aggregates(empty, BASE, BASE + 60, "minute", {"site; DROP": "x"})
+
+
+def test_finest_precision_follows_the_oldest_point() -> None:
+    day = 86400
+    ladder = [("minute", 2 * day), ("hour", 30 * day), ("day", 365 * day), ("month", None)]
+    now = 1_800_000_000
+    assert query.finest_precision(now - day, now, now, ladder) == "minute"
+    assert query.finest_precision(now - 3 * day, now, now, ladder) == "hour"
+    assert query.finest_precision(now - 3 * day, now - 2 * day, now, ladder) == "hour"
+    assert query.finest_precision(now - 100 * day, now - 99 * day, now, ladder) == "day"
+    assert query.finest_precision(now - 400 * day, now, now, ladder) == "month"
+    with pytest.raises(ValueError, match="empty time range"):
+        query.finest_precision(now, now, now, ladder)
+
+
+def test_totals_series_and_top(empty: Store) -> None:
+    rows = [agg_row(BASE + 60 * i, seed=1, site=site) for i in range(3) for site in ("A", "B")]
+    rows.append(agg_row(BASE + 3600, seed=5, site="B"))
+    query.insert_aggregates(empty, rows)
+    total = query.totals(empty, BASE, BASE + 7200)
+    assert total["jobs"] == 3 * 6 + 15 and total["failed"] == 6 + 5
+    assert total["failure_rate"] == pytest.approx(11 / 33)
+    core = sum(r["core_hours_sum"] for r in rows)
+    assert total["cpu_efficiency"] == pytest.approx(sum(r["cpu_hours_sum"] for r in rows) / core)
+    wasted = total["wasted_core_hours"]
+    assert wasted["sum"] == pytest.approx(sum(r["wasted_core_hours_sum"] for r in rows) / 1e6)
+    assert wasted["avg"] == pytest.approx(wasted["sum"] / wasted["count"])
+    assert query.totals(empty, BASE, BASE + 7200, {"site": "A"})["jobs"] == 9
+
+    hourly = query.series(empty, BASE, BASE + 7200, "hour")
+    assert [(p["bucket"], p["jobs"]) for p in hourly] == [(BASE, 18), (BASE + 3600, 15)]
+    split = query.series(empty, BASE, BASE + 7200, "hour", split="site", split_values=["B"])
+    assert [(p["bucket"], p["site"], p["jobs"]) for p in split] == [(BASE, "B", 9), (BASE + 3600, "B", 15)]
+
+    assert query.top(empty, BASE, BASE + 7200, "site", "jobs", n=1) == [{"site": "B", "value": 24, "jobs": 24, "failed": 8}]
+    assert [t["site"] for t in query.top(empty, BASE, BASE + 7200, "site", "failure_rate")] == ["A", "B"]
+    assert [t["site"] for t in query.top(empty, BASE, BASE + 7200, "site", "core_hours")] == ["B", "A"]
+    with pytest.raises(ValueError, match="unknown measure"):
+        query.top(empty, BASE, BASE + 7200, "site", "jobs) --")
+
+
+def _error(bucket: int, site: str, code: int, count: int, step: str = "cmsRun1", workflow: str = "wf") -> dict:
+    return {"bucket": bucket, "workflow": workflow, "task": "t", "step": step, "site": site, "exit_code": code, "count": count}
+
+
+def test_error_matrix_and_series(empty: Store) -> None:
+    errors = [
+        _error(BASE, "A", 8021, 5),
+        _error(BASE + 60, "A", 8021, 2, step="stageOut1"),
+        _error(BASE + 3600, "B", 50664, 4),
+        _error(BASE + 3600, "B", 8021, 1, workflow="wf2"),
+    ]
+    query.insert_errors(empty, errors, batch="b")
+    matrix = query.error_matrix(empty, BASE, BASE + 7200, "site", "exit_code")
+    assert matrix == [
+        {"site": "A", "exit_code": 8021, "count": 7},
+        {"site": "B", "exit_code": 50664, "count": 4},
+        {"site": "B", "exit_code": 8021, "count": 1},
+    ]
+    split = query.error_matrix(empty, BASE, BASE + 7200, "workflow", "site", split="exit_code", filters={"exit_code": 8021})
+    assert {(m["workflow"], m["site"], m["count"]) for m in split} == {("wf", "A", 7), ("wf2", "B", 1)}
+    assert query.error_series(empty, BASE, BASE + 7200, "hour") == [{"bucket": BASE, "count": 7}, {"bucket": BASE + 3600, "count": 5}]
+    with pytest.raises(ValueError, match="must differ"):
+        query.error_matrix(empty, BASE, BASE + 60, "site", "site")
+
+
+def _job(identity: str, ts: int, failed: bool, details: str = "", site: str = "T2_CH_CERN") -> dict:
+    return {
+        "identity": identity, "ts": ts, "workflow": "wf", "task": "t", "site": site, "host": "h", "jobtype": "Processing",
+        "jobstate": "jobfailed" if failed else "success", "exit_code": 8021 if failed else 0,
+        "exit_step": "cmsRun1" if failed else "", "acquisition_era": "Run3", "campaign": "C", "wn_name": "wn",
+        "fwjr_id": "1-0", "agent_ver": "2.3", "failed": int(failed), "wall_time": 100.0,
+        "cpu_efficiency": None if failed else 0.8, "core_hours": 0.5, "error_type": "Fatal" if failed else "",
+        "error_details": details, "errors": "[]", "log_archive": "/store/logs/x.tar.gz",
+    }
+
+
+def test_recent_jobs_search_dedupe_and_lookup(empty: Store) -> None:
+    jobs = [
+        _job("j1", BASE + 10, True, "FileReadError: <script>alert(1)</script>"),
+        _job("j2", BASE + 20, True, "Segmentation violation"),
+        _job("j3", BASE + 30, False),
+    ]
+    query.insert_jobs(empty, jobs, batch="b")
+    query.insert_jobs(empty, jobs[:1], batch="b2")
+    recent = query.recent_jobs(empty, BASE, BASE + 3600)
+    assert [j["identity"] for j in recent] == ["j2", "j1"]
+    assert recent[1]["error_details"] == jobs[0]["error_details"] and recent[1]["ts"] == BASE + 10
+    assert recent[0]["cpu_efficiency"] is None
+    assert [j["identity"] for j in query.recent_jobs(empty, BASE, BASE + 3600, search="segmentation")] == ["j2"]
+    assert [j["identity"] for j in query.recent_jobs(empty, BASE, BASE + 3600, failed_only=False)] == ["j3", "j2", "j1"]
+    assert query.job(empty, "j3")["cpu_efficiency"] == 0.8
+    assert query.job(empty, "missing") is None
+    assert query.recent_identities(empty, BASE + 15) == {"j2", "j3"}
+
+
+def test_distinct_values_and_freshness(empty: Store) -> None:
+    assert query.freshness(empty) == {"last_job": None, "last_bucket": None, "last_write": None}
+    assert query.last_seen(empty) is None
+    query.insert_aggregates(empty, [agg_row(BASE, seed=s, site=site) for s, site in ((1, "T2_A"), (4, "T2_B"), (2, "T1_C"))])
+    assert query.distinct_values(empty, "site", BASE, BASE + 60) == ["T2_B", "T1_C", "T2_A"]
+    assert query.distinct_values(empty, "site", BASE, BASE + 60, prefix="T2") == ["T2_B", "T2_A"]
+    assert query.last_seen(empty) == BASE
+    query.insert_jobs(empty, [_job("j", BASE + 42, True)])
+    assert query.last_seen(empty) == BASE + 42
+
+
+def test_dlq_counts(empty: Store) -> None:
+    query.insert_dlq_counts(empty, [{"bucket": BASE, "reason": "bad json", "count": 3}, {"bucket": BASE + 60, "reason": "bad json", "count": 2}])
+    query.insert_dlq_counts(empty, [{"bucket": BASE, "reason": "no ts", "count": 1}])
+    assert query.dlq_counts(empty, BASE, BASE + 3600) == [{"reason": "bad json", "count": 5}, {"reason": "no ts", "count": 1}]
+
+
+def test_crashed_flush_debris_is_deleted_by_offset(empty: Store) -> None:
+    topic = "fwjr.raw"
+    committed_batch, debris_batch, other_partition = f"{topic}/0/0-99", f"{topic}/0/100-199", f"{topic}/1/0-9"
+    for batch in (committed_batch, debris_batch, other_partition, "replay-2024", ""):
+        query.insert_aggregates(empty, [agg_row(BASE)], batch=batch)
+        query.insert_errors(empty, [_error(BASE, "A", 1, 1)], batch=batch)
+        query.insert_jobs(empty, [_job(f"id-{batch}", BASE, True)], batch=batch)
+    query.commit_batch(empty, committed_batch, {(topic, 0): 99})
+    assert query.committed_offsets(empty, topic) == {0: 99}
+    assert query.uncommitted_batches(empty, topic, [0, 1]) == [debris_batch, other_partition]
+    assert query.delete_uncommitted(empty, topic, [0]) == [debris_batch]
+    assert query.totals(empty, BASE, BASE + 60)["jobs"] == 4 * 3
+    assert sum(e["count"] for e in query.error_matrix(empty, BASE, BASE + 60, "site", "exit_code")) == 4
+    assert query.job(empty, f"id-{debris_batch}") is None and query.job(empty, f"id-{other_partition}") is not None
+    query.commit_batch(empty, "fwjr.raw/0/100-250", {(topic, 0): 250})
+    assert query.committed_offsets(empty, topic) == {0: 250}
+    assert query.freshness(empty)["last_write"] is not None

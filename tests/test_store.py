@@ -1,0 +1,124 @@
+"""Migrations and embedded-store ownership, on a real chDB engine."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fwjr import query
+from fwjr.migrate import migrate, migration_files, statements
+from fwjr.store import Store, StoreBusyError, connect, read_owner
+from tests.store_fixtures import LADDER, store  # noqa: F401
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
+    versions = [f.stem for f in migration_files() if not f.name.startswith("0000_")]
+    assert query.applied_migrations(store) >= set(versions)
+    assert migrate(store, LADDER) == []
+    assert migrate(store, LADDER) == []
+
+
+def test_tables_hold_the_contract_columns(store: Store) -> None:
+    assert tuple(query.table_columns(store, "agg")) == query.AGG_COLUMNS
+    assert tuple(query.table_columns(store, "errors")) == query.ERROR_COLUMNS
+    assert tuple(query.table_columns(store, "jobs")) == query.JOB_COLUMNS
+    assert tuple(query.table_columns(store, "dlq_counts")) == query.DLQ_COLUMNS
+    types = query.table_columns(store, "agg")
+    assert all(types[c] == "Int64" for c in query.VALUE_COLUMNS if c.endswith("_sum"))
+
+
+@pytest.mark.parametrize("table", query.BUCKETED_TABLES)
+def test_every_value_column_is_summed_by_each_rollup(store: Store, table: str) -> None:
+    """A value column without `= sum(...)` in a TTL rule would silently keep any() of its rows."""
+    ddl = query.table_ddl(store, table)
+    values = [c for c in query.table_columns(store, table) if c not in ("bucket", "batch") and c not in _keys(table)]
+    for column in values:
+        assert len(re.findall(rf"\b{column} = sum\({column}\)", ddl)) == 3, column
+    for start in ("toStartOfHour", "toStartOfDay", "toStartOfMonth"):
+        assert f"bucket = min({start}(bucket))" in ddl
+
+
+def _keys(table: str) -> tuple[str, ...]:
+    from fwjr.model import ERROR_KEYS, SCOPE_KEYS
+
+    return {"agg": SCOPE_KEYS, "errors": ERROR_KEYS, "dlq_counts": ("reason",)}[table]
+
+
+def test_placeholders_are_filled_and_checked() -> None:
+    text = "CREATE TABLE t (b DateTime) ENGINE = MergeTree ORDER BY b\nTTL b + INTERVAL {minute_days} DAY\n;\nSELECT 1;\n"
+    assert statements(text, {"minute_days": 3}, "x.sql")[0].endswith("INTERVAL 3 DAY")
+    assert len(statements(text, {"minute_days": 3}, "x.sql")) == 2
+    with pytest.raises(ValueError, match=r"x.sql: placeholder \{minute_days\} has no value"):
+        statements(text, {}, "x.sql")
+    with pytest.raises(ValueError, match="positive whole number of days, got 0"):
+        statements(text, {"minute_days": 0}, "x.sql")
+
+
+def test_same_process_shares_one_store(store: Store) -> None:
+    again = connect(path=store.location)
+    assert again is store
+    again.close()
+    assert query.applied_migrations(store)
+
+
+def test_owner_file_names_this_process(store: Store) -> None:
+    owner = read_owner(store.owner_file)
+    assert owner is not None and owner.pid == os.getpid() and owner.path == store.location
+
+
+def test_second_process_gets_store_busy_error_naming_the_owner(store: Store) -> None:
+    code = (
+        "import sys\n"
+        "from fwjr.store import StoreBusyError, connect\n"
+        "try:\n"
+        f"    connect(path={store.location!r})\n"
+        "except StoreBusyError as error:\n"
+        "    print(error)\n"
+        "    sys.exit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    message = done.stdout
+    assert f"process {os.getpid()}" in message and store.location in message
+    assert "fwjr down" in message
+    assert "Cannot lock" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_store_busy_error_without_owner_record(tmp_path: Path) -> None:
+    """A holder that left no owner file is still reported clearly (here: a raw chDB user)."""
+    path = tmp_path / "store"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import clickhouse_connect,sys,time\nc=clickhouse_connect.get_client(dsn='chdb://{path}')\nprint('up',flush=True)\nsys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "up"
+        with pytest.raises(StoreBusyError, match="left no owner record"):
+            connect(path=path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+def test_closing_removes_the_owner_file_and_a_stale_one_is_replaced(tmp_path: Path, store: Store) -> None:
+    """Runs in a child: this process already hosts the module's engine."""
+    path = tmp_path / "store"
+    path.with_name("store.owner").write_text('{"pid": 999999999, "command": "gone", "started": "x", "path": "p"}')
+    code = (
+        "import os\n"
+        "from fwjr.store import connect, read_owner\n"
+        f"s = connect(path={str(path)!r})\n"
+        "assert read_owner(s.owner_file).pid == os.getpid()\n"
+        "s.close()\n"
+        "assert not s.owner_file.exists()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr
