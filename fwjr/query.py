@@ -362,8 +362,7 @@ def recent_jobs(
     `search` is a case-insensitive substring over workflow, task, site, host, exit code,
     error type, error text and identity.
     """
-    params: dict[str, Any] = {"start": int(start), "end": int(end), "limit": int(limit)}
-    _range_params(start, end)
+    params = {**_range_params(start, end), "limit": int(limit)}
     where = _where(filters, SCOPE_KEYS, params)
     if failed_only:
         where += " AND failed = 1"

@@ -15,7 +15,7 @@ from tests.store_fixtures import agg_row, empty, store, without_batch  # noqa: F
 
 NOW = int(time.time())
 BASE = bucket_start(NOW - 6 * 3600, "hour")
-MONDAY_2024 = 1704067200 - 1 * 86400 + 86400  # 2024-01-01 00:00 UTC was a Monday
+MONDAY_2024 = 1704067200  # 2024-01-01 00:00 UTC, a Monday
 
 
 def _sorted(rows: list[dict]) -> list[dict]:
