@@ -143,52 +143,92 @@ _PRIMITIVES: dict[str, Converter] = {
 }
 
 
-def _compile(schema: Any, named: dict[str, Converter]) -> Converter:
-    """Build the converter for one schema node; named records are compiled once and reused."""
+def _compile(schema: Any, named: dict[str, Converter], tagged: bool) -> Converter:
+    """Build the converter for one schema node; named records are compiled once and reused.
+
+    `tagged` converters wrap every non-null record, array and map value of a union in
+    fastavro's (branch name, value) tuple notation: without it fastavro finds the branch
+    by validating the whole subtree at every nesting level, which made encoding several
+    times slower.
+    """
     if isinstance(schema, str):
         if schema in _PRIMITIVES:
             return _PRIMITIVES[schema]
         return lambda value, _name=schema: named[_name](value)
     if isinstance(schema, list):
-        return _compile_union(schema, named)
+        return _compile_union(schema, named, tagged)
     kind = schema["type"]
     if kind == "record":
-        return _compile_record(schema, named)
+        return _compile_record(schema, named, tagged)
     if kind == "array":
-        return _compile_array(schema, named)
+        return _compile_array(schema, named, tagged)
     if kind == "map":
-        return _compile_map(schema, named)
+        return _compile_map(schema, named, tagged)
     if kind in _PRIMITIVES:
         return _PRIMITIVES[kind]
     raise ValueError(f"archive schema: unsupported Avro type {kind!r} in {schema!r}")
 
 
-def _compile_union(branches: list, named: dict[str, Converter]) -> Converter:
+def _branch_name(branch: Any) -> str:
+    """The name fastavro's tuple notation uses for a union branch."""
+    if isinstance(branch, dict):
+        return branch["name"] if branch["type"] == "record" else branch["type"]
+    return branch
+
+
+def _compile_nullable(branches: list, named: dict[str, Converter], tagged: bool) -> Converter:
+    """The converter of a union's value when it is not None (every field is ["null", T])."""
     non_null = [b for b in branches if b != "null"]
-    if len(non_null) == 1:
-        inner = _compile(non_null[0], named)
-        return lambda value: None if value is None else inner(value)
-    if all(isinstance(b, str) and b in _PRIMITIVES for b in non_null):
-        return _to_scalar
-    raise ValueError(f"archive schema: unsupported union {branches!r}")
+    if len(non_null) > 1:
+        if all(isinstance(b, str) and b in _PRIMITIVES for b in non_null):
+            return _to_scalar
+        raise ValueError(f"archive schema: unsupported union {branches!r}")
+    inner = _compile(non_null[0], named, tagged)
+    if not tagged or (isinstance(non_null[0], str) and non_null[0] in _PRIMITIVES):  # no gain
+        return inner
+    tag = _branch_name(non_null[0])
+
+    def convert_tagged(value: Any) -> Any:
+        converted = inner(value)
+        return None if converted is None else (tag, converted)
+
+    return convert_tagged
 
 
-def _compile_record(schema: dict, named: dict[str, Converter]) -> Converter:
-    fields: list[tuple[str, Converter]] = []
+def _compile_union(branches: list, named: dict[str, Converter], tagged: bool) -> Converter:
+    inner = _compile_nullable(branches, named, tagged)
+    return lambda value: None if value is None else inner(value)
+
+
+def _compile_record(schema: dict, named: dict[str, Converter], tagged: bool) -> Converter:
+    """Only the keys a document has are converted; the rest stay None from `fromkeys`."""
+    names = [field["name"] for field in schema["fields"]]
+    converters: dict[str, Converter] = {}
 
     def convert(value: Any) -> dict | None:
         if type(value) is not dict:
             return None
-        return {name: conv(value.get(name)) for name, conv in fields}
+        out = dict.fromkeys(names)
+        for key, element in value.items():
+            conv = converters.get(key)
+            if conv is not None and element is not None:
+                out[key] = conv(element)
+        return out
 
     named[schema["name"]] = convert
-    fields.extend((field["name"], _compile(field["type"], named)) for field in schema["fields"])
+    for field in schema["fields"]:
+        kind = field["type"]
+        if isinstance(kind, list):
+            converters[field["name"]] = _compile_nullable(kind, named, tagged)
+        else:
+            inner = _compile(kind, named, tagged)
+            converters[field["name"]] = inner
     return convert
 
 
-def _compile_array(schema: dict, named: dict[str, Converter]) -> Converter:
+def _compile_array(schema: dict, named: dict[str, Converter], tagged: bool) -> Converter:
     """Items that cannot be converted are dropped: an array item cannot be null here."""
-    item = _compile(schema["items"], named)
+    item = _compile(schema["items"], named, tagged)
 
     def convert(value: Any) -> list | None:
         if type(value) is not list:
@@ -203,8 +243,8 @@ def _compile_array(schema: dict, named: dict[str, Converter]) -> Converter:
     return convert
 
 
-def _compile_map(schema: dict, named: dict[str, Converter]) -> Converter:
-    values = _compile(schema["values"], named)
+def _compile_map(schema: dict, named: dict[str, Converter], tagged: bool) -> Converter:
+    values = _compile(schema["values"], named, tagged)
 
     def convert(value: Any) -> dict | None:
         if type(value) is not dict:
@@ -214,7 +254,8 @@ def _compile_map(schema: dict, named: dict[str, Converter]) -> Converter:
     return convert
 
 
-_CONFORM_ROOT: Converter = _compile(ARCHIVE_SCHEMA, {})
+_CONFORM_ROOT: Converter = _compile(ARCHIVE_SCHEMA, {}, tagged=False)
+_ENCODE_ROOT: Converter = _compile(ARCHIVE_SCHEMA, {}, tagged=True)
 
 
 def conform(doc: dict) -> dict:
@@ -224,11 +265,21 @@ def conform(doc: dict) -> dict:
     parsed, and values that fit nowhere (`site: {}`, `status: "Failed"`) become None;
     the failure itself stays visible in the step's `errors`.
     """
+    _require_object(doc)
+    return _CONFORM_ROOT(doc)
+
+
+def prepare_for_avro(doc: dict) -> dict:
+    """`conform`, with union branches named for fastavro: the form every writer here encodes."""
+    _require_object(doc)
+    return _ENCODE_ROOT(doc)
+
+
+def _require_object(doc: Any) -> None:
     if type(doc) is not dict:
         raise ValueError(
             f"FWJR document must be a JSON object, got {type(doc).__name__}: {repr(doc)[:200]}"
         )
-    return _CONFORM_ROOT(doc)
 
 
 def write_avro_file(path: Path | str, docs: Iterable[dict], codec: str = "deflate") -> int:
@@ -239,7 +290,7 @@ def write_avro_file(path: Path | str, docs: Iterable[dict], codec: str = "deflat
         nonlocal count
         for doc in docs:
             count += 1
-            yield conform(doc)
+            yield prepare_for_avro(doc)
 
     with open(path, "wb") as out:
         fastavro.writer(out, ARCHIVE_SCHEMA, conformed(), codec=codec, validator=False)
@@ -261,7 +312,7 @@ def encode_single(doc: dict) -> bytes:
     body = io.BytesIO()
     body.write(SINGLE_OBJECT_MARKER)
     body.write(SCHEMA_FINGERPRINT)
-    fastavro.schemaless_writer(body, ARCHIVE_SCHEMA, conform(doc))
+    fastavro.schemaless_writer(body, ARCHIVE_SCHEMA, prepare_for_avro(doc))
     return body.getvalue()
 
 
