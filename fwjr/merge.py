@@ -19,6 +19,10 @@ from fwjr.values import as_float, as_int, as_metric, as_str, unwrap
 
 MAX_ERROR_DETAILS = 4000
 _NO_ERROR_CODE = -1
+# The last second a UTC bucket can be shown for (9999-12-31T23:59:59Z).
+_LATEST_TS = 253402300799
+# Exit codes are stored as Int32; a code outside it is unreadable, not a number to wrap.
+_EXIT_CODE_RANGE = range(-(2**31), 2**31)
 
 
 def merge_document(doc: Any, source: str = "") -> Job:
@@ -50,8 +54,8 @@ def merge_document(doc: Any, source: str = "") -> Job:
             step_site = step.get("site")
             if type(step_site) is str and step_site:
                 site = step_site
-        start = as_float(step.get("start", step.get("startTime")))
-        stop = as_float(step.get("stop", step.get("stopTime")))
+        start = as_metric(step.get("start", step.get("startTime")))
+        stop = as_metric(step.get("stop", step.get("stopTime")))
         span = stop - start if start is not None and stop is not None and stop >= start else None
         if span is not None:
             span_total += span
@@ -174,14 +178,19 @@ def _timestamp(doc: dict, meta: dict, steps: list[tuple[str, dict]], source: str
     if raw is None and not meta:
         stops = [as_float(step.get("stop", step.get("stopTime"))) for _, step in steps]
         known = [stop for stop in stops if stop is not None]
-        if known:
-            return int(max(known))
-        raise RejectedDocument("no meta_data.ts and no step stop time", "meta_data.ts", None, source)
+        if not known:
+            raise RejectedDocument("no meta_data.ts and no step stop time", "meta_data.ts", None, source)
+        raw = max(known)
+        if not 0 < raw <= _LATEST_TS:
+            raise RejectedDocument("last step stop time is not a plausible epoch time", "steps[].stop", raw, source)
+        return int(raw)
     ts = as_float(raw)
     if ts is None or ts <= 0:
         raise RejectedDocument("meta_data.ts is not a positive epoch time", "meta_data.ts", raw, source)
     if ts > 1e11:
         ts = ts / 1000.0
+    if ts > _LATEST_TS:
+        raise RejectedDocument("meta_data.ts is beyond the year 9999", "meta_data.ts", raw, source)
     return int(ts)
 
 
@@ -197,9 +206,9 @@ def _error_list(errors: Any) -> list[dict]:
 def _exit_code(error: dict) -> int:
     """The error's exit code; a numeric `type` stands in when exitCode is unreadable."""
     code = as_int(error.get("exitCode"))
-    if code is None:
+    if code is None or code not in _EXIT_CODE_RANGE:
         code = as_int(error.get("type"))
-    return _NO_ERROR_CODE if code is None else code
+    return code if code is not None and code in _EXIT_CODE_RANGE else _NO_ERROR_CODE
 
 
 def _outputs(outputs: Any) -> tuple[float, str]:

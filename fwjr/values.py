@@ -47,10 +47,15 @@ def as_float(value: Any) -> float | None:
     return None
 
 
+# No counter of one job comes near this; above it a value is corrupt, and a stored
+# micro-unit sum (Int64, max ~9.2e12 units) could not hold it anyway.
+MAX_METRIC = 1e12
+
+
 def as_metric(value: Any) -> float | None:
-    """A metric value; negative values (-1, -2) are the reports' "no value" markers."""
+    """A metric value; negative values (-1, -2) are the reports' "no value" markers, absurd ones are corrupt."""
     number = as_float(value)
-    if number is None or number < 0:
+    if number is None or number < 0 or number > MAX_METRIC:
         return None
     return number
 

@@ -394,3 +394,33 @@ def test_value_coercion() -> None:
     assert as_str(None) == as_str({}) == ""
     assert as_str(42) == "42"
     assert math.isfinite(as_float(1e308))
+
+
+# --- absurd values ----------------------------------------------------------------
+
+
+def test_absurd_metric_values_are_corrupt_not_measurements() -> None:
+    job = merge_document(doc(
+        step("a", 0, 1e308, performance={"cpu": {"TotalJobCPU": 1e308, "NumberOfThreads": 2**80}}),
+        step("b", 10, 20, performance={"cpu": {"TotalJobCPU": 3.0}}),
+    ))
+    assert job.metrics["TotalJobCPU"] == 3.0
+    assert job.metrics["wall_time"] == 10.0
+    assert job.metrics["cores"] == 1.0
+
+
+def test_exit_codes_outside_int32_are_unreadable() -> None:
+    job = merge_document(doc(step("a", errors=[{"type": "X", "exitCode": 2**80}])))
+    assert (job.exit_code, job.exit_step) == (-1, "a")
+    job = merge_document(doc(step("a", errors=[{"type": "50660", "exitCode": "1e300"}])))
+    assert job.exit_code == 50660
+
+
+@pytest.mark.parametrize("ts", [1e308, 2**80, 10**15 * 1000])
+def test_timestamps_beyond_year_9999_are_rejected(ts) -> None:
+    body = doc(step("a"))
+    body["meta_data"]["ts"] = ts
+    with pytest.raises(RejectedDocument, match="9999"):
+        merge_document(body)
+    with pytest.raises(RejectedDocument, match="plausible"):
+        merge_document({"task": "/w/t", "steps": [{"name": "a", "stop": ts}]})
