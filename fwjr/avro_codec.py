@@ -277,9 +277,7 @@ def prepare_for_avro(doc: dict) -> dict:
 
 def _require_object(doc: Any) -> None:
     if type(doc) is not dict:
-        raise ValueError(
-            f"FWJR document must be a JSON object, got {type(doc).__name__}: {repr(doc)[:200]}"
-        )
+        raise ValueError(f"FWJR document must be a JSON object, got {type(doc).__name__}: {repr(doc)[:200]}")
 
 
 def write_avro_file(path: Path | str, docs: Iterable[dict], codec: str = "deflate") -> int:

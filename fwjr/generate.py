@@ -106,7 +106,9 @@ def _parse_bursts(scenario: dict | None, source: str = "scenario") -> list[Burst
         if missing:
             raise ValueError(f"{where} lacks {sorted(missing)}: {raw!r}")
         if raw["site"] not in sites:
-            raise ValueError(f"{where}: unknown site {raw['site']!r} (use a CMS site name such as T2_CH_CERN)")
+            raise ValueError(
+                f"{where}: unknown site {raw['site']!r} (use a CMS site name such as T2_CH_CERN)"
+            )
         try:
             burst = Burst(
                 site=raw["site"],
@@ -125,23 +127,69 @@ def _parse_bursts(scenario: dict | None, source: str = "scenario") -> list[Burst
 
 # --------------------------------------------------------------------------- catalog
 
-MC_CAMPAIGNS = ("Run3Summer24", "Run3Winter25", "Run3Summer25", "RunIII2024Summer24", "Run3Winter26", "RunIISummer20UL18")
-DATA_ERAS = ("Run2025C", "Run2025D", "Run2025E", "Run2025F", "Run2025G", "Run2026B", "Run2026C")
-PHYSICS_GROUPS = ("HIG", "EXO", "SUS", "TOP", "SMP", "BPH", "B2G", "TSG", "BTV", "MUO", "EGM", "JME", "PPD", "GEN")
-MC_PRIMARY = (
-    "TTtoLNu2Q_TuneCP5_13p6TeV_powheg-pythia8", "DYto2L-2Jets_MLL-50_TuneCP5_13p6TeV_amcatnloFXFX-pythia8",
-    "WtoLNu-4Jets_TuneCP5_13p6TeV_madgraphMLM-pythia8", "QCD_PT-120to170_TuneCP5_13p6TeV_pythia8",
-    "GluGluHToGG_M-125_TuneCP5_13p6TeV_powheg-pythia8", "ZprimeToTT_M-3000_W-30_TuneCP5_13p6TeV_madgraph-pythia8",
-    "MinBias_TuneCP5_13p6TeV-pythia8", "BuToKMuMu_SoftQCD_TuneCP5_13p6TeV_pythia8-evtgen",
-    "VBFHToTauTau_M125_TuneCP5_13p6TeV_powheg-pythia8", "SMS-T1tttt_mGluino-2000_mLSP-100_TuneCP5_13p6TeV-madgraphMLM-pythia8",
+MC_CAMPAIGNS = (
+    "Run3Summer24",
+    "Run3Winter25",
+    "Run3Summer25",
+    "RunIII2024Summer24",
+    "Run3Winter26",
+    "RunIISummer20UL18",
 )
-DATA_PRIMARY = ("JetMET0", "JetMET1", "Muon0", "Muon1", "EGamma0", "EGamma1", "Tau", "BTagMu", "ZeroBias", "DisplacedJet", "ParkingDoubleMuonLowMass0")
+DATA_ERAS = ("Run2025C", "Run2025D", "Run2025E", "Run2025F", "Run2025G", "Run2026B", "Run2026C")
+PHYSICS_GROUPS = (
+    "HIG",
+    "EXO",
+    "SUS",
+    "TOP",
+    "SMP",
+    "BPH",
+    "B2G",
+    "TSG",
+    "BTV",
+    "MUO",
+    "EGM",
+    "JME",
+    "PPD",
+    "GEN",
+)
+MC_PRIMARY = (
+    "TTtoLNu2Q_TuneCP5_13p6TeV_powheg-pythia8",
+    "DYto2L-2Jets_MLL-50_TuneCP5_13p6TeV_amcatnloFXFX-pythia8",
+    "WtoLNu-4Jets_TuneCP5_13p6TeV_madgraphMLM-pythia8",
+    "QCD_PT-120to170_TuneCP5_13p6TeV_pythia8",
+    "GluGluHToGG_M-125_TuneCP5_13p6TeV_powheg-pythia8",
+    "ZprimeToTT_M-3000_W-30_TuneCP5_13p6TeV_madgraph-pythia8",
+    "MinBias_TuneCP5_13p6TeV-pythia8",
+    "BuToKMuMu_SoftQCD_TuneCP5_13p6TeV_pythia8-evtgen",
+    "VBFHToTauTau_M125_TuneCP5_13p6TeV_powheg-pythia8",
+    "SMS-T1tttt_mGluino-2000_mLSP-100_TuneCP5_13p6TeV-madgraphMLM-pythia8",
+)
+DATA_PRIMARY = (
+    "JetMET0",
+    "JetMET1",
+    "Muon0",
+    "Muon1",
+    "EGamma0",
+    "EGamma1",
+    "Tau",
+    "BTagMu",
+    "ZeroBias",
+    "DisplacedJet",
+    "ParkingDoubleMuonLowMass0",
+)
 MC_CHAINS = (
     # (first task suffix, its jobtype, its outputs); each next task reads the merged output before it
-    (("wmLHEGS", "Production", ("RAWSIMoutput",)), ("DRPremix", "Processing", ("PREMIXRAWoutput",)),
-     ("MiniAODv6", "Processing", ("MINIAODSIMoutput",)), ("NanoAODv15", "Processing", ("NANOAODSIMoutput",))),
-    (("GS", "Production", ("RAWSIMoutput",)), ("DIGIPremix", "Processing", ("PREMIXRAWoutput",)),
-     ("RECO", "Processing", ("AODSIMoutput", "DQMoutput"))),
+    (
+        ("wmLHEGS", "Production", ("RAWSIMoutput",)),
+        ("DRPremix", "Processing", ("PREMIXRAWoutput",)),
+        ("MiniAODv6", "Processing", ("MINIAODSIMoutput",)),
+        ("NanoAODv15", "Processing", ("NANOAODSIMoutput",)),
+    ),
+    (
+        ("GS", "Production", ("RAWSIMoutput",)),
+        ("DIGIPremix", "Processing", ("PREMIXRAWoutput",)),
+        ("RECO", "Processing", ("AODSIMoutput", "DQMoutput")),
+    ),
     (("wmLHEGEN", "Production", ("LHEoutput", "RAWSIMoutput")),),
 )
 DATA_OUTPUT_SETS = (
@@ -151,11 +199,27 @@ DATA_OUTPUT_SETS = (
     ("NANOAODoutput",),
 )
 TIERS = {
-    "RAWSIMoutput": "GEN-SIM", "LHEoutput": "LHE", "PREMIXRAWoutput": "GEN-SIM-RAW", "AODSIMoutput": "AODSIM",
-    "MINIAODSIMoutput": "MINIAODSIM", "NANOAODSIMoutput": "NANOAODSIM", "DQMoutput": "DQMIO", "AODoutput": "AOD",
-    "MINIAODoutput": "MINIAOD", "NANOAODoutput": "NANOAOD", "DQMIOoutput": "DQMIO", "RECOoutput": "RECO",
+    "RAWSIMoutput": "GEN-SIM",
+    "LHEoutput": "LHE",
+    "PREMIXRAWoutput": "GEN-SIM-RAW",
+    "AODSIMoutput": "AODSIM",
+    "MINIAODSIMoutput": "MINIAODSIM",
+    "NANOAODSIMoutput": "NANOAODSIM",
+    "DQMoutput": "DQMIO",
+    "AODoutput": "AOD",
+    "MINIAODoutput": "MINIAOD",
+    "NANOAODoutput": "NANOAOD",
+    "DQMIOoutput": "DQMIO",
+    "RECOoutput": "RECO",
 }
-CMSSW_RELEASES = ("CMSSW_15_0_14", "CMSSW_15_0_17", "CMSSW_14_0_21", "CMSSW_15_1_3", "CMSSW_14_2_5_patch2", "CMSSW_10_6_47")
+CMSSW_RELEASES = (
+    "CMSSW_15_0_14",
+    "CMSSW_15_0_17",
+    "CMSSW_14_0_21",
+    "CMSSW_15_1_3",
+    "CMSSW_14_2_5_patch2",
+    "CMSSW_10_6_47",
+)
 AGENT_VERSIONS = ("2.4.2", "2.4.3", "2.4.3.1", "2.4.4", "2.4.5")
 SKIMS = ("SkimLogError", "SkimZMu", "SkimJetHT", "SkimEXOMONOPOLE")
 
@@ -212,15 +276,39 @@ def _make_workflow(rng: random.Random, rank: int, start_ts: int, hosts: list[str
         name = f"{requestor}_{prep_id}__v1_T_{_workflow_time(rng, start_ts)}"
         primary = _pick(rng, MC_PRIMARY)
         global_tag = f"{release[6:8]}{release[9]}X_mcRun3_2025_realistic_v{_randint(rng, 2, 40)}"
-        return _Workflow(name, kind, campaign, campaign, prep_id, primary, global_tag, _randint(rng, 1, 3), release,
-                         global_tag, 1.0 / (rank + 1) ** 0.8, host_pick)
+        return _Workflow(
+            name,
+            kind,
+            campaign,
+            campaign,
+            prep_id,
+            primary,
+            global_tag,
+            _randint(rng, 1, 3),
+            release,
+            global_tag,
+            1.0 / (rank + 1) ** 0.8,
+            host_pick,
+        )
     era = _pick(rng, DATA_ERAS)
     primary = _pick(rng, DATA_PRIMARY)
     reco = _pick(rng, ("PromptReco", "PromptNanoAODv15", "ReReco", "22Sep2025"))
     prep_id = f"ReReco-{era}-{primary}-{reco}-{_randint(rng, 1, 9999):05d}"
     name = f"pdmvserv_{era}_{primary}_{reco}_{_workflow_time(rng, start_ts)}"
-    return _Workflow(name, kind, f"{era}-{reco}", era, prep_id, primary, reco, _randint(rng, 1, 2), release,
-                     f"150X_dataRun3_Prompt_v{_randint(rng, 1, 9)}", 1.0 / (rank + 1) ** 0.8, host_pick)
+    return _Workflow(
+        name,
+        kind,
+        f"{era}-{reco}",
+        era,
+        prep_id,
+        primary,
+        reco,
+        _randint(rng, 1, 2),
+        release,
+        f"150X_dataRun3_Prompt_v{_randint(rng, 1, 9)}",
+        1.0 / (rank + 1) ** 0.8,
+        host_pick,
+    )
 
 
 def _output_tasks(parent: str, task_name: str, outputs: Iterable[str], wf: _Workflow) -> list[_Task]:
@@ -232,9 +320,24 @@ def _output_tasks(parent: str, task_name: str, outputs: Iterable[str], wf: _Work
         tasks.append(_Task(f"{parent}/{task_name}CleanupUnmerged{out}", "Cleanup", wf))
         tasks.append(_Task(f"{merge}/{task_name}{out}MergeLogCollect", "LogCollect", wf))
         if out in ("DQMoutput", "DQMIOoutput"):
-            tasks.append(_Task(f"{merge}/{task_name}Merge{out}EndOfRunDQMHarvestMerged", "Harvesting", wf, input_tier="DQMIO"))
+            tasks.append(
+                _Task(
+                    f"{merge}/{task_name}Merge{out}EndOfRunDQMHarvestMerged",
+                    "Harvesting",
+                    wf,
+                    input_tier="DQMIO",
+                )
+            )
         if out == "RECOoutput":
-            tasks.append(_Task(f"{merge}/{(SKIMS[len(wf.name) % len(SKIMS)])}", "Skim", wf, outputs=("SKIMStreamoutput",), input_tier="RECO"))
+            tasks.append(
+                _Task(
+                    f"{merge}/{(SKIMS[len(wf.name) % len(SKIMS)])}",
+                    "Skim",
+                    wf,
+                    outputs=("SKIMStreamoutput",),
+                    input_tier="RECO",
+                )
+            )
     return tasks
 
 
@@ -247,8 +350,17 @@ def _workflow_tasks(rng: random.Random, wf: _Workflow) -> list[_Task]:
         if stepchain:  # one task runs the whole chain as cmsRun1..cmsRunN in one job
             name = f"{wf.prep_id}_0"
             outs = chain[-1][2]
-            tasks.append(_Task(f"{parent}/{name}", "Production", wf, outs, cores=_pick(rng, (4, 8, 8)),
-                               cmsrun_steps=len(chain), events_per_job=_pick(rng, (500, 1000, 2000))))
+            tasks.append(
+                _Task(
+                    f"{parent}/{name}",
+                    "Production",
+                    wf,
+                    outs,
+                    cores=_pick(rng, (4, 8, 8)),
+                    cmsrun_steps=len(chain),
+                    events_per_job=_pick(rng, (500, 1000, 2000)),
+                )
+            )
             tasks += _output_tasks(f"{parent}/{name}", name, outs, wf)
             tasks.append(_Task(f"{parent}/{name}/LogCollect", "LogCollect", wf))
             return tasks
@@ -256,16 +368,34 @@ def _workflow_tasks(rng: random.Random, wf: _Workflow) -> list[_Task]:
             name = f"{wf.prep_id.split('-')[0]}-{wf.campaign}{suffix}-{wf.prep_id[-5:]}_0"
             path = f"{parent}/{name}"
             cores = 1 if suffix == "wmLHEGEN" else _pick(rng, (4, 8))
-            tasks.append(_Task(path, jobtype, wf, outs, cores=cores, input_tier="" if jobtype == "Production" else "GEN-SIM",
-                               events_per_job=_pick(rng, (200, 500, 1000, 2000))))
+            tasks.append(
+                _Task(
+                    path,
+                    jobtype,
+                    wf,
+                    outs,
+                    cores=cores,
+                    input_tier="" if jobtype == "Production" else "GEN-SIM",
+                    events_per_job=_pick(rng, (200, 500, 1000, 2000)),
+                )
+            )
             tasks += _output_tasks(path, name, outs, wf)
             parent = f"{path}/{name}Merge{outs[0]}"
         tasks.append(_Task(f"/{wf.name}/LogCollect", "LogCollect", wf))
         return tasks
     outs = _pick(rng, DATA_OUTPUT_SETS)
     path = f"/{wf.name}/DataProcessing"
-    tasks.append(_Task(path, "Processing", wf, outs, cores=_pick(rng, (4, 8, 8)), input_tier="RAW",
-                       events_per_job=_pick(rng, (5000, 10000, 20000))))
+    tasks.append(
+        _Task(
+            path,
+            "Processing",
+            wf,
+            outs,
+            cores=_pick(rng, (4, 8, 8)),
+            input_tier="RAW",
+            events_per_job=_pick(rng, (5000, 10000, 20000)),
+        )
+    )
     tasks += _output_tasks(path, "DataProcessing", outs, wf)
     tasks.append(_Task(f"{path}/LogCollect", "LogCollect", wf))
     return tasks
@@ -330,10 +460,17 @@ class _Builder:
         self.host_agent = {h: AGENT_VERSIONS[i % len(AGENT_VERSIONS)] for i, h in enumerate(model["hosts"])}
         self.host_jobid = {h: 100000 + 150000 * i for i, h in enumerate(model["hosts"])}
         codes = model["exit_codes"]
-        self.codes = {cls: _Choice((int(c), w) for c, w in table.items())
-                      for cls, table in codes.items() if cls not in ("about", "failing_step_share")}
-        self.code_class = {int(c): cls for cls, table in codes.items() if cls not in ("about", "failing_step_share")
-                           for c in table}
+        self.codes = {
+            cls: _Choice((int(c), w) for c, w in table.items())
+            for cls, table in codes.items()
+            if cls not in ("about", "failing_step_share")
+        }
+        self.code_class = {
+            int(c): cls
+            for cls, table in codes.items()
+            if cls not in ("about", "failing_step_share")
+            for c in table
+        }
         self.failing_step = _Choice(codes["failing_step_share"].items())
         self.code_text = model["exit_code_text"]
 
@@ -351,26 +488,31 @@ class _Builder:
         if rng.random() < jt["no_site_share"]:
             return self._unsited_failure(ts, task, host, doc_id, jt)
         site = self.sites.pick(rng)
+        # P(fail) = jobtype rate x how much worse than average the site did that day
         rate = min(0.95, max(jt["failure_rate"], self.min_rate) * self.site_rate[site] / self.base_rate)
-        code = None
-        if rng.random() < rate:
-            code = -1
+        failure = self._natural_failure(task) if rng.random() < rate else None
         forced = self._burst_code(site, ts)
         if forced is not None:
-            code = forced
-        return self._sited_job(ts, task, host, doc_id, site, code)
+            failure = (self._forced_step_class(task, forced), forced)
+        return self._sited_job(ts, task, host, doc_id, site, failure)
 
     def _burst_code(self, site: str, ts: int) -> int | None:
         for burst in self.bursts:
             begin = self.start_ts + burst.start_minute * 60
-            if burst.site == site and begin <= ts < begin + burst.minutes * 60 and self.rng.random() < burst.failure_rate:
+            in_window = burst.site == site and begin <= ts < begin + burst.minutes * 60
+            if in_window and self.rng.random() < burst.failure_rate:
                 return burst.exit_code
         return None
 
     def _meta(self, ts: int, task: _Task, host: str, doc_id: str, jobstate: str, wn_name: str) -> dict:
         return {
-            "agent_ver": self.host_agent[host], "fwjr_id": doc_id, "host": host, "ts": ts,
-            "jobstate": jobstate, "jobtype": task.jobtype, "wn_name": wn_name,
+            "agent_ver": self.host_agent[host],
+            "fwjr_id": doc_id,
+            "host": host,
+            "ts": ts,
+            "jobstate": jobstate,
+            "jobtype": task.jobtype,
+            "wn_name": wn_name,
         }
 
     def _envelope(self, ts: int, task: _Task, meta: dict, steps: list, files: _Files, wall: float) -> dict:
@@ -408,43 +550,52 @@ class _Builder:
 
     # ---- jobs that ran at a site
 
-    def _sited_job(self, ts: int, task: _Task, host: str, doc_id: str, site: str, code: int | None) -> dict:
+    def _sited_job(
+        self, ts: int, task: _Task, host: str, doc_id: str, site: str, failure: tuple[str, int] | None
+    ) -> dict:
         rng = self.rng
         files = _Files()
         storage = _site_storage(site)
         end = ts - _randint(rng, 20, 900)
         wn = f"{_pick(rng, ('cmswn', 'wn', 'node', 'batch'))}{_randint(rng, 1, 4999):04d}.{storage[2]}"
-        failing = None
-        if code is not None:
-            cls = self.code_class.get(code) if code != -1 else None
-            failing, code = self._failure_class(task, cls, code)
+        failing, code = failure if failure is not None else (None, None)
         jobtype = task.jobtype
         if jobtype == "LogCollect":
             steps, wall = self._single_step_job(task, site, end, "logCollect1", failing, code, files, storage)
         elif jobtype == "Cleanup":
-            steps, wall = self._single_step_job(task, site, end, "cleanupUnmerged1", failing, code, files, storage)
+            steps, wall = self._single_step_job(
+                task, site, end, "cleanupUnmerged1", failing, code, files, storage
+            )
         else:
             steps, wall = self._cmsrun_job(task, site, end, failing, code, files, storage, ts)
         meta = self._meta(ts, task, host, doc_id, "success" if failing is None else "jobfailed", wn)
         return self._envelope(ts, task, meta, steps, files, wall)
 
-    def _failure_class(self, task: _Task, cls: str | None, code: int) -> tuple[str, int]:
-        """Which step class fails, and with which code (a forced code keeps its own class)."""
+    def _natural_failure(self, task: _Task) -> tuple[str, int]:
+        """The failing step class for this kind of job, and a code from that class's skew."""
         if task.jobtype == "LogCollect":
-            natural = "logCollect"
+            cls = "logCollect"
         elif task.jobtype == "Cleanup":
-            natural = "cleanup"
+            cls = "cleanup"
         elif task.jobtype == "Harvesting":
-            natural = "upload" if self.rng.random() < 0.4 else "cmsRun"
+            cls = "upload" if self.rng.random() < 0.4 else "cmsRun"
         else:
-            natural = self.failing_step.pick(self.rng)
-        if cls is None or cls in ("no_site", "submit"):
-            if code == -1:
-                return natural, self.codes[natural].pick(self.rng)
-            return ("cmsRun" if natural in ("logCollect", "cleanup") else natural), code
-        if cls in ("logCollect", "cleanup") and natural != cls:
-            cls = "cmsRun"
-        return cls, code
+            cls = self.failing_step.pick(self.rng)
+        return cls, self.codes[cls].pick(self.rng)
+
+    def _forced_step_class(self, task: _Task, code: int) -> str:
+        """Where a scenario's code fails: its own step class when this job has that step, else cmsRun.
+
+        Single-step jobs (LogCollect, Cleanup) fail in their only step whatever the class.
+        """
+        if task.jobtype == "LogCollect":
+            return "logCollect"
+        if task.jobtype == "Cleanup":
+            return "cleanup"
+        cls = self.code_class.get(code, "cmsRun")
+        if cls == "upload" and task.jobtype != "Harvesting":
+            return "stageOut"
+        return cls if cls in ("cmsRun", "stageOut", "logArch", "upload") else "cmsRun"
 
     def _single_step_job(self, task, site, end, name, failing, code, files, storage):
         rng = self.rng
@@ -453,15 +604,30 @@ class _Builder:
         if name == "logCollect1":
             wf = task.workflow
             day = datetime.fromtimestamp(end, tz=timezone.utc)
-            tar = (f"/store/logs/prod/{day.year}/{day.month:02d}/WMAgent/{wf.name}/"
-                   f"{wf.name}-{task.path.rsplit('/', 1)[-1]}-{_randint(rng, 1, 99)}-logs.tar")
-            inputs = [files.lfn(_log_archive_lfn(rng, task, end - _randint(rng, 600, 86400)), None)
-                      for _ in range(_randint(rng, 2, 40))]
+            tar = (
+                f"/store/logs/prod/{day.year}/{day.month:02d}/WMAgent/{wf.name}/"
+                f"{wf.name}-{task.path.rsplit('/', 1)[-1]}-{_randint(rng, 1, 99)}-logs.tar"
+            )
+            inputs = [
+                files.lfn(_log_archive_lfn(rng, task, end - _randint(rng, 600, 86400)), None)
+                for _ in range(_randint(rng, 2, 40))
+            ]
             step["input"] = [{"runs": [], "lfn": index} for index in inputs]
             out = files.lfn(tar, None)
-            step["output"] = [{"runs": [], "SEName": storage[0].split(":")[0], "outputLFNs": [out], "outputPFNs": [],
-                               "location": "", "inputLFNs": [], "PNN": site, "GUID": "", "inputPFNs": [],
-                               "StageOutCommand": "gfal2"}]
+            step["output"] = [
+                {
+                    "runs": [],
+                    "SEName": storage[0].split(":")[0],
+                    "outputLFNs": [out],
+                    "outputPFNs": [],
+                    "location": "",
+                    "inputLFNs": [],
+                    "PNN": site,
+                    "GUID": "",
+                    "inputPFNs": [],
+                    "StageOutCommand": "gfal2",
+                }
+            ]
         if failing is not None:
             step["status"] = code
             step["errors"] = [self._error(code, task, site, name)]
@@ -497,7 +663,12 @@ class _Builder:
             cursor += seconds
             if index == 1:
                 step["input"] = inputs
-            step["performance"] = self._performance(task, seconds, events if fraction == 1.0 else int(events * fraction), code if fail_at == index else None)
+            step["performance"] = self._performance(
+                task,
+                seconds,
+                events if fraction == 1.0 else int(events * fraction),
+                code if fail_at == index else None,
+            )
             if fail_at == index:
                 step["status"] = code
                 step["errors"] = self._cmsrun_errors(code, task, site, name)
@@ -508,7 +679,13 @@ class _Builder:
                 step["output"] = self._outputs(task, files, storage, events, site, end)
             steps.append(step)
         if fail_at is None:
-            stage = _empty_step("stageOut1" if task.jobtype != "Harvesting" else "upload1", site, int(cursor), int(cursor + stage_secs), 0)
+            stage = _empty_step(
+                "stageOut1" if task.jobtype != "Harvesting" else "upload1",
+                site,
+                int(cursor),
+                int(cursor + stage_secs),
+                0,
+            )
             if failing in ("stageOut", "upload"):
                 stage["status"] = code
                 stage["errors"] = [self._error(code, task, site, stage["name"])]
@@ -516,9 +693,22 @@ class _Builder:
             cursor += stage_secs
         log = _empty_step("logArch1", site, int(end - log_secs), end, 0)
         log_index = files.lfn(_log_archive_lfn(rng, task, end), None)
-        log["output"] = [{"runs": [], "inputPFNs": [], "adler32": f"{rng.getrandbits(32):08x}", "inputLFNs": [],
-                          "outputLFNs": [log_index], "outputPFNs": [], "module_label": "logArchive", "location": "",
-                          "cksum": str(rng.getrandbits(32)), "events": 0, "merged": False, "size": 0}]
+        log["output"] = [
+            {
+                "runs": [],
+                "inputPFNs": [],
+                "adler32": f"{rng.getrandbits(32):08x}",
+                "inputLFNs": [],
+                "outputLFNs": [log_index],
+                "outputPFNs": [],
+                "module_label": "logArchive",
+                "location": "",
+                "cksum": str(rng.getrandbits(32)),
+                "events": 0,
+                "merged": False,
+                "size": 0,
+            }
+        ]
         if failing == "logArch":
             log["status"] = code
             log["errors"] = [self._error(code, task, site, "logArch1")]
@@ -554,18 +744,37 @@ class _Builder:
                 files.fallback.append(lfn_index)
             lumi0 = _randint(rng, 1, 2000)
             lumis = list(range(lumi0, lumi0 + _randint(rng, 1, 60 if wf.kind == "data" else 8)))
-            out.append({"catalog": "", "events": _randint(rng, 100, 50000), "guid": guid,
-                        "input_source_class": "PoolSource", "input_type": "primaryFiles", "lfn": lfn_index,
-                        "module_label": "source", "pfn": files.pfn_index(lfn_index),
-                        "runs": [{"runNumber": run if wf.kind == "data" else 1, "lumis": lumis}]})
+            out.append(
+                {
+                    "catalog": "",
+                    "events": _randint(rng, 100, 50000),
+                    "guid": guid,
+                    "input_source_class": "PoolSource",
+                    "input_type": "primaryFiles",
+                    "lfn": lfn_index,
+                    "module_label": "source",
+                    "pfn": files.pfn_index(lfn_index),
+                    "runs": [{"runNumber": run if wf.kind == "data" else 1, "lumis": lumis}],
+                }
+            )
         if task.jobtype == "Processing" and wf.kind == "mc" and rng.random() < 0.5:
             for _ in range(_randint(rng, 2, 24)):  # premixed pile-up files: the tail of large documents
                 guid = _guid(rng)
                 lfn = f"/store/mc/Neutrino_E-10_gun/PREMIX/{wf.campaign}_{wf.processing_string}-v1/{_randint(rng, 10000, 99999)}/{guid}.root"
                 index = files.lfn(lfn, GLOBAL_REDIRECTOR + lfn)
-                out.append({"catalog": "", "events": 0, "guid": guid, "input_source_class": "EmbeddedRootSource",
-                            "input_type": "mixingFiles", "lfn": index, "module_label": "mixData",
-                            "pfn": files.pfn_index(index), "runs": []})
+                out.append(
+                    {
+                        "catalog": "",
+                        "events": 0,
+                        "guid": guid,
+                        "input_source_class": "EmbeddedRootSource",
+                        "input_type": "mixingFiles",
+                        "lfn": index,
+                        "module_label": "mixData",
+                        "pfn": files.pfn_index(index),
+                        "runs": [],
+                    }
+                )
         return out
 
     def _outputs(self, task: _Task, files: _Files, storage, events: int, site: str, end: int) -> list[dict]:
@@ -581,25 +790,53 @@ class _Builder:
             merged = task.jobtype == "Merge"
             area = ("data" if wf.kind == "data" else "mc") if merged else "unmerged"
             guid = _guid(rng)
-            block = "00000" if not merged else f"{_randint(rng, 0, 9) * 10000 + 2530000 * (wf.kind == 'mc'):05d}"
+            block = (
+                "00000" if not merged else f"{_randint(rng, 0, 9) * 10000 + 2530000 * (wf.kind == 'mc'):05d}"
+            )
             lfn = f"/store/{area}/{wf.era}/{wf.primary}/{tier}/{wf.processing_string}-v{wf.version}/{block}/{guid}.root"
             index = files.lfn(lfn, f"root://{storage[0]}/{storage[1]}{lfn}")
             dataset = f"/{wf.primary}/{wf.era}-{wf.processing_string}-v{wf.version}/{tier}"
-            runs = [{"runNumber": _randint(rng, 380000, 399999) if wf.kind == "data" else 1,
-                     "lumis": sorted(rng.sample(range(1, 3000), _randint(rng, 1, 12)))}]
-            out.append({
-                "StageOutCommand": "gfal2", "acquisitionEra": wf.era, "adler32": f"{rng.getrandbits(32):08x}",
-                "applicationName": "cmsRun", "applicationVersion": wf.release, "async_dest": "",
-                "branch_hash": f"{rng.getrandbits(128):032x}", "catalog": "", "cksum": str(rng.getrandbits(32)),
-                "configURL": f"https://cmsweb.cern.ch/couchdb;;reqmgr_config_cache;;{rng.getrandbits(128):032x}",
-                "events": events, "globalTag": wf.global_tag, "guid": guid, "inputDataset": dataset.rsplit("/", 1)[0] + f"/{task.input_tier or 'GEN'}",
-                "inputLFNs": inputs, "inputPFNs": inputs, "location": site, "merged": merged,
-                "module_label": module, "ouput_module_class": "PoolOutputModule", "outputDataset": dataset,
-                "outputLFNs": [index], "outputPFNs": [files.pfn_index(index)], "prep_id": wf.prep_id,
-                "processingStr": wf.processing_string, "processingVer": wf.version, "runs": runs,
-                "size": int(events * rng.uniform(2e3, 4e5)), "validStatus": "PRODUCTION",
-                "SEName": storage[0].split(":")[0], "PNN": site,
-            })
+            runs = [
+                {
+                    "runNumber": _randint(rng, 380000, 399999) if wf.kind == "data" else 1,
+                    "lumis": sorted(rng.sample(range(1, 3000), _randint(rng, 1, 12))),
+                }
+            ]
+            out.append(
+                {
+                    "StageOutCommand": "gfal2",
+                    "acquisitionEra": wf.era,
+                    "adler32": f"{rng.getrandbits(32):08x}",
+                    "applicationName": "cmsRun",
+                    "applicationVersion": wf.release,
+                    "async_dest": "",
+                    "branch_hash": f"{rng.getrandbits(128):032x}",
+                    "catalog": "",
+                    "cksum": str(rng.getrandbits(32)),
+                    "configURL": f"https://cmsweb.cern.ch/couchdb;;reqmgr_config_cache;;{rng.getrandbits(128):032x}",
+                    "events": events,
+                    "globalTag": wf.global_tag,
+                    "guid": guid,
+                    "inputDataset": dataset.rsplit("/", 1)[0] + f"/{task.input_tier or 'GEN'}",
+                    "inputLFNs": inputs,
+                    "inputPFNs": inputs,
+                    "location": site,
+                    "merged": merged,
+                    "module_label": module,
+                    "ouput_module_class": "PoolOutputModule",
+                    "outputDataset": dataset,
+                    "outputLFNs": [index],
+                    "outputPFNs": [files.pfn_index(index)],
+                    "prep_id": wf.prep_id,
+                    "processingStr": wf.processing_string,
+                    "processingVer": wf.version,
+                    "runs": runs,
+                    "size": int(events * rng.uniform(2e3, 4e5)),
+                    "validStatus": "PRODUCTION",
+                    "SEName": storage[0].split(":")[0],
+                    "PNN": site,
+                }
+            )
         return out
 
     def _performance(self, task: _Task, seconds: float, events: int, code: int | None) -> dict:
@@ -607,12 +844,20 @@ class _Builder:
         jt = self.jobtype_model[task.jobtype]
         cores = task.cores
         mean_eff = min(jt["cpu_seconds"] / jt["job_seconds"], 0.9) if jt["job_seconds"] else 0.6
-        eff = rng.uniform(1.02, 1.8) if rng.random() < 0.007 else min(max(rng.gauss(mean_eff, 0.12), 0.05), 0.99)
+        eff = (
+            rng.uniform(1.02, 1.8)
+            if rng.random() < 0.007
+            else min(max(rng.gauss(mean_eff, 0.12), 0.05), 0.99)
+        )
         job_time = seconds * rng.uniform(0.95, 0.995)
         cpu = job_time * cores * eff
         events = max(events, 1)
         avg_time = job_time * cores / events
-        read_mb = rng.lognormvariate(math.log(max(jt["read_mb"], 5.0)) - 0.5, 1.0) * seconds / max(jt["job_seconds"], 60.0)
+        read_mb = (
+            rng.lognormvariate(math.log(max(jt["read_mb"], 5.0)) - 0.5, 1.0)
+            * seconds
+            / max(jt["job_seconds"], 60.0)
+        )
         read_secs = job_time * rng.uniform(0.005, 0.08)
         read_kb = rng.uniform(20, 600)
         write_mb = rng.lognormvariate(math.log(max(jt["write_mb"], 1.0)) - 0.5, 1.0)
@@ -621,22 +866,36 @@ class _Builder:
             rss = cores * 2000 * rng.uniform(1.02, 1.4)
         return {
             "cpu": {
-                "TotalJobCPU": round(cpu, 3), "TotalJobTime": round(job_time, 3),
-                "TotalLoopCPU": round(cpu * 0.97, 3), "TotalEventCPU": round(cpu * 0.96, 3),
-                "TotalInitCPU": round(rng.uniform(5, 120), 3), "TotalInitTime": round(rng.uniform(10, 200), 3),
-                "AvgEventCPU": round(cpu * 0.96 / events, 5), "AvgEventTime": round(avg_time, 5),
-                "MaxEventCPU": round(avg_time * eff * rng.uniform(2, 12), 4), "MaxEventTime": round(avg_time * rng.uniform(2, 12), 4),
-                "MinEventCPU": round(avg_time * eff * rng.uniform(0.02, 0.4), 5), "MinEventTime": round(avg_time * rng.uniform(0.02, 0.4), 5),
-                "EventThroughput": round(events / job_time, 5), "NumberOfThreads": cores,
+                "TotalJobCPU": round(cpu, 3),
+                "TotalJobTime": round(job_time, 3),
+                "TotalLoopCPU": round(cpu * 0.97, 3),
+                "TotalEventCPU": round(cpu * 0.96, 3),
+                "TotalInitCPU": round(rng.uniform(5, 120), 3),
+                "TotalInitTime": round(rng.uniform(10, 200), 3),
+                "AvgEventCPU": round(cpu * 0.96 / events, 5),
+                "AvgEventTime": round(avg_time, 5),
+                "MaxEventCPU": round(avg_time * eff * rng.uniform(2, 12), 4),
+                "MaxEventTime": round(avg_time * rng.uniform(2, 12), 4),
+                "MinEventCPU": round(avg_time * eff * rng.uniform(0.02, 0.4), 5),
+                "MinEventTime": round(avg_time * rng.uniform(0.02, 0.4), 5),
+                "EventThroughput": round(events / job_time, 5),
+                "NumberOfThreads": cores,
                 "NumberOfStreams": cores if rng.random() < 0.9 else max(cores // 2, 1),
             },
-            "memory": {"PeakValueRss": round(rss, 2), "PeakValueVsize": round(rss * rng.uniform(1.3, 2.5), 2)},
+            "memory": {
+                "PeakValueRss": round(rss, 2),
+                "PeakValueVsize": round(rss * rng.uniform(1.3, 2.5), 2),
+            },
             "storage": {
-                "readTotalMB": round(read_mb, 3), "readTotalSecs": round(read_secs, 3),
+                "readTotalMB": round(read_mb, 3),
+                "readTotalSecs": round(read_secs, 3),
                 "readMBSec": round(read_mb / read_secs, 5) if read_secs else 0.0,
-                "readAveragekB": round(read_kb, 4), "readNumOps": float(int(read_mb * 1024 / read_kb) + 1),
-                "readMaxMSec": round(rng.uniform(20, 5000), 3), "readPercentageOps": round(rng.uniform(1.0, 1.05), 6),
-                "readCachePercentageOps": 0.0, "writeTotalMB": round(write_mb, 3),
+                "readAveragekB": round(read_kb, 4),
+                "readNumOps": float(int(read_mb * 1024 / read_kb) + 1),
+                "readMaxMSec": round(rng.uniform(20, 5000), 3),
+                "readPercentageOps": round(rng.uniform(1.0, 1.05), 6),
+                "readCachePercentageOps": 0.0,
+                "writeTotalMB": round(write_mb, 3),
                 "writeTotalSecs": round(write_mb * rng.uniform(0.5, 30), 3),
             },
             "multicore": {},
@@ -658,29 +917,54 @@ class _Builder:
         if 8000 <= code < 9000 or code in (84, 85, 92):
             lfn = f"/store/data/{wf.era}/{wf.primary}/RAW/v1/000/{_randint(rng, 380, 399)}/{_randint(rng, 0, 999):03d}/00000/{_guid(rng)}.root"
             category = text.split(" ")[0].rstrip(".")
-            details = (f"An exception of category '{category}' occurred while\n   [0] Constructing the EventProcessor\n"
-                       f"   [1] Constructing input source of type PoolSource\n   [2] Calling RootInputFileSequence::initTheFile()\n"
-                       f"   [3] Calling StorageFactory::open()\n   [4] Calling XrdFile::open()\nException Message:\n"
-                       f"Failed to open the file 'root://cms-xrd-global.cern.ch/{lfn}'\n   Additional Info:\n"
-                       f"      [a] Input file root://{_site_storage(site or 'T2_CH_CERN')[0]}/{lfn} could not be opened.\n"
-                       f"      [b] {text}\n")
+            details = (
+                f"An exception of category '{category}' occurred while\n   [0] Constructing the EventProcessor\n"
+                f"   [1] Constructing input source of type PoolSource\n   [2] Calling RootInputFileSequence::initTheFile()\n"
+                f"   [3] Calling StorageFactory::open()\n   [4] Calling XrdFile::open()\nException Message:\n"
+                f"Failed to open the file 'root://cms-xrd-global.cern.ch/{lfn}'\n   Additional Info:\n"
+                f"      [a] Input file root://{_site_storage(site or 'T2_CH_CERN')[0]}/{lfn} could not be opened.\n"
+                f"      [b] {text}\n"
+            )
             return {"type": "Fatal Exception", "exitCode": code, "details": details}
         if code in (50660, 50661, 50664, 50665, 50662, 50669):
-            limit = {50660: "maxRSS: 16000 MB", 50661: "maxVSize: 40000 MB", 50664: "maxWallTime: 172800 seconds"}.get(code, "limit")
-            return {"type": "PerformanceError", "exitCode": code,
-                    "details": f"Job has exceeded {limit}\n{text}\nJob was killed by the watchdog of {job_dir}"}
+            limit = {
+                50660: "maxRSS: 16000 MB",
+                50661: "maxVSize: 40000 MB",
+                50664: "maxWallTime: 172800 seconds",
+            }.get(code, "limit")
+            return {
+                "type": "PerformanceError",
+                "exitCode": code,
+                "details": f"Job has exceeded {limit}\n{text}\nJob was killed by the watchdog of {job_dir}",
+            }
         if 60300 <= code < 60500:
-            return {"type": "StageOutFailure", "exitCode": code,
-                    "details": (f"ErrorCode : {code}\nModuleName : WMCore.Storage.Backends.GFAL2Impl\nMethodName : doTransfer\n"
-                                f"ErrorType : GeneralStageOutFailure\nErrorMessage : {text} Command exited non-zero, ExitCode:{_pick(rng, (1, 2, 110, 70))}\n"
-                                f"Output: gfal-copy error: {_pick(rng, (5, 13, 110, 70))} (Connection timed out) - DESTINATION OVERWRITE\n")}
+            return {
+                "type": "StageOutFailure",
+                "exitCode": code,
+                "details": (
+                    f"ErrorCode : {code}\nModuleName : WMCore.Storage.Backends.GFAL2Impl\nMethodName : doTransfer\n"
+                    f"ErrorType : GeneralStageOutFailure\nErrorMessage : {text} Command exited non-zero, ExitCode:{_pick(rng, (1, 2, 110, 70))}\n"
+                    f"Output: gfal-copy error: {_pick(rng, (5, 13, 110, 70))} (Connection timed out) - DESTINATION OVERWRITE\n"
+                ),
+            }
         if 71300 <= code < 71310:
-            return {"type": "JobKilled", "exitCode": code, "details": f"{text}\n Job last known status was: {_pick(rng, ('Unknown', 'Running', 'Idle'))}"}
+            return {
+                "type": "JobKilled",
+                "exitCode": code,
+                "details": f"{text}\n Job last known status was: {_pick(rng, ('Unknown', 'Running', 'Idle'))}",
+            }
         if code == 99109:
-            return {"type": "WMAgentStepExecutionError", "exitCode": code,
-                    "details": f"{text}\nTraceback (most recent call last):\n  File \"WMCore/WMSpec/Steps/Executors/CMSSW.py\", line {_randint(rng, 200, 600)}, in execute\n    raise WMExecutionFailure({code}, \"StepExecutionError\", msg)\n"}
+            return {
+                "type": "WMAgentStepExecutionError",
+                "exitCode": code,
+                "details": f'{text}\nTraceback (most recent call last):\n  File "WMCore/WMSpec/Steps/Executors/CMSSW.py", line {_randint(rng, 200, 600)}, in execute\n    raise WMExecutionFailure({code}, "StepExecutionError", msg)\n',
+            }
         if code == 84:
-            return {"type": "99997", "exitCode": code, "details": f"jobReport with no steps: {job_dir}/Report.0.pkl"}
+            return {
+                "type": "99997",
+                "exitCode": code,
+                "details": f"jobReport with no steps: {job_dir}/Report.0.pkl",
+            }
         return {"type": type_for_code(code), "exitCode": code, "details": f"{text} ({job_dir})"}
 
     def _stderr_tail(self, code: int, task: _Task) -> str:
@@ -694,8 +978,10 @@ class _Builder:
             f"Event: {_randint(rng, 1, 10**9)} Data is served from {_pick(rng, ('cern.ch', 'fnal.gov', 'infn.it', 'desy.de'))} instead of original site"
             for _ in range(lines)
         )
-        return (f"Exit {code}: CMSExeption Exception from cmsRun {task.path}\n Adding last ten lines of CMSSW stderr:\n{body}\n"
-                f"\n Adding last ten lines of CMSSW stdout:\nBegin processing the {_randint(rng, 1, 5000)}th record.\n")
+        return (
+            f"Exit {code}: CMSExeption Exception from cmsRun {task.path}\n Adding last ten lines of CMSSW stderr:\n{body}\n"
+            f"\n Adding last ten lines of CMSSW stdout:\nBegin processing the {_randint(rng, 1, 5000)}th record.\n"
+        )
 
 
 def type_for_code(code: int) -> str:
@@ -714,15 +1000,26 @@ def _empty_performance() -> dict:
 
 
 def _empty_step(name: str, site, start, stop, status) -> dict:
-    return {"name": name, "status": status, "site": site, "start": start, "stop": stop, "errors": [],
-            "input": [], "output": [], "performance": _empty_performance()}
+    return {
+        "name": name,
+        "status": status,
+        "site": site,
+        "start": start,
+        "stop": stop,
+        "errors": [],
+        "input": [],
+        "output": [],
+        "performance": _empty_performance(),
+    }
 
 
 def _log_archive_lfn(rng: random.Random, task: _Task, when: int) -> str:
     day = datetime.fromtimestamp(when, tz=timezone.utc)
     job = _randint(rng, 1, 400000)
-    return (f"/store/unmerged/logs/prod/{day.year}/{day.month}/{day.day}/{task.workflow.name}/"
-            f"{task.path.rsplit('/', 1)[-1]}/{job // 1000:04d}/{_randint(rng, 0, 2)}/{_guid(rng).lower()}-{job}-0-logArchive.tar.gz")
+    return (
+        f"/store/unmerged/logs/prod/{day.year}/{day.month}/{day.day}/{task.workflow.name}/"
+        f"{task.path.rsplit('/', 1)[-1]}/{job // 1000:04d}/{_randint(rng, 0, 2)}/{_guid(rng).lower()}-{job}-0-logArchive.tar.gz"
+    )
 
 
 class _Files:
@@ -839,9 +1136,16 @@ def _drift_ts_string(doc: dict, rng: random.Random) -> bool:
 
 
 DRIFTS = (
-    (_drift_null_numbers, 3), (_drift_site_dict, 2), (_drift_status_failed, 2), (_drift_exit_code_strings, 2),
-    (_drift_bad_metrics, 4), (_drift_missing_performance, 2), (_drift_steps_as_dict, 2), (_drift_mongo_export, 2),
-    (_drift_no_wmaid, 2), (_drift_ts_string, 1),
+    (_drift_null_numbers, 3),
+    (_drift_site_dict, 2),
+    (_drift_status_failed, 2),
+    (_drift_exit_code_strings, 2),
+    (_drift_bad_metrics, 4),
+    (_drift_missing_performance, 2),
+    (_drift_steps_as_dict, 2),
+    (_drift_mongo_export, 2),
+    (_drift_no_wmaid, 2),
+    (_drift_ts_string, 1),
 )
 _DRIFT_CHOICE = _Choice(DRIFTS)
 
@@ -906,8 +1210,11 @@ def generate_documents(
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
-    for name, share in (("drift_share", drift_share), ("malformed_share", malformed_share),
-                        ("duplicate_share", duplicate_share)):
+    for name, share in (
+        ("drift_share", drift_share),
+        ("malformed_share", malformed_share),
+        ("duplicate_share", duplicate_share),
+    ):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"{name} must be within 0..1, got {share}")
     start = DEFAULT_START_TS if start_ts is None else int(start_ts)
@@ -1007,7 +1314,11 @@ class _AvroFiles:
 
 
 def write_archive(
-    docs: Iterable[Document], out_dir: Path | str, fmt: str = "avro", files_per_day: int = 24, codec: str = "deflate"
+    docs: Iterable[Document],
+    out_dir: Path | str,
+    fmt: str = "avro",
+    files_per_day: int = 24,
+    codec: str = "deflate",
 ) -> dict:
     """Write documents into the WMArchive layout OUT/YYYY/MM/DD/*.avro|jsonl, foldered by `meta_data.ts` (UTC).
 

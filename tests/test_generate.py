@@ -139,7 +139,9 @@ def test_sites_jobtypes_hosts_and_codes_come_from_the_real_model(good):
     assert sites.most_common(1)[0][0] == "T1_US_FNAL_Disk"
     jobtypes = Counter(d["meta_data"]["jobtype"] for d in good)
     assert set(jobtypes) <= JOBTYPES
-    assert jobtypes.most_common(1)[0][0] == "Processing" and {"Production", "Merge", "LogCollect"} <= set(jobtypes)
+    assert jobtypes.most_common(1)[0][0] == "Processing" and {"Production", "Merge", "LogCollect"} <= set(
+        jobtypes
+    )
     assert {d["meta_data"]["host"] for d in good} <= set(model["hosts"])
     first_codes = Counter(_first_code(d) for d in good)
     assert {str(c) for c in first_codes if c} <= codes
@@ -155,7 +157,11 @@ def test_cpu_efficiency_is_mostly_40_to_95_percent(good):
     for doc in filter(_clean, good):
         for step in doc["steps"]:
             cpu = step.get("performance", {}).get("cpu") or {}
-            if step["name"].startswith("cmsRun") and not step["errors"] and type(cpu.get("TotalJobCPU")) is float:
+            if (
+                step["name"].startswith("cmsRun")
+                and not step["errors"]
+                and type(cpu.get("TotalJobCPU")) is float
+            ):
                 ratios.append(cpu["TotalJobCPU"] / (cpu["TotalJobTime"] * cpu["NumberOfThreads"]))
     assert len(ratios) > 1000
     assert sum(0.4 <= r <= 0.99 for r in ratios) >= 0.85 * len(ratios)
@@ -175,8 +181,17 @@ def test_default_start_is_the_fixed_epoch(good):
 
 
 def test_scenario_burst_forces_failures_at_its_site_and_window():
-    scenario = {"bursts": [{"site": "T1_US_FNAL_Disk", "start_minute": 10, "minutes": 20,
-                            "failure_rate": 1.0, "exit_code": 8028}]}
+    scenario = {
+        "bursts": [
+            {
+                "site": "T1_US_FNAL_Disk",
+                "start_minute": 10,
+                "minutes": 20,
+                "failure_rate": 1.0,
+                "exit_code": 8028,
+            }
+        ]
+    }
     docs = _stream(3000, minutes=60, scenario=scenario, drift_share=0, malformed_share=0, duplicate_share=0)
     begin, end = DEFAULT_START_TS + 600, DEFAULT_START_TS + 1800
     inside = [d for d in docs if _first_site(d) == "T1_US_FNAL_Disk" and begin <= document_ts(d) < end]
@@ -188,13 +203,21 @@ def test_scenario_burst_forces_failures_at_its_site_and_window():
 
 def test_scenario_errors_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="unknown site 'T9_NOWHERE'"):
-        _stream(5, scenario={"bursts": [{"site": "T9_NOWHERE", "start_minute": 0, "minutes": 1,
-                                          "failure_rate": 1, "exit_code": 1}]})
+        _stream(
+            5,
+            scenario={
+                "bursts": [
+                    {"site": "T9_NOWHERE", "start_minute": 0, "minutes": 1, "failure_rate": 1, "exit_code": 1}
+                ]
+            },
+        )
     with pytest.raises(ValueError, match="lacks"):
         _stream(5, scenario={"bursts": [{"site": "T2_CH_CERN"}]})
     path = tmp_path / "scenario.json"
-    path.write_text('{"bursts": [{"site": "T2_CH_CERN", "start_minute": 0, "minutes": 5, '
-                    '"failure_rate": 0.5, "exit_code": 8021}]}')
+    path.write_text(
+        '{"bursts": [{"site": "T2_CH_CERN", "start_minute": 0, "minutes": 5, '
+        '"failure_rate": 0.5, "exit_code": 8021}]}'
+    )
     assert load_scenario(path)["bursts"][0]["exit_code"] == 8021
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
