@@ -261,18 +261,28 @@ _ENCODE_ROOT: Converter = _compile(ARCHIVE_SCHEMA, {}, tagged=True)
 def conform(doc: dict) -> dict:
     """The document bent onto the archive schema, never failing on content.
 
-    Unknown keys are dropped, missing ones become None, numbers given as text are
-    parsed, and values that fit nowhere (`site: {}`, `status: "Failed"`) become None;
-    the failure itself stays visible in the step's `errors`.
+    Unknown keys are dropped, missing ones become None, numbers given as text (or as
+    Mongo `{"$numberLong": ...}`) are parsed, steps keyed by name become a list, and
+    values that fit nowhere (`site: {}`, `status: "Failed"`) become None; the failure
+    itself stays visible in the step's `errors`.
     """
     _require_object(doc)
-    return _CONFORM_ROOT(doc)
+    return _CONFORM_ROOT(_with_step_list(doc))
 
 
 def prepare_for_avro(doc: dict) -> dict:
     """`conform`, with union branches named for fastavro: the form every writer here encodes."""
     _require_object(doc)
-    return _ENCODE_ROOT(doc)
+    return _ENCODE_ROOT(_with_step_list(doc))
+
+
+def _with_step_list(doc: dict) -> dict:
+    """Older agents keyed steps by name; the schema's list keeps them instead of dropping all steps."""
+    steps = doc.get("steps")
+    if type(steps) is not dict:
+        return doc
+    listed = [{"name": name, **step} if type(step) is dict else step for name, step in steps.items()]
+    return {**doc, "steps": listed}
 
 
 def _require_object(doc: Any) -> None:

@@ -1272,15 +1272,6 @@ def _file_key(ts: int, files_per_day: int) -> tuple[str, str]:
     return moment.strftime("%Y/%m/%d"), f"fwjr-{moment:%Y%m%d}-{part:03d}"
 
 
-def _with_step_list(doc: dict) -> dict:
-    """Steps keyed by name (older agents) become the schema's list, so Avro keeps them."""
-    steps = doc.get("steps")
-    if not isinstance(steps, dict):
-        return doc
-    listed = [{"name": name, **step} if isinstance(step, dict) else step for name, step in steps.items()]
-    return {**doc, "steps": listed}
-
-
 class _AvroFiles:
     """Open Avro writers per archive file; the least recently used are closed and later appended to."""
 
@@ -1304,7 +1295,7 @@ class _AvroFiles:
             entry = self.open[path] = (handle, writer)
             self.paths.add(path)
         self.open.move_to_end(path)
-        entry[1].write(prepare_for_avro(_with_step_list(doc)))
+        entry[1].write(prepare_for_avro(doc))
 
     def close(self) -> None:
         for handle, writer in self.open.values():

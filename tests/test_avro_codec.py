@@ -178,3 +178,10 @@ def test_fingerprint_follows_the_avro_spec():
     assert fingerprint(to_parsing_canonical_form("int"), "CRC-64-AVRO") == "8f5c393f1ad57572"
     assert len(SCHEMA_FINGERPRINT) == 8
     assert ARCHIVE_SCHEMA["name"].endswith("FWJR")
+
+
+def test_steps_keyed_by_name_become_the_schema_list():
+    doc = _load(REFERENCE / "fwjr_samples" / "MergeFailedFwjr.json")
+    keyed = {**doc, "steps": {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in doc["steps"]}}
+    assert conform(keyed)["steps"] == conform(doc)["steps"]
+    assert decode_single(encode_single(keyed))["steps"][0]["name"] == "JobKilled"
