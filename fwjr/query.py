@@ -592,7 +592,7 @@ def _measure_sql(measure: str, stat: str) -> tuple[str, str]:
         return _metric_sql(measure), "sum(jobs)"
     if measure in METRIC_NAMES:
         if stat == "avg":
-            return f"sum({measure}_sum) / greatest(sum({measure}_count), 1) / {MICRO}", f"sum({measure}_count)"
+            return f"sum({measure}_sum) / nullIf(sum({measure}_count), 0) / {MICRO}", f"sum({measure}_count)"
         return f"sum({measure}_sum) / {MICRO}", f"sum({measure}_count)"
     return _metric_sql(measure), "sum(jobs)"
 

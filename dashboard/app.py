@@ -1,0 +1,54 @@
+"""The Dash application: the shell (navigation), the pages, and the JSON API on its Flask server.
+
+Dash keeps pages and callbacks in process-wide registries, so the app is built once per
+process and re-pointed at a store through dashboard.context.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from pathlib import Path
+
+import dash
+from dash import Dash, dcc, html
+
+from dashboard import api
+
+PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed")
+NAVIGATION = (("Overview", "/"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"))
+
+
+@cache
+def build_app() -> Dash:
+    """The board (once per process): pages registered, API attached."""
+    app = Dash(
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(Path(__file__).parent / "assets"),
+        suppress_callback_exceptions=True,
+        title="FWJR Monitor",
+        update_title=None,
+    )
+    for name in PAGE_MODULES:
+        importlib.import_module(f"dashboard.pages.{name}")
+    app.layout = shell
+    api.register(app.server)
+    return app
+
+
+def shell() -> html.Div:
+    """Header with navigation around the current page."""
+    return html.Div(
+        [
+            html.Header(
+                [
+                    html.Span("FWJR Monitor", className="brand"),
+                    html.Nav([dcc.Link(text, href=href, className="nav-link", id=f"nav-{href.strip('/') or 'overview'}") for text, href in NAVIGATION]),
+                ],
+                className="header",
+            ),
+            html.Main(dash.page_container, className="main"),
+        ]
+    )

@@ -1,0 +1,167 @@
+"""The global error view: a table of pies, rows and columns two of workflow/step/site/exit
+code, each pie split by a third key and sized by its error count. Clicking a pie lists
+what is inside it. Controls live in the URL, as on every page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from fwjr import exit_codes, query
+from fwjr.model import ERROR_KEYS
+
+from dashboard import components, context, figures, timeframe, units
+from dashboard.state import error_filters, params_of, search_with
+
+
+GRID_MAX = 12
+FILTER_KEYS = ("workflow", "site", "exit_code")
+DEFAULTS = {"rows": "workflow", "columns": "site", "split": "exit_code", "tf": "24h"}
+TIMEFRAMES = {**{k: v[0] for k, v in timeframe.WINDOWS.items()}, **{k: v for k, v in timeframe.PRESETS.items() if k != "custom"}}
+
+
+def layout(**params: str) -> html.Div:
+    view = {**DEFAULTS, **{k: v for k, v in params.items() if v}}
+    keys = [{"label": k, "value": k} for k in ERROR_KEYS]
+    return html.Div(
+        [
+            dcc.Location(id="errors-nav", refresh="callback-nav"),
+            dcc.Store(id="errors-view", data=search_with("", **view)),
+            html.H2("Errors"),
+            html.Div(
+                [
+                    html.Div([html.Label("rows"), dcc.Dropdown(id="errors-rows", options=keys, value=view["rows"], clearable=False)], className="control"),
+                    html.Div([html.Label("columns"), dcc.Dropdown(id="errors-columns", options=keys, value=view["columns"], clearable=False)], className="control"),
+                    html.Div([html.Label("pies split by"), dcc.Dropdown(id="errors-split", options=keys, value=view["split"], clearable=False)], className="control"),
+                    html.Div([html.Label("timeframe"), dcc.Dropdown(id="errors-tf", options=[{"label": v, "value": k} for k, v in TIMEFRAMES.items()], value=view["tf"], clearable=False)], className="control"),
+                ],
+                className="controls",
+            ),
+            html.Div([components.filter_input(k, view.get(k, ""), "errors-filter") for k in FILTER_KEYS], className="filters"),
+            components.card(
+                html.Span(id="errors-title"),
+                components.loading(html.Div([html.Div(id="errors-status"), dcc.Graph(id="errors-grid", config={"displaylogo": False})]), "errors-grid"),
+                html.Span(id="errors-coverage"),
+            ),
+            components.card("Inside the selected pie", html.Div(components.notice("Click a pie to list its errors.", "info"), id="errors-selection")),
+        ]
+    )
+
+
+dash.register_page(
+    __name__,
+    layout=layout, path="/errors", name="Errors", title="FWJR Monitor · errors", order=2,
+)
+
+
+@callback(
+    Output("errors-nav", "search"),
+    Input("errors-rows", "value"),
+    Input("errors-columns", "value"),
+    Input("errors-split", "value"),
+    Input("errors-tf", "value"),
+    *[Input(f"errors-filter-{k}", "value") for k in FILTER_KEYS],
+    State("errors-view", "data"),
+    prevent_initial_call=True,
+)
+def navigate(*values: Any) -> str:
+    """Controls -> URL; the page is rebuilt from it."""
+    trigger = ctx.triggered_id
+    if trigger is None:
+        return no_update
+    names = ("rows", "columns", "split", "tf") + FILTER_KEYS
+    changed = dict(zip(names, values[:-1]))
+    field = trigger[len("errors-filter-"):] if trigger.startswith("errors-filter-") else trigger[len("errors-"):]
+    return search_with(values[-1], **{field: changed[field] or ""})
+
+
+def _view(search: str) -> dict[str, str]:
+    return {**DEFAULTS, **{k: v for k, v in params_of(search).items() if v}}
+
+
+def _cell_filters(view: dict[str, str]) -> dict[str, Any]:
+    return error_filters({k: view[k] for k in FILTER_KEYS if view.get(k)})
+
+
+@callback(
+    Output("errors-grid", "figure"),
+    Output("errors-title", "children"),
+    Output("errors-coverage", "children"),
+    Output("errors-status", "children"),
+    Input("errors-view", "data"),
+)
+def draw(search: str) -> tuple:
+    """Top GRID_MAX rows and columns by error count; pies split by the third key."""
+    view = _view(search)
+    try:
+        rows, columns, split = view["rows"], view["columns"], view["split"]
+        if len({rows, columns, split}) != 3:
+            raise ValueError(f"rows, columns and split must be three different keys, got {rows}, {columns}, {split}")
+        start, end = timeframe.preset_range(view["tf"], context.now())
+        filters = _cell_filters(view)
+        store = context.store()
+        totals, ms_totals = components.timed(query.error_matrix, store, start, end, rows, columns, None, filters)
+        row_order = _top(totals, rows)
+        column_order = _top(totals, columns)
+        narrowed = dict(filters)
+        if rows not in narrowed:
+            narrowed[rows] = row_order
+        if columns not in narrowed:
+            narrowed[columns] = column_order
+        cells, ms_cells = components.timed(query.error_matrix, store, start, end, rows, columns, split, narrowed) if row_order else ([], 0.0)
+    except ValueError as error:
+        return figures.empty_figure("Nothing to show: fix the view above"), "Errors", "", components.failure("The view", error)
+    except Exception as error:
+        return figures.empty_figure("Nothing to show: the query failed"), "Errors", "", components.failure("The query", error)
+    errors = sum(c["count"] for c in totals)
+    title = f"Errors by {rows} × {columns}, split by {split} (top {GRID_MAX} each)"
+    coverage = f"{units.number(errors)} errors · query {ms_totals + ms_cells:.0f} ms"
+    if not cells:
+        return figures.empty_figure("No errors in this timeframe"), title, coverage, components.notice("No errors match these filters in this timeframe.")
+    return figures.pie_grid(cells, rows, columns, split, row_order, column_order), title, coverage, None
+
+
+def _top(cells: list[dict], key: str) -> list[Any]:
+    weight: dict[Any, int] = {}
+    for cell in cells:
+        weight[cell[key]] = weight.get(cell[key], 0) + cell["count"]
+    return sorted(weight, key=lambda v: (-weight[v], str(v)))[:GRID_MAX]
+
+
+@callback(
+    Output("errors-selection", "children"),
+    Input("errors-grid", "clickData"),
+    State("errors-view", "data"),
+    prevent_initial_call=True,
+)
+def select(click: dict | None, search: str) -> Any:
+    """Everything inside the clicked pie, by the split key and the keys not shown."""
+    if not click or not click.get("points"):
+        return no_update
+    data = click["points"][0].get("customdata")
+    if not isinstance(data, list) or len(data) < 2:
+        return components.notice("Could not tell which pie was clicked.", "error")
+    view = _view(search)
+    rows, columns, split = view["rows"], view["columns"], view["split"]
+    try:
+        start, end = timeframe.preset_range(view["tf"], context.now())
+        filters = {**_cell_filters(view), **error_filters({rows: str(data[0]), columns: str(data[1])})}
+        detail = next(k for k in ERROR_KEYS if k not in (rows, columns, split))
+        cells, ms = components.timed(query.error_matrix, context.store(), start, end, split, detail, None, filters, 500)
+    except Exception as error:
+        return components.failure("Listing the pie", error)
+    lines = [[_value_cell(split, c[split]), _value_cell(detail, c[detail]), units.number(c["count"])] for c in cells]
+    heading = html.P(f"{rows} = {data[0]}, {columns} = {data[1]} · query {ms:.0f} ms")
+    return html.Div([heading, components.table([split, detail, "errors"], lines, "errors-selection-table", "No errors in this pie.")])
+
+
+def _value_cell(key: str, value: Any) -> Any:
+    if key == "exit_code":
+        return f"{value}: {exit_codes.describe(value)}"
+    if key == "workflow":
+        return dcc.Link(value or "(none)", href="/workflow?" + urlencode({"name": value}))
+    return value if value != "" else "(none)"

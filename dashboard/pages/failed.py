@@ -1,0 +1,170 @@
+"""The most recent failed jobs: find one by any text or id, then see its errors, where its
+logs are, and what to do. Cells are DataTable text (escaped); the detail panel is plain components.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import orjson
+from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
+
+from fwjr import exit_codes, query
+
+from dashboard import components, context, timeframe, units
+from dashboard.figures import utc_text
+from dashboard.state import params_of, query_filters, search_with
+
+
+LIMIT = 200
+MESSAGE_CHARS = 300
+FILTER_KEYS = ("workflow", "site", "exit_code", "host")
+WINDOWS = {k: v[0] for k, v in timeframe.WINDOWS.items()}
+COLUMNS = (
+    ("time", "time (UTC)"), ("workflow", "workflow"), ("task", "task"), ("host", "host"), ("site", "site"),
+    ("exit_code", "exit code"), ("description", "description"), ("error_type", "error type"),
+    ("message", "message"), ("wall", "wall time"), ("log_archive", "log archive"),
+)
+
+
+def layout(q: str = "", tf: str = "24h", **params: str) -> html.Div:
+    return html.Div(
+        [
+            dcc.Location(id="failed-nav", refresh="callback-nav"),
+            dcc.Store(id="failed-view", data=search_with("", q=q, tf=tf, **{k: params.get(k, "") for k in FILTER_KEYS})),
+            dcc.Store(id="failed-rows"),
+            html.H2("Failed jobs"),
+            html.Div(
+                [
+                    html.Div([html.Label("search"), dcc.Input(id="failed-q", value=q, debounce=True, placeholder="workflow, site, host, exit code, fwjr_id, wmaid, error text", className="wide-input")], className="control"),
+                    html.Div([html.Label("timeframe"), dcc.Dropdown(id="failed-tf", options=[{"label": v, "value": k} for k, v in WINDOWS.items()], value=tf if tf in WINDOWS else "24h", clearable=False)], className="control"),
+                ],
+                className="controls",
+            ),
+            html.Div([components.filter_input(k, params.get(k, ""), "failed-filter") for k in FILTER_KEYS], className="filters"),
+            html.Div(id="failed-status"),
+            components.card(
+                html.Span("Newest failed jobs", id="failed-title"),
+                components.loading(
+                    dash_table.DataTable(
+                        id="failed-table",
+                        columns=[{"name": title, "id": key} for key, title in COLUMNS],
+                        page_size=25,
+                        sort_action="native",
+                        style_cell={"textAlign": "left", "whiteSpace": "normal", "height": "auto", "fontSize": 12, "maxWidth": 360},
+                        style_table={"overflowX": "auto"},
+                    ),
+                    "failed-table",
+                ),
+                html.Span(id="failed-coverage"),
+            ),
+            components.card("Selected job", html.Div(components.notice("Click a row to see the job's errors, its log archive and what to do.", "info"), id="failed-detail")),
+        ]
+    )
+
+
+dash.register_page(
+    __name__,
+    layout=layout, path="/failed", name="Failed jobs", title="FWJR Monitor · failed jobs", order=4,
+)
+
+
+@callback(
+    Output("failed-nav", "search"),
+    Input("failed-q", "value"),
+    Input("failed-tf", "value"),
+    *[Input(f"failed-filter-{k}", "value") for k in FILTER_KEYS],
+    State("failed-view", "data"),
+    prevent_initial_call=True,
+)
+def navigate(*values: Any) -> str:
+    trigger = ctx.triggered_id
+    if trigger is None:
+        return no_update
+    names = ("q", "tf") + FILTER_KEYS
+    changed = dict(zip(names, values[:-1]))
+    field = trigger[len("failed-filter-"):] if trigger.startswith("failed-filter-") else trigger[len("failed-"):]
+    return search_with(values[-1], **{field: (changed[field] or "").strip()})
+
+
+@callback(
+    Output("failed-table", "data"),
+    Output("failed-rows", "data"),
+    Output("failed-coverage", "children"),
+    Output("failed-status", "children"),
+    Input("failed-view", "data"),
+)
+def load(search: str) -> tuple:
+    """The newest failed jobs matching the URL's search and filters."""
+    view = params_of(search)
+    try:
+        start, end = timeframe.preset_range(view.get("tf", "24h"), context.now())
+        filters = query_filters({k: view[k] for k in FILTER_KEYS if view.get(k)})
+        jobs, ms = components.timed(query.search_failed_jobs, context.store(), start, end, view.get("q") or None, filters, LIMIT)
+    except ValueError as error:
+        return [], [], "", components.failure("The search", error)
+    except Exception as error:
+        return [], [], "", components.failure("The query", error)
+    rows = [_row(job) for job in jobs]
+    status = components.notice("No failed jobs match this search in this timeframe.") if not jobs else None
+    more = " (newest shown; narrow the search to see older ones)" if len(jobs) == LIMIT else ""
+    return rows, [_detail_data(job) for job in jobs], f"{len(jobs)} failed jobs{more} · query {ms:.0f} ms", status
+
+
+def _row(job: dict) -> dict[str, Any]:
+    """A table row; `identity` is not a column but lets a click find the job."""
+    message = job["error_details"] or ""
+    return {
+        "identity": job["identity"],
+        "time": utc_text(job["ts"]),
+        "workflow": job["workflow"],
+        "task": job["task"],
+        "host": job["host"],
+        "site": job["site"],
+        "exit_code": job["exit_code"],
+        "description": exit_codes.describe(job["exit_code"]),
+        "error_type": job["error_type"],
+        "message": message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 1] + "…",
+        "wall": units.hms(job["wall_time"]),
+        "log_archive": job["log_archive"],
+    }
+
+
+def _detail_data(job: dict) -> dict[str, Any]:
+    keep = ("identity", "fwjr_id", "wn_name", "workflow", "task", "host", "site", "exit_code", "exit_step", "errors", "log_archive", "ts", "wall_time", "core_hours", "cpu_efficiency", "agent_ver")
+    return {k: job[k] for k in keep}
+
+
+@callback(
+    Output("failed-detail", "children"),
+    Input("failed-table", "active_cell"),
+    State("failed-table", "derived_viewport_data"),
+    State("failed-rows", "data"),
+    prevent_initial_call=True,
+)
+def detail(cell: dict | None, viewport: list[dict] | None, jobs: list[dict] | None) -> Any:
+    """One job: its ids, every step's error in full, the log archive, the procedure."""
+    if not cell or not viewport or not jobs:
+        return no_update
+    shown = viewport[cell["row"]] if cell["row"] < len(viewport) else None
+    job = next((j for j in jobs if shown and j["identity"] == shown.get("identity")), None)
+    if job is None:
+        return components.notice("That row is no longer in the list; search again.", "error")
+    procedure = exit_codes.procedure(job["exit_code"])
+    try:
+        errors = orjson.loads(job["errors"] or "[]")
+    except orjson.JSONDecodeError:
+        errors = []
+    facts = [
+        ("identity (wmaid)", job["identity"]), ("fwjr_id", job["fwjr_id"]), ("worker node", job["wn_name"]), ("agent", job["agent_ver"]),
+        ("host", job["host"]), ("site", job["site"]), ("task", job["task"]), ("time (UTC)", utc_text(job["ts"])),
+        ("wall time", units.hms(job["wall_time"])), ("core-hours", units.number(job["core_hours"])),
+        ("CPU efficiency", units.format_value("cpu_efficiency", job["cpu_efficiency"])), ("log archive", job["log_archive"] or "(none recorded)"),
+    ]
+    parts: list[Any] = [html.Dl([item for key, value in facts for item in (html.Dt(key), html.Dd(str(value)))], className="facts", id="failed-detail-facts")]
+    parts.append(html.H4(f"{job['exit_code']}: {exit_codes.describe(job['exit_code'])} (step {job['exit_step'] or '?'})"))
+    parts.append(html.P([html.Strong("Action: "), procedure.normal] + ([" — ", procedure.additional] if procedure.additional else [])) if procedure else html.P("No standing procedure for this exit code.", className="hint"))
+    for step, code, kind, details in errors:
+        parts.append(html.Div([html.Div(f"{step}: {code} {kind}", className="snippet-head"), html.Pre(details or "(no message)", className="snippet")]))
+    return html.Div(parts)

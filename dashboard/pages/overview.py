@@ -1,0 +1,213 @@
+"""Live overview (home page): is production healthy right now, and if not, where does it hurt?
+
+Refreshes itself every REFRESH_MS without reloading; the interval stays well above the
+callback's p99 (tens of ms on a year-long store, see bench/) so no update is dropped.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, callback, dcc, html
+
+from fwjr import exit_codes, query
+
+from dashboard import components, context, timeframe, units
+from dashboard.figures import WEBGL_POINTS, empty_figure, utc_text
+
+
+REFRESH_MS = 5000
+TOP_N = 8
+_OUTPUTS = (
+    "overview-jobs", "overview-failure-rate", "overview-efficiency", "overview-wasted",
+    "overview-jobs-foot", "overview-failure-rate-foot", "overview-efficiency-foot", "overview-wasted-foot",
+)
+
+
+def layout(**_: str) -> html.Div:
+    kpis = [
+        ("Jobs finished", "overview-jobs"),
+        ("Failure rate", "overview-failure-rate"),
+        ("CPU efficiency", "overview-efficiency"),
+        ("Core-hours wasted by failed jobs", "overview-wasted"),
+    ]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H2("Live overview"),
+                    dcc.RadioItems(
+                        id="overview-window",
+                        options=[{"label": text, "value": key} for key, (text, _) in timeframe.WINDOWS.items()],
+                        value="1h",
+                        inline=True,
+                        className="window-picker",
+                    ),
+                    html.Span("…", id="overview-freshness", className="freshness freshness-none"),
+                ],
+                className="page-head",
+            ),
+            html.Div(id="overview-status"),
+            html.Div(
+                [components.card(title, html.Div("…", id=key, className="kpi"), html.Span(id=f"{key}-foot")) for title, key in kpis],
+                className="kpis",
+            ),
+            html.Div(
+                [
+                    components.card("Jobs finished per minute", dcc.Graph(id="overview-throughput", config={"displaylogo": False})),
+                    components.card("Failure rate and CPU efficiency", dcc.Graph(id="overview-rates", config={"displaylogo": False})),
+                ],
+                className="grid-2",
+            ),
+            html.Div(
+                [
+                    components.card("Top failing exit codes", html.Div(id="overview-top-codes")),
+                    components.card("Top failing sites", html.Div(id="overview-top-sites")),
+                    components.card("Top failing workflows", html.Div(id="overview-top-workflows")),
+                ],
+                className="grid-3",
+            ),
+            dcc.Interval(id="overview-tick", interval=REFRESH_MS),
+        ]
+    )
+
+
+dash.register_page(
+    __name__,
+    layout=layout, path="/", name="Overview", title="FWJR Monitor · overview", order=0,
+)
+
+
+@callback(
+    *[Output(key, "children") for key in _OUTPUTS],
+    Output("overview-freshness", "children"),
+    Output("overview-freshness", "className"),
+    Output("overview-throughput", "figure"),
+    Output("overview-rates", "figure"),
+    Output("overview-top-codes", "children"),
+    Output("overview-top-sites", "children"),
+    Output("overview-top-workflows", "children"),
+    Output("overview-status", "children"),
+    Input("overview-tick", "n_intervals"),
+    Input("overview-window", "value"),
+)
+def refresh(_tick: int | None, window: str) -> tuple:
+    """Every figure and number of the page in one round trip (seven queries)."""
+    now = context.now()
+    store = context.store()
+    try:
+        start, end = timeframe.preset_range(window, now)
+        last, _ = components.timed(query.last_seen, store)
+        summary, total_ms = components.timed(query.totals, store, start, end)
+        precision = timeframe.display_precision(start, end, now, query.ladder(context.settings()))
+        buckets, series_ms = components.timed(query.series, store, start, end, precision)
+        codes, codes_ms = components.timed(query.top, store, start, end, "exit_code", "failed", TOP_N + 1)
+        sites, sites_ms = components.timed(query.top, store, start, end, "site", "failed", TOP_N)
+        workflows, workflows_ms = components.timed(query.top, store, start, end, "workflow", "failed", TOP_N)
+    except Exception as error:  # shown on the page; the next tick retries
+        failed = components.failure("Refreshing the overview", error)
+        return ("–",) * 4 + ("",) * 4 + ("store unreachable", "freshness freshness-red", empty_figure("No data: the query failed"),
+                                          empty_figure("No data: the query failed"), "", "", "", failed)
+    age = None if last is None else now - last
+    jobs = summary["jobs"]
+    wasted = summary["wasted_core_hours"]
+    foot = components.coverage(jobs, total_ms)
+    kpis = (
+        units.number(jobs),
+        units.format_value("failure_rate", summary["failure_rate"]),
+        units.format_value("cpu_efficiency", summary["cpu_efficiency"]),
+        units.format_value("wasted_core_hours", wasted["sum"] if wasted["count"] else None),
+        foot,
+        foot,
+        components.coverage(jobs, total_ms, summary["core_hours"]["count"]),
+        components.coverage(jobs, total_ms, wasted["count"]),
+    )
+    status = components.notice(f"No jobs finished in the {timeframe.WINDOWS[window][0].lower()}.", "info") if not jobs else None
+    return (
+        *kpis,
+        components.freshness_text(age),
+        f"freshness freshness-{components.freshness_level(age)}",
+        _throughput(buckets, precision, series_ms),
+        _rates(buckets, precision),
+        _codes_table(codes, codes_ms, start, end),
+        _key_table("site", sites, sites_ms),
+        _key_table("workflow", workflows, workflows_ms),
+        status,
+    )
+
+
+def _throughput(buckets: list[dict], precision: str, ms: float) -> go.Figure:
+    if not buckets:
+        return empty_figure("No jobs in this window")
+    per_minute = timeframe.step_seconds(precision) / 60
+    x = [utc_text(b["bucket"]) for b in buckets]
+    trace = go.Scattergl if len(buckets) > WEBGL_POINTS else go.Scatter
+    figure = go.Figure(
+        [
+            trace(x=x, y=[(b["jobs"] - b["failed"]) / per_minute for b in buckets], name="succeeded", stackgroup="jobs", line=dict(color="#2a9d8f")),
+            trace(x=x, y=[b["failed"] / per_minute for b in buckets], name="failed", stackgroup="jobs", line=dict(color="#e76f51")),
+        ]
+    )
+    figure.update_layout(
+        margin=dict(l=50, r=10, t=10, b=40), height=300, legend=dict(orientation="h", y=-0.2),
+        yaxis=dict(title="jobs / min"), xaxis=dict(title=f"UTC, per {precision} · query {ms:.0f} ms"),
+    )
+    return figure
+
+
+def _rates(buckets: list[dict], precision: str) -> go.Figure:
+    if not buckets:
+        return empty_figure("No jobs in this window")
+    x = [utc_text(b["bucket"]) for b in buckets]
+    figure = go.Figure(
+        [
+            go.Scatter(x=x, y=[_percent(b["failure_rate"]) for b in buckets], name="failure rate", line=dict(color="#e76f51")),
+            go.Scatter(x=x, y=[_percent(b["cpu_efficiency"]) for b in buckets], name="CPU efficiency", line=dict(color="#264653")),
+        ]
+    )
+    figure.update_layout(
+        margin=dict(l=50, r=10, t=10, b=40), height=300, legend=dict(orientation="h", y=-0.2),
+        yaxis=dict(title="%", rangemode="tozero"), xaxis=dict(title=f"UTC, per {precision}"),
+    )
+    return figure
+
+
+def _codes_table(rows: list[dict], ms: float, start: int, end: int) -> html.Div:
+    failing = [r for r in rows if r["exit_code"] != 0 and r["value"]][:TOP_N]
+    cells = []
+    for row in failing:
+        code = row["exit_code"]
+        action = exit_codes.procedure(code)
+        link = dcc.Link(str(code), href="/explorer?" + urlencode({"exit_code": code, "tf": "last7d", "x": "site", "by": "workflow", "metric": "failed"}))
+        cells.append([link, exit_codes.describe(code), units.number(row["value"]), action.normal if action else "–"])
+    return html.Div(
+        [
+            components.table(["exit code", "description", "failed jobs", "first action"], cells, "overview-codes-table", "No failed jobs in this window."),
+            html.Div(f"query {ms:.0f} ms", className="card-footer"),
+        ]
+    )
+
+
+def _key_table(key: str, rows: list[dict], ms: float) -> html.Div:
+    failing = [r for r in rows if r["value"]]
+    cells = []
+    for row in failing:
+        value = row[key]
+        if key == "workflow":
+            target = dcc.Link(value or "(none)", href="/workflow?" + urlencode({"name": value}))
+        else:
+            target = dcc.Link(value or "(none)", href="/explorer?" + urlencode({key: value, "tf": "last7d", "x": "exit_code", "by": "workflow", "metric": "failed"}))
+        rate = row["value"] / row["jobs"] if row["jobs"] else None
+        cells.append([target, units.number(row["value"]), units.format_value("failure_rate", rate)])
+    return html.Div(
+        [
+            components.table([key, "failed jobs", "failure rate"], cells, f"overview-{key}-table", "No failed jobs in this window."),
+            html.Div(f"query {ms:.0f} ms", className="card-footer"),
+        ]
+    )
+
+
+def _percent(ratio: float | None) -> float | None:
+    return None if ratio is None else ratio * 100

@@ -1,0 +1,98 @@
+"""Serving the board: in a thread of the store-owning process, as its own process, or under gunicorn.
+
+- Local default: streams/owner.py calls `serve_in_thread(settings, store)`; waitress serves
+  the Flask app from a daemon thread and the board shares the worker's Store.
+- `fwjr dashboard` calls `main()`: the board alone, against a ClickHouse server
+  (FWJR_CLICKHOUSE_URL), or against the embedded store when no other process owns it.
+- Production: `gunicorn 'dashboard.server:create_wsgi()'` (ClickHouse server only: an
+  embedded store cannot be opened by several worker processes).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+
+from dash import Dash
+from flask import Flask
+from waitress import create_server
+from waitress.server import BaseWSGIServer, MultiSocketServer
+
+from fwjr.config import Settings, settings as current_settings
+from fwjr.migrate import migrate
+from fwjr.store import Store, StoreBusyError, connect
+
+from dashboard import context
+from dashboard.app import build_app
+
+log = logging.getLogger("fwjr.board")
+THREADS = 8
+
+
+@dataclass
+class BoardServer:
+    """A running board: its address, and how to stop it."""
+
+    url: str
+    server: BaseWSGIServer | MultiSocketServer
+    thread: threading.Thread
+
+    def close(self) -> None:
+        """Stop listening and let the serving thread end."""
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+def create_app(settings: Settings, store: Store) -> Dash:
+    """The board bound to this store (the app itself is built once per process)."""
+    context.bind(settings, store)
+    return build_app()
+
+
+def serve_in_thread(settings: Settings, store: Store, port: int | None = None) -> BoardServer:
+    """Serve the board and API from a daemon thread with waitress; returns once it listens.
+
+    `port` overrides FWJR_DASHBOARD_PORT (0 picks a free port, for tests).
+    """
+    app = create_app(settings, store)
+    chosen = settings.dashboard_port if port is None else port
+    server = create_server(app.server, host=settings.dashboard_host, port=chosen, threads=THREADS, ident="fwjr-board")
+    host, bound = server.socket.getsockname()[:2]
+    url = f"http://{host}:{bound}/"
+    thread = threading.Thread(target=server.run, name="fwjr-board", daemon=True)
+    thread.start()
+    log.info("board at %s", url)
+    return BoardServer(url=url, server=server, thread=thread)
+
+
+def create_wsgi() -> Flask:
+    """The WSGI app for gunicorn: settings from the environment, store connected and migrated."""
+    settings = current_settings()
+    store = connect(settings)
+    migrate(store)
+    return create_app(settings, store).server
+
+
+def main() -> int:
+    """`fwjr dashboard`: serve the board in the foreground until interrupted; returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = current_settings()
+    try:
+        store = connect(settings)
+    except StoreBusyError as error:
+        print(f"fwjr dashboard: {error}", file=sys.stderr)
+        return 2
+    with store:
+        migrate(store)
+        app = create_app(settings, store)
+        server = create_server(app.server, host=settings.dashboard_host, port=settings.dashboard_port, threads=THREADS, ident="fwjr-board")
+        print(f"board at http://{settings.dashboard_host}:{settings.dashboard_port}/", flush=True)
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()
+    return 0
