@@ -1,0 +1,117 @@
+"""The SparkSession of the replay: local by default, with the Avro connector from Maven Central.
+
+spark-avro is not in the pyspark wheel. It is resolved by Maven (tools/spark/pom.xml) at the
+exact Spark and Scala versions of the installed pyspark, then handed to Spark as a plain jar
+path (spark.jars). spark.jars.packages is not used: its Ivy resolver is a second dependency
+route with its own cache and repositories, and Maven is the one route the project relies on.
+
+Sizing is for the 2-core / 24 GB machines the project runs on: a small driver (local mode runs
+the executors inside it), few shuffle partitions, no UI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fwjr.hdfs import REPO_ROOT, cache_root, ensure_maven_jars, pom_digest
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+SPARK_POM = REPO_ROOT / "tools" / "spark" / "pom.xml"
+DEFAULT_MASTER = "local[2]"
+DEFAULT_APP_NAME = "fwjr-replay"
+
+_SESSION_CONF: dict[str, str] = {
+    "spark.driver.memory": "3g",
+    "spark.driver.maxResultSize": "1g",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.default.parallelism": "4",
+    "spark.ui.enabled": "false",
+    # FWJR records carry names that differ only in case (guid and GUID in one output record).
+    "spark.sql.caseSensitive": "true",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.python.worker.reuse": "true",
+}
+
+
+def spark_versions() -> tuple[str, str]:
+    """(Spark version, Scala binary version) of the installed pyspark, read from its bundled jars."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    for jar in jars.glob("spark-core_*.jar"):
+        scala = jar.name.removeprefix("spark-core_").split("-", 1)[0]
+        return pyspark.__version__, scala
+    raise RuntimeError(f"no spark-core_*.jar in {jars}: the pyspark install has no JVM jars")
+
+
+def avro_jar_dir() -> Path:
+    """Where the connector jars for the installed Spark are cached (FWJR_CACHE_DIR or <repo>/.cache)."""
+    spark_version, scala = spark_versions()
+    return cache_root() / "spark-jars" / f"{spark_version}_{scala}-{pom_digest(SPARK_POM)}"
+
+
+def avro_jars() -> list[Path]:
+    """The spark-avro jar matching the installed Spark, resolved from Maven Central on first use."""
+    spark_version, scala = spark_versions()
+    jar_dir = avro_jar_dir()
+    ensure_maven_jars(SPARK_POM, jar_dir, {"spark.version": spark_version, "scala.binary.version": scala})
+    jars = sorted(jar_dir.glob("*.jar"))
+    if not jars:
+        raise RuntimeError(f"Maven resolved {SPARK_POM} into {jar_dir} but left no jars there")
+    return jars
+
+
+_LOG4J2_PROPERTIES = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+
+def quiet_log_config() -> Path:
+    """A log4j2 file that keeps only errors: Spark's default prints several warnings per start-up
+    (loopback hostname, no native Hadoop) that would bury the replay's own output."""
+    path = cache_root() / "spark-log4j2.properties"
+    if not path.exists() or path.read_text() != _LOG4J2_PROPERTIES:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_LOG4J2_PROPERTIES)
+    return path
+
+
+def resolve_master(master: str | None) -> str:
+    """The master from the argument, else FWJR_SPARK_MASTER, else local[2]."""
+    return master or os.environ.get("FWJR_SPARK_MASTER") or DEFAULT_MASTER
+
+
+def get_spark(master: str | None = None, app_name: str = DEFAULT_APP_NAME) -> SparkSession:
+    """A SparkSession with the Avro connector, UTC time and quiet logs (the running one if any).
+
+    Python workers run the interpreter of this process, so they see the same venv (fastavro,
+    orjson, the fwjr package) as the driver.
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(resolve_master(master)).appName(app_name)
+    builder = builder.config("spark.jars", ",".join(str(jar) for jar in avro_jars()))
+    java_options = f"-Duser.timezone=UTC -Dlog4j2.configurationFile={quiet_log_config().as_uri()}"
+    builder = builder.config("spark.driver.extraJavaOptions", java_options)
+    for key, value in _SESSION_CONF.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,132 @@
+"""Benchmark: reading the Avro archive into Spark as documents the merge can take.
+
+Every Spark variant ends the same way the replay will: a Python mapInArrow that turns each
+document into a dict (what fwjr.merge consumes) and counts it, so the numbers include the
+JVM -> Python hand-over and not just the JVM-side scan (a bare count() would let Spark prune
+every column and decode nothing). The baseline is fastavro in this one process over the same
+files; every rate is printed as docs/s and as a ratio to that baseline.
+
+    python -m bench.bench_avro_read [--docs 20000] [--per-file 2000] [--root DIR] [--master local[2]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import fastavro
+import orjson
+import pyarrow as pa
+
+from batch.avro_source import DOCUMENT_COLUMN, list_archive_files, read_documents
+from batch.spark_session import get_spark
+from tests.hdfs_fixtures import write_archive_tree
+
+START_TS = 1_700_000_000
+# The top-level fields fwjr.merge reads from an archive record.
+MERGE_FIELDS = ["wmaid", "task", "Campaign", "meta_data", "steps", "WMTiming", "LFNArray"]
+
+
+def _fastavro_decode_files(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The losing candidate: whole-file bytes shipped to Python, decoded by fastavro, dumped as JSON."""
+    for batch in batches:
+        docs = [orjson.dumps(record) for content in batch.column("content").to_pylist()
+                for record in fastavro.reader(io.BytesIO(content))]
+        yield pa.RecordBatch.from_arrays([pa.array(docs, type=pa.string())], names=[DOCUMENT_COLUMN])
+
+
+def read_documents_fastavro(spark, files: list[str]):
+    """binaryFile (any Hadoop FS) + fastavro in mapInArrow: documents exactly as fastavro decodes them."""
+    raw = spark.read.format("binaryFile").load(files).select("content")
+    return raw.mapInArrow(_fastavro_decode_files, f"{DOCUMENT_COLUMN} string")
+
+
+def _count_json_docs(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    count = 0
+    for batch in batches:
+        for text in batch.column(DOCUMENT_COLUMN).to_pylist():
+            count += len(orjson.loads(text)) > 0
+    yield pa.RecordBatch.from_arrays([pa.array([count], pa.int64())], names=["n"])
+
+
+def _count_struct_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    count = 0
+    for batch in batches:
+        count += sum(len(row) > 0 for row in batch.to_pylist())
+    yield pa.RecordBatch.from_arrays([pa.array([count], pa.int64())], names=["n"])
+
+
+def baseline(files: list[str]) -> int:
+    """Plain single-process fastavro: the reference rate."""
+    count = 0
+    for path in files:
+        with open(path, "rb") as source:
+            count += sum(1 for _ in fastavro.reader(source))
+    return count
+
+
+def _timed(run: Callable[[], int]) -> tuple[int, float]:
+    started = time.perf_counter()
+    count = run()
+    return count, time.perf_counter() - started
+
+
+def _spark_variants(spark, files: list[str]) -> dict[str, Callable[[], int]]:
+    def total(df, consumer) -> int:
+        return df.mapInArrow(consumer, "n long").groupBy().sum("n").collect()[0][0]
+
+    return {
+        "read_documents: spark-avro all fields, to_json": lambda: total(read_documents(spark, files), _count_json_docs),
+        "read_documents: spark-avro merge fields, to_json": lambda: total(
+            read_documents(spark, files, MERGE_FIELDS), _count_json_docs),
+        "binaryFile + fastavro in Python -> JSON": lambda: total(read_documents_fastavro(spark, files), _count_json_docs),
+        "spark-avro merge fields -> Arrow structs": lambda: total(
+            spark.read.format("avro").load(files).select(*MERGE_FIELDS), _count_struct_rows),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=20000, help="FWJRs to generate when --root is not given")
+    parser.add_argument("--per-file", type=int, default=2000, help="FWJRs per generated Avro file")
+    parser.add_argument("--root", help="an existing archive root (ROOT/YYYY/MM/DD/*.avro) to read instead")
+    parser.add_argument("--master", default=None, help="Spark master (default FWJR_SPARK_MASTER or local[2])")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs per variant; the first one warms the JVM")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-avro-"))
+    try:
+        root = Path(args.root) if args.root else workdir / "archive"
+        if not args.root:
+            write_archive_tree(root, args.docs, START_TS, 60, args.per_file)
+        files = list_archive_files(str(root), 0, 2**31 - 1, slack_days=0) if args.root else \
+            list_archive_files(str(root), START_TS, START_TS + args.docs * 60)
+        size_mb = sum(Path(f).stat().st_size for f in files) / 1e6
+        print(f"{len(files)} files, {size_mb:.1f} MB")
+
+        docs, seconds = _timed(lambda: baseline(files))
+        base_rate = docs / seconds
+        print(f"{'baseline: fastavro, one process':56s} {docs:>8d} docs {base_rate:>10.0f} docs/s  1.00x")
+
+        started = time.perf_counter()
+        spark = get_spark(args.master, app_name="bench-avro-read")
+        print(f"Spark start-up ({spark.sparkContext.master}): {time.perf_counter() - started:.1f} s")
+        for name, run in _spark_variants(spark, files).items():
+            for attempt in range(1, args.repeat + 1):
+                count, seconds = _timed(run)
+                if count != docs:
+                    raise SystemExit(f"{name}: read {count} documents, the baseline read {docs}")
+                rate = count / seconds
+                print(f"{name + f' [run {attempt}]':56s} {count:>8d} docs {rate:>10.0f} docs/s  {rate / base_rate:.2f}x")
+        spark.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
