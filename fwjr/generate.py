@@ -818,8 +818,8 @@ class _Builder:
                     "globalTag": wf.global_tag,
                     "guid": guid,
                     "inputDataset": dataset.rsplit("/", 1)[0] + f"/{task.input_tier or 'GEN'}",
-                    "inputLFNs": inputs,
-                    "inputPFNs": inputs,
+                    "inputLFNs": list(inputs),
+                    "inputPFNs": [files.pfn_index(i) for i in inputs],
                     "location": site,
                     "merged": merged,
                     "module_label": module,
@@ -965,7 +965,7 @@ class _Builder:
                 "exitCode": code,
                 "details": f"jobReport with no steps: {job_dir}/Report.0.pkl",
             }
-        return {"type": type_for_code(code), "exitCode": code, "details": f"{text} ({job_dir})"}
+        return {"type": _type_for_code(code), "exitCode": code, "details": f"{text} ({job_dir})"}
 
     def _stderr_tail(self, code: int, task: _Task) -> str:
         """The wrapper's second error: CMSSW's last stderr/stdout lines. Occasionally very long."""
@@ -984,7 +984,7 @@ class _Builder:
         )
 
 
-def type_for_code(code: int) -> str:
+def _type_for_code(code: int) -> str:
     """The error `type` WMAgent reports for a code family."""
     if code < 256:
         return "CMSExeption"
