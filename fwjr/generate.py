@@ -1174,8 +1174,10 @@ def _malformed(doc: dict, rng: random.Random) -> Document:
         return orjson.dumps([doc])
     if kind == 2:
         return {key: value for key, value in doc.items() if key not in ("steps", "meta_data")}
-    if kind == 3:
+    if kind == 3:  # no time at all: neither meta_data.ts nor any step's start/stop to fall back on
         del doc["meta_data"]["ts"]
+        for step in doc["steps"]:
+            step["start"] = step["stop"] = None
         return doc
     doc["meta_data"]["ts"] = _pick(rng, ("yesterday", "", "2026-11-20T10:00:00Z", None))
     return doc
@@ -1313,48 +1315,49 @@ def write_archive(
 ) -> dict:
     """Write documents into the WMArchive layout OUT/YYYY/MM/DD/*.avro|jsonl, foldered by `meta_data.ts` (UTC).
 
-    A day is split into `files_per_day` files by time of day. Malformed items (bytes,
-    or no usable ts) cannot be foldered by time: in jsonl they are written as raw lines
-    into the file of the document before them, as a buffer would have passed them on;
-    Avro cannot hold them, so there they are only counted.
+    A day is split into `files_per_day` files by time of day. Malformed items (bytes, or
+    dicts without a usable ts) cannot be foldered by time: they go into the file of the
+    document before them, as a buffer would have passed them on, so that consumers of
+    either format see (and reject) the same documents. Avro cannot hold raw bytes, so in
+    Avro those are only counted (`skipped`).
+    Returns {documents, files, bytes, malformed, duplicates, skipped}; `documents` counts
+    the well-formed documents written, duplicates included.
     """
     if fmt not in ("avro", "jsonl"):
         raise ValueError(f"archive format must be 'avro' or 'jsonl', got {fmt!r}")
     if files_per_day < 1:
         raise ValueError(f"files_per_day must be >= 1, got {files_per_day}")
     out = Path(out_dir)
-    summary = {"documents": 0, "files": 0, "bytes": 0, "malformed": 0, "duplicates": 0}
+    summary = {"documents": 0, "files": 0, "bytes": 0, "malformed": 0, "duplicates": 0, "skipped": 0}
     seen: set[str] = set()
     avro = _AvroFiles(out, codec) if fmt == "avro" else None
     jsonl: dict[Path, object] = {}
-    last_key: tuple[str, str] | None = None
+    key = _file_key(DEFAULT_START_TS, files_per_day)
     try:
         for doc in docs:
             ts = document_ts(doc)
             if ts is None:
                 summary["malformed"] += 1
-                if avro is None:
-                    key = last_key or _file_key(DEFAULT_START_TS, files_per_day)
-                    raw = doc if isinstance(doc, bytes) else orjson.dumps(doc)
-                    _jsonl_handle(jsonl, out, key).write(raw.replace(b"\n", b" ") + b"\n")
-                continue
-            wmaid = doc.get("wmaid")
-            if isinstance(wmaid, str):
-                if wmaid in seen:
-                    summary["duplicates"] += 1
-                seen.add(wmaid)
-            last_key = _file_key(ts, files_per_day)
-            summary["documents"] += 1
-            if avro is not None:
-                avro.write(*last_key, doc)
             else:
-                _jsonl_handle(jsonl, out, last_key).write(orjson.dumps(doc) + b"\n")
+                key = _file_key(ts, files_per_day)
+                summary["documents"] += 1
+                wmaid = doc.get("wmaid")
+                if isinstance(wmaid, str):
+                    summary["duplicates"] += wmaid in seen
+                    seen.add(wmaid)
+            if avro is None:
+                raw = doc if isinstance(doc, bytes) else orjson.dumps(doc)
+                _jsonl_handle(jsonl, out, key).write(raw.replace(b"\n", b" ") + b"\n")
+            elif isinstance(doc, dict):
+                avro.write(*key, doc)
+            else:
+                summary["skipped"] += 1
     finally:
         if avro is not None:
             avro.close()
         for handle in jsonl.values():
             handle.close()
-    written = sorted(out.rglob(f"fwjr-*.{fmt}"))
+    written = avro.paths if avro is not None else set(jsonl)
     summary["files"] = len(written)
     summary["bytes"] = sum(path.stat().st_size for path in written)
     return summary
@@ -1365,5 +1368,5 @@ def _jsonl_handle(handles: dict, out: Path, key: tuple[str, str]):
     handle = handles.get(path)
     if handle is None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = handles[path] = open(path, "ab")
+        handle = handles[path] = open(path, "wb")
     return handle

@@ -229,24 +229,31 @@ def _day_folder(ts: int) -> str:
 
 
 def test_avro_archive_is_readable_and_foldered_by_day(tmp_path):
-    # 1,200 documents over two days: both day folders, malformed ones counted, not written
+    # 1,200 documents over two days: both day folders; malformed dicts are kept for consumers
+    # to reject, raw bytes cannot be Avro and are counted as skipped
     docs = _stream(1200, seed=5, minutes=2 * 1440)
     summary = write_archive(iter(docs), tmp_path, "avro", files_per_day=4)
     malformed = sum(document_ts(d) is None for d in docs)
-    assert summary["malformed"] == malformed
+    raw = sum(isinstance(d, bytes) for d in docs)
+    assert (summary["malformed"], summary["skipped"]) == (malformed, raw) and raw > 0
     assert summary["documents"] == len(docs) - malformed
     assert summary["duplicates"] > 0
     files = sorted(tmp_path.rglob("*.avro"))
     assert summary["files"] == len(files) and 5 <= len(files) <= 8
     assert summary["bytes"] == sum(f.stat().st_size for f in files)
-    read = 0
+    timed = untimed = 0
     for path in files:
         folder = path.parent.relative_to(tmp_path).as_posix()
         for record in read_avro_file(path):
-            read += 1
-            assert _day_folder(record["meta_data"]["ts"]) == folder
+            ts = (record["meta_data"] or {}).get("ts")
+            if ts is None:
+                untimed += 1
+                continue
+            timed += 1
+            assert _day_folder(ts) == folder
             assert isinstance(record["steps"], list) and record["steps"]
-    assert read == summary["documents"]
+    assert timed == summary["documents"]
+    assert untimed == malformed - raw
 
 
 def test_jsonl_archive_keeps_malformed_lines(tmp_path):
