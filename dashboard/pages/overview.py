@@ -1,7 +1,7 @@
 """Live overview (home page): is production healthy right now, and if not, where does it hurt?
 
 Refreshes itself every REFRESH_MS without reloading; the interval stays well above the
-callback's p99 (tens of ms on a year-long store, see bench/) so no update is dropped.
+callbacks' p99 (see bench/) so no update is dropped.
 """
 
 from __future__ import annotations
@@ -84,36 +84,25 @@ dash.register_page(
     *[Output(key, "children") for key in _OUTPUTS],
     Output("overview-freshness", "children"),
     Output("overview-freshness", "className"),
-    Output("overview-throughput", "figure"),
-    Output("overview-rates", "figure"),
-    Output("overview-top-codes", "children"),
-    Output("overview-top-sites", "children"),
-    Output("overview-top-workflows", "children"),
     Output("overview-status", "children"),
     Input("overview-tick", "n_intervals"),
     Input("overview-window", "value"),
 )
-def refresh(_tick: int | None, window: str) -> tuple:
-    """Every figure and number of the page in one round trip (seven queries)."""
+def refresh_numbers(_tick: int | None, window: str) -> tuple:
+    """The headline numbers and the feed's freshness (two queries: they show first)."""
     now = context.now()
     store = context.store()
     try:
         start, end = timeframe.preset_range(window, now)
         last, _ = components.timed(query.last_seen, store)
-        summary, total_ms = components.timed(query.totals, store, start, end)
-        precision = timeframe.display_precision(start, end, now, query.ladder(context.settings()))
-        buckets, series_ms = components.timed(query.series, store, start, end, precision)
-        codes, codes_ms = components.timed(query.top, store, start, end, "exit_code", "failed", TOP_N + 1)
-        sites, sites_ms = components.timed(query.top, store, start, end, "site", "failed", TOP_N)
-        workflows, workflows_ms = components.timed(query.top, store, start, end, "workflow", "failed", TOP_N)
+        summary, ms = components.timed(query.totals, store, start, end)
     except Exception as error:  # shown on the page; the next tick retries
         failed = components.failure("Refreshing the overview", error)
-        return ("–",) * 4 + ("",) * 4 + ("store unreachable", "freshness freshness-red", empty_figure("No data: the query failed"),
-                                          empty_figure("No data: the query failed"), "", "", "", failed)
+        return ("–",) * 4 + ("",) * 4 + ("store unreachable", "freshness freshness-red", failed)
     age = None if last is None else now - last
     jobs = summary["jobs"]
     wasted = summary["wasted_core_hours"]
-    foot = components.coverage(jobs, total_ms)
+    foot = components.coverage(jobs, ms)
     kpis = (
         units.number(jobs),
         units.format_value("failure_rate", summary["failure_rate"]),
@@ -121,20 +110,43 @@ def refresh(_tick: int | None, window: str) -> tuple:
         units.format_value("wasted_core_hours", wasted["sum"] if wasted["count"] else None),
         foot,
         foot,
-        components.coverage(jobs, total_ms, summary["core_hours"]["count"]),
-        components.coverage(jobs, total_ms, wasted["count"]),
+        components.coverage(jobs, ms, summary["core_hours"]["count"]),
+        components.coverage(jobs, ms, wasted["count"]),
     )
     status = components.notice(f"No jobs finished in the {timeframe.WINDOWS[window][0].lower()}.", "info") if not jobs else None
+    freshness = (components.freshness_text(age), f"freshness freshness-{components.freshness_level(age)}")
+    return (*kpis, *freshness, status)
+
+
+@callback(
+    Output("overview-throughput", "figure"),
+    Output("overview-rates", "figure"),
+    Output("overview-top-codes", "children"),
+    Output("overview-top-sites", "children"),
+    Output("overview-top-workflows", "children"),
+    Input("overview-tick", "n_intervals"),
+    Input("overview-window", "value"),
+)
+def refresh_details(_tick: int | None, window: str) -> tuple:
+    """The time series and the top failing codes, sites and workflows (four queries)."""
+    now = context.now()
+    store = context.store()
+    try:
+        start, end = timeframe.preset_range(window, now)
+        precision = timeframe.display_precision(start, end, now, query.ladder(context.settings()))
+        buckets, series_ms = components.timed(query.series, store, start, end, precision)
+        codes, codes_ms = components.timed(query.top, store, start, end, "exit_code", "failed", TOP_N + 1)
+        sites, sites_ms = components.timed(query.top, store, start, end, "site", "failed", TOP_N)
+        workflows, workflows_ms = components.timed(query.top, store, start, end, "workflow", "failed", TOP_N)
+    except Exception as error:
+        failed = components.failure("Refreshing the charts", error)
+        return empty_figure("No data: the query failed"), empty_figure("No data: the query failed"), failed, "", ""
     return (
-        *kpis,
-        components.freshness_text(age),
-        f"freshness freshness-{components.freshness_level(age)}",
         _throughput(buckets, precision, series_ms),
         _rates(buckets, precision),
-        _codes_table(codes, codes_ms, start, end),
+        _codes_table(codes, codes_ms),
         _key_table("site", sites, sites_ms),
         _key_table("workflow", workflows, workflows_ms),
-        status,
     )
 
 
@@ -174,7 +186,7 @@ def _rates(buckets: list[dict], precision: str) -> go.Figure:
     return figure
 
 
-def _codes_table(rows: list[dict], ms: float, start: int, end: int) -> html.Div:
+def _codes_table(rows: list[dict], ms: float) -> html.Div:
     failing = [r for r in rows if r["exit_code"] != 0 and r["value"]][:TOP_N]
     cells = []
     for row in failing:

@@ -1,0 +1,126 @@
+"""The board in headless Chromium over a seeded store: every page renders without console
+errors, filters and clicks change the view and the URL, a shared URL restores a view, FWJR
+text is shown escaped, and the overview refreshes itself. Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.browser_fixtures import SCREENSHOTS, board, browser, generated_jobs, seed, seeded  # noqa: F401
+
+pytestmark = pytest.mark.browser
+WAIT = 20
+RENDER_TIMES = SCREENSHOTS / "first_render_ms.json"
+PAGES = {
+    "overview": ("/", "overview-jobs"),
+    "explorer": ("/explorer", "explorer-coverage"),
+    "errors": ("/errors", "errors-coverage"),
+    "workflow": ("/workflow?name=%3Cb%3Eevil_workflow%3C%2Fb%3E", "workflow-body"),
+    "failed": ("/failed", "failed-coverage"),
+}
+
+
+def wait_text(driver, element_id: str, predicate=lambda text: bool(text.strip()) and text.strip() != "…") -> str:
+    """The element's text once it satisfies `predicate` (callbacks have filled it)."""
+    WebDriverWait(driver, WAIT).until(lambda d: predicate(d.find_element(By.ID, element_id).text))
+    return driver.find_element(By.ID, element_id).text
+
+
+def console_errors(driver) -> list[dict]:
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def query_of(driver) -> dict[str, list[str]]:
+    return parse_qs(urlparse(driver.current_url).query)
+
+
+def wait_url(driver, predicate) -> dict[str, list[str]]:
+    WebDriverWait(driver, WAIT).until(lambda d: predicate(query_of(d)))
+    return query_of(driver)
+
+
+def test_every_page_renders_without_console_errors(board: str, browser) -> None:
+    timings = {}
+    for name, (path, filled) in PAGES.items():
+        browser.get(board + path)
+        wait_text(browser, filled)
+        timings[name] = browser.execute_script(
+            "const n = performance.getEntriesByType('navigation')[0]; return Math.round(performance.now() - n.startTime);"
+        )
+        browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+        assert console_errors(browser) == [], f"console errors on {path}"
+        assert browser.find_elements(By.CSS_SELECTOR, ".notice-error") == [], f"error notice on {path}"
+    RENDER_TIMES.write_text(json.dumps(timings, indent=1) + "\n")
+
+
+def test_a_filter_changes_the_chart_and_the_url(board: str, browser) -> None:
+    browser.get(board + "/explorer?x=site&by=&metric=jobs&tf=today")
+    before = wait_text(browser, "explorer-coverage")
+    box = browser.find_element(By.ID, "explorer-filter-jobtype")
+    box.send_keys("Production", Keys.ENTER)
+    params = wait_url(browser, lambda q: q.get("jobtype") == ["Production"])
+    after = wait_text(browser, "explorer-coverage", lambda text: bool(text) and text != before)
+    assert params["x"] == ["site"]
+    assert int(after.split(" ")[0].replace(",", "")) < int(before.split(" ")[0].replace(",", ""))
+    browser.save_screenshot(str(SCREENSHOTS / "explorer-filtered.png"))
+
+
+def test_clicking_a_bar_drills_down_and_a_shared_url_restores_the_view(board: str, browser) -> None:
+    browser.get(board + "/explorer?x=site&by=jobstate&metric=jobs&tf=today")
+    wait_text(browser, "explorer-coverage")
+    bar = WebDriverWait(browser, WAIT).until(ready.presence_of_element_located((By.CSS_SELECTOR, "#explorer-graph .bars .point path")))
+    ActionChains(browser).move_to_element(bar).click().perform()
+    params = wait_url(browser, lambda q: "site" in q and "jobstate" in q)
+    drilled = wait_text(browser, "explorer-coverage")
+    shared = browser.current_url
+    browser.save_screenshot(str(SCREENSHOTS / "explorer-drilled.png"))
+
+    browser.get("about:blank")
+    browser.get(shared)
+    restored = wait_text(browser, "explorer-coverage")
+    assert restored.split(" · ")[:2] == drilled.split(" · ")[:2]
+    assert browser.find_element(By.ID, "explorer-filter-site").get_attribute("value") == params["site"][0]
+    assert browser.find_element(By.ID, "explorer-title").text == "Jobs by site and jobstate"
+
+
+def test_clicking_a_pie_lists_what_is_inside(board: str, browser) -> None:
+    browser.get(board + "/errors?tf=24h")
+    wait_text(browser, "errors-coverage")
+    slice_ = WebDriverWait(browser, WAIT).until(ready.presence_of_element_located((By.CSS_SELECTOR, "#errors-grid .slice path")))
+    ActionChains(browser).move_to_element(slice_).click().perform()
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "errors-selection-table"))
+    browser.save_screenshot(str(SCREENSHOTS / "errors-selected.png"))
+    assert "errors" in browser.find_element(By.ID, "errors-selection-table").text
+
+
+def test_text_from_fwjrs_is_shown_escaped(board: str, browser) -> None:
+    browser.get(board + "/failed?q=hostile-fwjr-1")
+    WebDriverWait(browser, WAIT).until(lambda d: "<b>evil_workflow</b>" in d.find_element(By.ID, "failed-table").text)
+    cell = browser.find_element(By.CSS_SELECTOR, "#failed-table td[data-dash-column='workflow']")
+    cell.click()
+    detail = wait_text(browser, "failed-detail", lambda text: "<script>" in text)
+    assert "<img src=x onerror=alert(1)>" in detail
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert browser.find_elements(By.CSS_SELECTOR, "#failed-detail b, #failed-table b, #failed-detail img") == []
+    browser.save_screenshot(str(SCREENSHOTS / "failed-detail.png"))
+
+
+def test_the_overview_refreshes_itself_when_new_jobs_arrive(board: str, browser, seeded: tuple) -> None:
+    _, store, _, _ = seeded
+    browser.get(board + "/")
+    before = int(wait_text(browser, "overview-jobs").replace(",", ""))
+    new_jobs = generated_jobs(40, seed=99, start_ts=int(time.time()) - 30, minutes=0.4)
+    written = seed(store, new_jobs, batch="test-refresh")
+    after = wait_text(browser, "overview-jobs", lambda text: text.replace(",", "").isdigit() and int(text.replace(",", "")) > before)
+    assert int(after.replace(",", "")) == before + written.jobs
+    assert "ago" in browser.find_element(By.ID, "overview-freshness").text

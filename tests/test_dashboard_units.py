@@ -1,0 +1,90 @@
+"""The board's pure pieces: units, URL state, timeframes, precision choice."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard import timeframe, units
+from dashboard.state import View, parse_view, query_filters, search_with, params_of, view_search
+
+NOW = 1795392000 + 13 * 3600 + 7  # 2026-11-23T13:00:07Z, a Monday
+LADDER = [("minute", 2 * 86400), ("hour", 30 * 86400), ("day", 365 * 86400), ("month", None)]
+
+
+def test_times_read_as_hours_minutes_seconds() -> None:
+    assert units.hms(0) == "0:00:00"
+    assert units.hms(3725.4) == "1:02:05"
+    assert units.hms(90061) == "25:01:01"
+    assert units.format_value("TotalJobTime", 59.6) == "0:01:00"
+
+
+def test_sizes_read_in_byte_units_and_shares_in_percent() -> None:
+    assert units.format_value("PeakValueRss", 2048) == "2.0 GB"
+    assert units.format_value("readTotalMB", 0.5) == "500.0 kB"
+    assert units.format_value("failure_rate", 0.1234) == "12.3%"
+    assert units.format_value("readPercentageOps", 42.0) == "42.0%"
+    assert units.format_value("jobs", 12345) == "12,345"
+    assert units.format_value("PeakValueRss", None) == "–"
+
+
+def test_every_metric_of_the_rule_table_is_offered_with_its_unit() -> None:
+    offered = {m["id"]: m for m in units.measures()}
+    from fwjr.metrics import ALL_METRICS
+
+    for metric in ALL_METRICS:
+        assert offered[metric.name]["unit"] == metric.unit
+    assert offered["PeakValueRss"]["stats"] == "avg"
+    assert offered["TotalJobCPU"]["stats"] == "sum,avg"
+
+
+def test_a_view_survives_the_round_trip_through_its_url() -> None:
+    view = View(filters={"site": "~^T2_", "exit_code": "8021"}, tf="custom", start="2026-11-01T00:00:00Z",
+                end="2026-11-02T00:00:00Z", metric="PeakValueRss", stat="avg", x="time", by="jobtype", page=2)
+    assert parse_view(params_of(view_search(view))) == view
+
+
+def test_drill_down_adds_a_filter_and_returns_to_the_first_page() -> None:
+    view = View(filters={"site": "T2_CH_CERN"}, page=3).with_filters(exit_code="8021")
+    assert view.filters == {"site": "T2_CH_CERN", "exit_code": "8021"}
+    assert view.page == 0
+    assert View(filters={"site": "x"}).with_filters(site="").filters == {}
+
+
+def test_filter_texts_become_exact_values_or_regular_expressions() -> None:
+    assert query_filters({"site": "~^T2_", "exit_code": "8021", "workflow": "a'b"}) == {
+        "site": {"regex": "^T2_"}, "exit_code": 8021, "workflow": "a'b"}
+    with pytest.raises(ValueError, match="exit_code='abc'"):
+        query_filters({"exit_code": "abc"})
+    with pytest.raises(ValueError, match="unknown filter 'color'"):
+        query_filters({"color": "red"})
+
+
+def test_search_with_changes_some_parameters_and_drops_empty_ones() -> None:
+    assert params_of(search_with("?a=1&b=2", b="", c=3)) == {"a": "1", "c": "3"}
+
+
+def test_presets_are_utc_calendar_ranges() -> None:
+    midnight = NOW - 13 * 3600 - 7
+    assert timeframe.preset_range("today", NOW) == (midnight, NOW)
+    assert timeframe.preset_range("yesterday", NOW) == (midnight - 86400, midnight)
+    assert timeframe.preset_range("thismonth", NOW) == (1793491200, NOW)  # 2026-11-01
+    assert timeframe.preset_range("lastmonth", NOW) == (1790812800, 1793491200)  # October 2026
+    assert timeframe.preset_range("1h", NOW) == (NOW - 3600, NOW)
+    with pytest.raises(ValueError, match="unknown timeframe 'fortnight'"):
+        timeframe.preset_range("fortnight", NOW)
+
+
+def test_explicit_times_win_over_presets_and_take_epoch_or_iso() -> None:
+    assert timeframe.resolve("today", "1793491200", "2026-11-02T00:00:00Z", NOW) == (1793491200, 1793577600)
+    with pytest.raises(ValueError, match="from='yesterday-ish'"):
+        timeframe.resolve(None, "yesterday-ish", "1", NOW)
+    with pytest.raises(ValueError, match="needs both from and to"):
+        timeframe.resolve("custom", "", "", NOW)
+
+
+def test_charts_use_the_finest_stored_precision_that_fits_the_point_budget() -> None:
+    assert timeframe.display_precision(NOW - 3600, NOW, NOW, LADDER) == "minute"
+    assert timeframe.display_precision(NOW - 86400, NOW, NOW, LADDER) == "minute"
+    assert timeframe.display_precision(NOW - 7 * 86400, NOW, NOW, LADDER) == "hour"
+    assert timeframe.display_precision(NOW - 60 * 86400, NOW, NOW, LADDER) == "day"
+    assert timeframe.display_precision(NOW - 800 * 86400, NOW, NOW, LADDER) == "month"
