@@ -557,15 +557,6 @@ def table_ddl(store: Store, table: str) -> str:
     return rows[0][0]
 
 
-# ---------------------------------------------------------------- stream recovery
-
-
-def recent_identities(store: Store, since: int) -> set[str]:
-    """Identities of jobs counted since `since`: the stream's dedupe memory after a restart."""
-    sql = "SELECT DISTINCT identity FROM jobs WHERE ts >= toDateTime({since:UInt32}, 'UTC')"
-    return {row[0] for row in store.rows(sql, {"since": since})}
-
-
 def truncate(store: Store, table: str) -> None:
     """Empty one table (tests, and a full rebuild of the cache)."""
     if table not in TABLES:

@@ -15,7 +15,7 @@ import faust
 from prometheus_client import start_http_server
 
 from fwjr.config import Settings
-from fwjr.migrate import migrate
+from fwjr.migrate import ladder_parameters, migrate
 from fwjr.store import connect
 from streams.app import create_app
 from streams.runtime import Runtime
@@ -27,7 +27,7 @@ def run_worker(settings: Settings, with_dashboard: bool) -> None:
     """Run until SIGTERM/SIGINT; every batch is durable before its offsets are committed."""
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     store = connect(settings)
-    migrate(store)
+    migrate(store, ladder_parameters(settings))
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="127.0.0.1")
     if with_dashboard:

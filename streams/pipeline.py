@@ -81,7 +81,11 @@ def reason_label(rejection: Rejection) -> str:
 
 
 def batch_id(topic: str, partition: int, first_offset: int, last_offset: int) -> str:
-    """Deterministic batch id: the input range it came from, so it names its own source."""
+    """A stream batch id, `topic/partition/first-last`: the input range it holds.
+
+    The store judges a batch committed by comparing its first offset with the ledger
+    (fwjr.query.uncommitted_batches), so the id must name its range, nothing else.
+    """
     return f"{topic}/{partition}/{first_offset}-{last_offset}"
 
 
@@ -126,8 +130,8 @@ class Pipeline:
                 part.jobs.append((result, message.offset))
             else:
                 duplicates += 1
-        for (topic, partition), part in by_partition.items():
-            part.batch = batch_id(topic, partition, part.first_offset, part.last_offset)
+        for part in by_partition.values():
+            part.batch = batch_id(part.topic, part.partition, part.first_offset, part.last_offset)
         return Flush(partitions=list(by_partition.values()), skipped=skipped, duplicates=duplicates)
 
     def committed_through(self, flush: Flush) -> None:
