@@ -74,7 +74,7 @@ class Aggregator:
             vector[2] += 1
         for name, value in job.metrics.items():
             index = _SUM_INDEX[name]
-            vector[index] += to_micro(value)
+            vector[index] += round(value * MICRO)  # to_micro, inlined on the hot path
             vector[index + 1] += 1
         if job.errors:
             seen_here = set()

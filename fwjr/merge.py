@@ -15,12 +15,15 @@ from typing import Any
 from fwjr.errors import RejectedDocument
 from fwjr.metrics import BY_GROUP, GROUP_ALIASES
 from fwjr.model import Job, StepError
-from fwjr.values import as_float, as_int, as_metric, as_str, unwrap
+from fwjr.values import MAX_METRIC, as_float, as_int, as_metric, as_str, unwrap
 
 MAX_ERROR_DETAILS = 4000
 _NO_ERROR_CODE = -1
 # The last second a UTC bucket can be shown for (9999-12-31T23:59:59Z).
 _LATEST_TS = 253402300799
+# Performance group name (aliases included) -> {metric name: rule}, for the merge's inner loop.
+_RULES_BY_GROUP: dict[str, dict[str, str]] = {group: dict(rules) for group, rules in BY_GROUP.items()}
+_RULES_BY_GROUP.update({alias: _RULES_BY_GROUP[group] for alias, group in GROUP_ALIASES.items()})
 # Exit codes are stored as Int32; a code outside it is unreadable, not a number to wrap.
 _EXIT_CODE_RANGE = range(-(2**31), 2**31)
 
@@ -79,7 +82,8 @@ def merge_document(doc: Any, source: str = "") -> Job:
         performance = step.get("performance")
         if type(performance) is dict and performance:
             weight = _step_weight(span, performance)
-            _combine(performance, weight, totals, weighted, weights, set())
+            taken = set() if "cmssw" in performance else None
+            _combine(performance, weight, totals, weighted, weights, taken)
 
     for name, value_sum in weighted.items():
         totals[name] = value_sum / weights[name]
@@ -266,12 +270,13 @@ def _combine(
     totals: dict[str, float],
     weighted: dict[str, float],
     weights: dict[str, float],
-    taken: set[str],
+    taken: set[str] | None,
 ) -> None:
     """Fold one step's performance groups into the job's running values, rule by rule.
 
     Raw agent reports carry the same metric twice in one step (`cmssw.Timing` and
-    `cpu`); `taken` keeps the first so a step's totals are not counted double.
+    `cpu`); for those steps `taken` keeps the first so a step's totals are not counted
+    double. Archive documents have no `cmssw` block and skip that bookkeeping (None).
     """
     for group_name, group in performance.items():
         if type(group) is not dict:
@@ -279,16 +284,25 @@ def _combine(
         if group_name == "cmssw":
             _combine(group, weight, totals, weighted, weights, taken)
             continue
-        rules = BY_GROUP.get(GROUP_ALIASES.get(group_name, group_name))
+        rules = _RULES_BY_GROUP.get(group_name)
         if rules is None:
             continue
-        for name, rule in rules:
-            if name in taken:
+        # Walk the values the step has (not the whole table); plain non-negative
+        # floats, the common case, skip the coercion call.
+        for name, raw in group.items():
+            rule = rules.get(name)
+            if rule is None:
                 continue
-            value = as_metric(group.get(name))
-            if value is None:
-                continue
-            taken.add(name)
+            if type(raw) is float and 0.0 <= raw <= MAX_METRIC:
+                value = raw
+            else:
+                value = as_metric(raw)
+                if value is None:
+                    continue
+            if taken is not None:
+                if name in taken:
+                    continue
+                taken.add(name)
             if rule == "sum":
                 totals[name] = totals.get(name, 0.0) + value
             elif rule == "max":

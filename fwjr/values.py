@@ -54,6 +54,11 @@ MAX_METRIC = 1e12
 
 def as_metric(value: Any) -> float | None:
     """A metric value; negative values (-1, -2) are the reports' "no value" markers, absurd ones are corrupt."""
+    kind = type(value)
+    if kind is float:  # the common cases first; nan fails both comparisons
+        return value if 0.0 <= value <= MAX_METRIC else None
+    if kind is int:
+        return float(value) if 0 <= value <= MAX_METRIC else None
     number = as_float(value)
     if number is None or number < 0 or number > MAX_METRIC:
         return None
