@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from fwjr.errors import RejectedDocument
 from fwjr.merge import merge_document, split_task
-from fwjr.metrics import BY_NAME
+from fwjr.metrics import BY_NAME, DERIVED, METRICS
 from fwjr.values import as_float, as_int, as_metric, as_str, unwrap
 
 TS = 1700000000
@@ -424,3 +425,28 @@ def test_timestamps_beyond_year_9999_are_rejected(ts) -> None:
         merge_document(body)
     with pytest.raises(RejectedDocument, match="plausible"):
         merge_document({"task": "/w/t", "steps": [{"name": "a", "stop": ts}]})
+
+
+# --- docs/merge.md matches the rule table ------------------------------------------
+
+
+def _doc_rows() -> dict[str, list[str]]:
+    """`| `name` | ... |` rows of docs/merge.md's metric tables, by metric name."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "merge.md").read_text()
+    rows: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and cells[0].strip("`") in BY_NAME:
+            name = cells[0].strip("`")
+            assert name not in rows, f"docs/merge.md lists {name} twice"
+            rows[name] = cells[1:]
+    return rows
+
+
+def test_docs_merge_md_lists_every_metric_with_its_rule() -> None:
+    rows = _doc_rows()
+    assert sorted(rows) == sorted(BY_NAME)
+    for metric in METRICS:
+        assert rows[metric.name][:4] == [metric.group, metric.rule, metric.unit, metric.title], metric.name
+    for metric in DERIVED:
+        assert rows[metric.name][:3] == [metric.rule, metric.unit, metric.title], metric.name
