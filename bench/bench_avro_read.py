@@ -6,7 +6,9 @@ JVM -> Python hand-over and not just the JVM-side scan (a bare count() would let
 every column and decode nothing). The baseline is fastavro in this one process over the same
 files; every rate is printed as docs/s and as a ratio to that baseline.
 
-    python -m bench.bench_avro_read [--docs 20000] [--per-file 2000] [--root DIR] [--master local[2]]
+    python -m bench.bench_avro_read [--docs 40000] [--hours 24] [--root DIR] [--master local[2]]
+
+The generated archive (fwjr.generate) has one file per hour of FWJR time.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import fastavro
 import orjson
 import pyarrow as pa
 
-from batch.avro_source import DOCUMENT_COLUMN, list_archive_files, read_documents
+from batch.avro_source import DOCUMENT_COLUMN, read_documents
 from batch.spark_session import get_spark
-from tests.hdfs_fixtures import write_archive_tree
+from fwjr.generate import generate_documents, write_archive
 
 START_TS = 1_700_000_000
 # The top-level fields fwjr.merge reads from an archive record.
@@ -92,8 +94,8 @@ def _spark_variants(spark, files: list[str]) -> dict[str, Callable[[], int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=20000, help="FWJRs to generate when --root is not given")
-    parser.add_argument("--per-file", type=int, default=2000, help="FWJRs per generated Avro file")
+    parser.add_argument("--docs", type=int, default=40000, help="FWJRs to generate when --root is not given")
+    parser.add_argument("--hours", type=float, default=24, help="hours of FWJR time they span (one file per hour)")
     parser.add_argument("--root", help="an existing archive root (ROOT/YYYY/MM/DD/*.avro) to read instead")
     parser.add_argument("--master", default=None, help="Spark master (default FWJR_SPARK_MASTER or local[2])")
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per variant; the first one warms the JVM")
@@ -103,27 +105,35 @@ def main() -> None:
     try:
         root = Path(args.root) if args.root else workdir / "archive"
         if not args.root:
-            write_archive_tree(root, args.docs, START_TS, 60, args.per_file)
-        files = list_archive_files(str(root), 0, 2**31 - 1, slack_days=0) if args.root else \
-            list_archive_files(str(root), START_TS, START_TS + args.docs * 60)
+            generated = generate_documents(args.docs, seed=1, start_ts=START_TS, minutes=args.hours * 60)
+            write_archive(generated, root, fmt="avro", files_per_day=24)
+        files = sorted(str(path) for path in root.rglob("*.avro"))
         size_mb = sum(Path(f).stat().st_size for f in files) / 1e6
         print(f"{len(files)} files, {size_mb:.1f} MB")
 
         docs, seconds = _timed(lambda: baseline(files))
         base_rate = docs / seconds
-        print(f"{'baseline: fastavro, one process':56s} {docs:>8d} docs {base_rate:>10.0f} docs/s  1.00x")
+        print(f"{'baseline: fastavro, one process':56s} {docs:>8d} docs {base_rate:>10.0f} docs/s")
 
         started = time.perf_counter()
         spark = get_spark(args.master, app_name="bench-avro-read")
         print(f"Spark start-up ({spark.sparkContext.master}): {time.perf_counter() - started:.1f} s")
+        results: list[tuple[str, float]] = []
         for name, run in _spark_variants(spark, files).items():
             for attempt in range(1, args.repeat + 1):
                 count, seconds = _timed(run)
                 if count != docs:
                     raise SystemExit(f"{name}: read {count} documents, the baseline read {docs}")
-                rate = count / seconds
-                print(f"{name + f' [run {attempt}]':56s} {count:>8d} docs {rate:>10.0f} docs/s  {rate / base_rate:.2f}x")
+                results.append((f"{name} [run {attempt}]", count / seconds))
         spark.stop()
+
+        # The machine is shared: take the baseline again and keep its better run, so a busy
+        # moment during one baseline run does not inflate every ratio.
+        docs, seconds = _timed(lambda: baseline(files))
+        print(f"{'baseline again':56s} {docs:>8d} docs {docs / seconds:>10.0f} docs/s")
+        base_rate = max(base_rate, docs / seconds)
+        for label, rate in results:
+            print(f"{label:56s} {rate:>10.0f} docs/s  {rate / base_rate:.2f}x baseline")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

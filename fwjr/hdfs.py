@@ -12,12 +12,15 @@ the same jars, so nothing here needs Spark.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ LOOPBACK = "127.0.0.1"
 MINICLUSTER_MAIN = "org.apache.hadoop.mapreduce.MiniHadoopClusterManager"
 FS_SHELL_MAIN = "org.apache.hadoop.fs.FsShell"
 DEFAULT_HADOOP_VERSION = "3.4.1"
+PR_SET_PDEATHSIG = 1
 _DEFAULT_FS = re.compile(r"<name>fs\.defaultFS</name>\s*<value>hdfs://[^:<]+:(\d+)</value>")
 
 
@@ -74,10 +78,12 @@ def ensure_maven_jars(pom: Path, jar_dir: Path, properties: dict[str, str] | Non
         shutil.rmtree(staging, ignore_errors=True)
         raise HdfsError(f"Maven could not resolve {pom} ({' '.join(defines)}): {result.stdout[-2000:]}{result.stderr[-2000:]}")
     (staging / JAR_MARKER).write_text(" ".join(cmd))
-    if jar_dir.exists():
-        shutil.rmtree(staging, ignore_errors=True)
-    else:
+    try:
         staging.rename(jar_dir)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (jar_dir / JAR_MARKER).exists():
+            raise HdfsError(f"could not move resolved jars into {jar_dir}: it exists but is incomplete; delete it")
     return jar_dir
 
 
@@ -162,6 +168,13 @@ def _log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the cluster JVM gets SIGTERM when its owner dies, so a
+    killed test run never leaves an orphaned namenode holding ports and disk."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _wait_for_port(process: subprocess.Popen, written_conf: Path, log_file: Path, timeout: float) -> int:
     """The namenode's RPC port, read from the config the launcher writes once the cluster is up."""
     deadline = time.monotonic() + timeout
@@ -202,7 +215,8 @@ def start_hdfs(state_dir: Path, port: int = 0, timeout: float = 120.0) -> HdfsHa
     ]
     with open(log_file, "wb") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=state_dir, start_new_session=True)
+                                   cwd=state_dir, start_new_session=True,
+                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     actual_port = _wait_for_port(process, written_conf, log_file, timeout)
     url = f"hdfs://{LOOPBACK}:{actual_port}"
     conf_dir = state_dir / "client-conf"
