@@ -18,6 +18,15 @@ from fwjr.broker import DEFAULT_TOPICS, KafkaBroker, TopicSpec, ensure_kafka_jar
 from fwjr.config import Settings
 
 
+def alive(pid: int) -> bool:
+    """Whether the process runs; a killed child nobody has reaped yet (a zombie) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @dataclass
 class Component:
     name: str
@@ -29,11 +38,7 @@ class Component:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return pid if alive(pid) else None
 
     def start(self, argv: list[str], env: dict[str, str]) -> int:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -49,14 +54,11 @@ class Component:
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+        while alive(pid):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
                 break
             time.sleep(0.2)
-        else:
-            os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         return True
 

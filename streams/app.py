@@ -46,6 +46,8 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         store="memory://",
         web_enabled=False,
         broker_commit_interval=0.5,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.raw_partitions,
         stream_wait_empty=True,

@@ -1,1 +1,5 @@
-pytest_plugins = ["tests.kafka_fixtures"]
+pytest_plugins = [
+    "tests.kafka_fixtures",
+    "tests.hdfs_fixtures",
+    "tests.live_fixtures",
+]

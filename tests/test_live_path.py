@@ -1,0 +1,118 @@
+"""The live path end to end: real broker, real worker process, embedded store.
+
+The worker's store must equal `fwjr aggregate` over the same files exactly, through
+duplicates, malformed input, worker SIGKILLs and a broker restart. Each test adds a new
+generated set; the store is compared with the offline aggregate of every set so far.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer
+
+from fwjr.broker import KafkaBroker
+from fwjr.produce import wait_drained
+from tests.live_fixtures import FWJR, Stack
+
+pytestmark = pytest.mark.kafka
+
+_produced: list[Path] = []
+
+
+def _window() -> tuple[str, str]:
+    now = datetime.now(timezone.utc)
+    return (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:00:00"), (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:00:00")
+
+
+def _generate(stack: Stack, tmp_path: Path, count: int, seed: int) -> Path:
+    out = tmp_path / f"gen-{seed}"
+    stack.fwjr("generate", "--count", str(count), "--seed", str(seed), "--format", "jsonl", "--out", str(out), "--minutes", "90")
+    _produced.append(out)
+    return out
+
+
+def _assert_store_equals_offline(stack: Stack) -> None:
+    start, end = _window()
+    stored = stack.jsonl("query", "aggregates", "--from", start, "--to", end, "--precision", "hour")
+    expected = stack.jsonl("aggregate", *map(str, _produced), "--precision", "hour")
+    assert len(stored) == len(expected)
+    assert sum(r["jobs"] for r in stored) == sum(r["jobs"] for r in expected)
+    assert stored == expected
+
+
+def _bootstrap(stack: Stack) -> str:
+    return f"127.0.0.1:{stack.env['FWJR_KAFKA_PORT']}"
+
+
+def _dead_letters(stack: Stack) -> list:
+    consumer = Consumer(
+        {"bootstrap.servers": _bootstrap(stack), "group.id": f"t-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe(["fwjr.dlq"])
+    letters, idle_since = [], time.monotonic()
+    while time.monotonic() - idle_since < 5:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            letters.append(message)
+            idle_since = time.monotonic()
+    consumer.close()
+    return letters
+
+
+def test_worker_store_equals_offline_aggregate_with_duplicates_and_rejects(stack: Stack, tmp_path: Path) -> None:
+    archive = _generate(stack, tmp_path, 4000, seed=11)
+    offline = stack.fwjr("aggregate", str(archive), "--precision", "hour")
+    summary = offline.stderr.decode().strip().splitlines()[-1]
+    rejected = int(summary.split(",")[-1].split()[0])
+    duplicates = int(summary.split(",")[-2].split()[0])
+    assert rejected > 0 and duplicates > 0, summary
+
+    stack.fwjr("produce", str(archive), "--wait")
+
+    _assert_store_equals_offline(stack)
+    letters = _dead_letters(stack)
+    assert len(letters) == rejected
+    for letter in letters:
+        headers = dict(letter.headers())
+        assert headers["reason"], letter.value()[:80]
+    metrics = stack.fwjr("status").stdout
+    assert b'"worker"' in metrics
+
+
+def test_sigkilled_worker_neither_loses_nor_double_counts(stack: Stack, tmp_path: Path) -> None:
+    archive = _generate(stack, tmp_path, 12000, seed=12)
+    producer = subprocess.Popen(FWJR + ["produce", str(archive), "--rate", "1500"], env=stack.env, stderr=subprocess.PIPE)
+    try:
+        for pause in (2.0, 2.5, 3.0):
+            time.sleep(pause)
+            pid = stack.worker_pid()
+            assert pid is not None, stack.worker_log()[-2000:]
+            os.kill(pid, signal.SIGKILL)
+            while stack.worker_pid() == pid:
+                time.sleep(0.1)
+            stack.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)
+    finally:
+        assert producer.wait(timeout=300) == 0, producer.stderr.read().decode()[-2000:]
+    wait_drained(_bootstrap(stack), timeout=300)
+    _assert_store_equals_offline(stack)
+
+
+def test_broker_restart_during_a_run_keeps_totals_exact(stack: Stack, tmp_path: Path) -> None:
+    archive = _generate(stack, tmp_path, 6000, seed=13)
+    producer = subprocess.Popen(FWJR + ["produce", str(archive), "--rate", "1500"], env=stack.env, stderr=subprocess.PIPE)
+    try:
+        time.sleep(2.0)
+        KafkaBroker(stack.home / "kafka").restart()
+    finally:
+        assert producer.wait(timeout=300) == 0, producer.stderr.read().decode()[-2000:]
+    wait_drained(_bootstrap(stack), timeout=300)
+    assert stack.worker_pid() is not None, stack.worker_log()[-3000:]
+    _assert_store_equals_offline(stack)
