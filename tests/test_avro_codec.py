@@ -8,6 +8,7 @@ from pathlib import Path
 import fastavro
 import pytest
 
+from tests.paths import WMARCHIVE
 from fwjr.avro_codec import (
     ARCHIVE_SCHEMA,
     SCHEMA_FINGERPRINT,
@@ -19,7 +20,7 @@ from fwjr.avro_codec import (
     write_avro_file,
 )
 
-REFERENCE = Path("/work/shared/reference/wmarchive")
+REFERENCE = WMARCHIVE
 SAMPLE_FILES = sorted((REFERENCE / "fwjr_samples").glob("*Fwjr.json")) + [
     REFERENCE / "schemas" / "fwjr_prod_2016-03_sample.json"
 ]

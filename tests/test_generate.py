@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.paths import WMARCHIVE
 from fwjr.avro_codec import read_avro_file
 from fwjr.generate import (
     DEFAULT_START_TS,
@@ -20,7 +21,7 @@ from fwjr.generate import (
     write_archive,
 )
 
-ERROR_CODES = Path("/work/shared/reference/wmarchive/error_codes/wmarchive_error_codes.json")
+ERROR_CODES = WMARCHIVE / "error_codes" / "wmarchive_error_codes.json"
 JOBTYPES = {"Processing", "Production", "Merge", "LogCollect", "Cleanup", "Harvesting", "Skim"}
 COUNT = 3000
 
