@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine (Python venv, Chromium for the browser
+# tests, the Kafka jars from Maven Central). Safe to re-run: each step is skipped when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=$(command -v python3.11 || command -v python3)
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "setup: chromium/chromedriver missing and not root: browser tests will be skipped" >&2
+  fi
+fi
+
+.venv/bin/python -c "from fwjr.broker import default_cache_dir, ensure_kafka_jars; ensure_kafka_jars(default_cache_dir())"
