@@ -177,6 +177,14 @@ def worker() -> None:
 
 
 @app.command()
+def dashboard() -> None:
+    """Serve the board and its JSON API alone (against a ClickHouse server, or an embedded store nobody owns)."""
+    from dashboard.server import main as serve
+
+    raise typer.Exit(serve())
+
+
+@app.command()
 def produce(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="FWJR files or archive folders to publish.")] = None,
     generate: Annotated[Optional[int], typer.Option("--generate", help="Publish N generated FWJRs (0 = until stopped).")] = None,
