@@ -244,3 +244,92 @@ def query_aggregates(
 
     rows = read_aggregates(_settings(), parse_iso(start), parse_iso(end), precision.value)
     _print_rows([present(row, precision.value) for row in rows], format)
+
+
+# ---------------------------------------------------------------- alerts and service status (issue 6)
+
+
+def _alert_table(alerts: list[dict]) -> None:
+    from fwjr.bucket import iso
+
+    header = ("state", "scope", "fired", "resolved", "rate", "baseline", "top exit code", "suspected cause")
+    rows = []
+    for alert in alerts:
+        evidence = alert["evidence"]
+        top = evidence.get("top_exit_codes") or []
+        causes = evidence.get("suspected_causes") or []
+        rows.append((
+            alert["state"],
+            "all jobs" if alert["scope"] == "all" else f"{alert['scope']}={alert['value']}",
+            iso(alert["fired"]),
+            iso(alert["resolved"]) if alert["resolved"] else "-",
+            f"{evidence['rate']:.1%}",
+            f"{evidence['baseline']:.1%}",
+            f"{top[0]['exit_code']} {top[0]['description']}"[:50] if top else "-",
+            ", ".join(f"{c['service']} {c['state']}" for c in causes) or "-",
+        ))
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        typer.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@app.command()
+def alerts(
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    hours: Annotated[float, typer.Option("--hours", help="Also list alerts fired within this many hours.")] = 24.0,
+) -> None:
+    """Active and recent alerts: scope, state, fired and resolved times, evidence."""
+    import time
+
+    from fwjr.alerting.read import read_alerts
+
+    found = read_alerts(_settings(), int(time.time() - hours * 3600))
+    if format is OutputFormat.jsonl:
+        out = sys.stdout.buffer
+        for alert in found:
+            out.write(_encoder.encode(alert) + b"\n")
+        out.flush()
+        return
+    _alert_table(found)
+
+
+@app.command("service-status")
+def service_status(
+    service: Annotated[str, typer.Argument(help="Service name, e.g. EOS, FTS, T1_US_FNAL_Disk.")],
+    state: Annotated[str, typer.Argument(help="up, degraded or down.")],
+    message: Annotated[str, typer.Option("--message", help="What is wrong (shown with the outage).")] = "",
+    at: Annotated[Optional[str], typer.Option("--at", help="When (ISO UTC); default now.")] = None,
+    source: Annotated[str, typer.Option("--source", help="Who says so.")] = "fwjr service-status",
+) -> None:
+    """Post one service status event to service.status by hand."""
+    import time
+
+    from fwjr.alerting.publish import publish_status
+    from fwjr.alerting.status import parse_status
+    from fwjr.produce import make_producer
+
+    doc = {"service": service, "state": state, "ts": at or int(time.time()), "message": message, "source": source}
+    parsed = parse_status(doc, "fwjr service-status")
+    if isinstance(parsed, Rejection):
+        typer.echo(f"rejected: {parsed.message()}", err=True)
+        raise typer.Exit(2)
+    publish_status(make_producer(_settings().bootstrap), [msgspec.structs.asdict(parsed)])
+    typer.echo(f"published: {parsed.service} {parsed.state} at {parsed.ts}", err=True)
+
+
+@app.command()
+def outages(
+    service: Annotated[Optional[str], typer.Argument(help="Only this service.")] = None,
+    hours: Annotated[float, typer.Option("--hours", help="How far back to look.")] = 24.0 * 7,
+) -> None:
+    """When each service stopped working and for how long (JSON lines: service, start, end, state, duration)."""
+    import time
+
+    from fwjr.alerting.read import read_outages
+
+    now = int(time.time())
+    out = sys.stdout.buffer
+    for outage in read_outages(_settings(), int(now - hours * 3600), now + 1, service):
+        outage["duration"] = (outage["end"] or now) - outage["start"]
+        out.write(_encoder.encode(outage) + b"\n")
+    out.flush()

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from fwjr.alerting.rule import RuleConfig
 
 
 def _default_home() -> Path:
@@ -44,6 +47,50 @@ class Settings(BaseSettings):
     jobs_days: int = Field(default=14, description="Retention of per-job rows (drill-down).")
     spark_master: str = Field(default="local[2]", description="Spark master for replays.")
     config: Path | None = Field(default=None, description="YAML file with any of these settings.")
+
+    # ---- alerts, service status and receivers (issue 6; docs/alerting.md) ----
+    alert_window_minutes: int = Field(default=5, description="Event-time minutes each alert evaluation looks at.")
+    alert_baseline_minutes: int = Field(default=120, description="Minutes of calm history each scope's baseline rate uses.")
+    alert_pending_minutes: int = Field(default=3, description="Consecutive anomalous minutes before an alert fires.")
+    alert_resolve_minutes: int = Field(default=5, description="Consecutive calm minutes before a firing alert resolves.")
+    alert_z_fire: float = Field(default=5.0, description="Score (standard deviations above baseline) that counts as a spike.")
+    alert_z_resolve: float = Field(default=2.0, description="Score below which a firing scope counts as calm.")
+    alert_min_excess_failures: float = Field(default=10.0, description="Failures above expectation needed for a spike.")
+    alert_min_ratio: float = Field(default=2.0, description="Spike rate must be at least this many times the baseline.")
+    alert_min_excess_rate: float = Field(default=0.05, description="Spike rate must exceed the baseline by this much.")
+    alert_min_baseline_jobs: int = Field(default=100, description="Jobs a scope's baseline needs before it can alert on its own.")
+    alert_allowed_lateness: int = Field(default=120, description="Seconds behind the newest FWJR a minute waits for late reports.")
+    alert_webhook_urls: list[str] = Field(default_factory=list, description="Webhook receivers (Alertmanager-style JSON body).")
+    alert_smtp_host: str | None = Field(default=None, description="SMTP server for e-mail alerts; unset = no e-mail.")
+    alert_smtp_port: int = Field(default=25, description="SMTP port.")
+    alert_email_from: str = Field(default="fwjr-monitor@localhost", description="Sender of alert e-mails.")
+    alert_email_to: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
+    alert_retry_attempts: int = Field(default=6, description="Deliveries tried per alert and receiver before giving up.")
+    alert_retry_backoff: float = Field(default=1.0, description="First retry delay in seconds; doubles each attempt.")
+    status_endpoints: list[dict] = Field(
+        default_factory=list,
+        description="JSON status pages to poll: {url, service?, fields: {service, state, message, ts}, states: {theirs: ours}}.",
+    )
+    status_poll_interval: float = Field(default=60.0, description="Seconds between polls of the status endpoints.")
+
+    def alert_rule(self) -> "RuleConfig":
+        """The alert rule's knobs from these settings."""
+        from fwjr.alerting.rule import RuleConfig
+
+        return RuleConfig(
+            window_minutes=self.alert_window_minutes,
+            baseline_minutes=self.alert_baseline_minutes,
+            pending_minutes=self.alert_pending_minutes,
+            resolve_minutes=self.alert_resolve_minutes,
+            z_fire=self.alert_z_fire,
+            z_resolve=self.alert_z_resolve,
+            min_excess_failures=self.alert_min_excess_failures,
+            min_ratio=self.alert_min_ratio,
+            min_excess_rate=self.alert_min_excess_rate,
+            min_baseline_jobs=self.alert_min_baseline_jobs,
+            allowed_lateness=self.alert_allowed_lateness,
+        )
+    # ---- end of alerts block ----
 
     @classmethod
     def settings_customise_sources(

@@ -37,12 +37,14 @@ def run_generate(count: int, seed: int, fmt: str, out: Path, minutes: float | No
 
 def generated_messages(count: int, seed: int, fmt: str, minutes: float | None, scenario: Path | None, settings: Settings) -> Iterator:
     """Messages for `fwjr produce --generate N`; N = 0 feeds forever with event time = now."""
+    from fwjr.alerting.publish import rehearse_outages
     from fwjr.produce import messages_from_generator
 
     loaded = load_scenario(scenario)
     if count > 0:
         span = minutes if minutes is not None else 0.0
         start_ts = int(time.time() - span * 60)
+        rehearse_outages(settings, loaded, start_ts)
         yield from messages_from_generator(count, seed, fmt, span or None, start_ts, loaded)
         return
     for chunk in itertools.count():

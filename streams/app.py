@@ -14,6 +14,7 @@ import faust
 
 from fwjr.config import Settings
 from streams import topics
+from streams.alerting import attach
 from streams.pipeline import Message
 from streams.runtime import Runtime
 
@@ -60,6 +61,8 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         """Each batch is written to the store before take_events acks it."""
         async for events in stream.take_events(settings.batch_size, within=settings.flush_interval):
             await runtime.handle([_message(event) for event in events])
+
+    attach(app, settings, runtime)
 
     @app.on_partitions_assigned.connect
     async def resume(sender: faust.App, assigned: set, **kwargs: object) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Producer
@@ -40,6 +41,7 @@ class Runtime:
         )
         self.last_event_ts = 0
         self.ready_file: Path | None = None
+        self.observers: list[Callable[[Flush], None]] = []  # called with each durable Flush (alerting)
 
     def recover(self, partitions: list[int]) -> None:
         """Resume the assigned partitions exactly where the store says they stopped."""
@@ -78,6 +80,8 @@ class Runtime:
         TELEMETRY.flush_seconds.observe(time.perf_counter() - started)
         self._publish(flush)
         await asyncio.to_thread(self.producer.flush, 30.0)
+        for observe in self.observers:
+            await asyncio.to_thread(observe, flush)
 
     def _publish(self, flush: Flush) -> None:
         """Job records to fwjr.jobs and rejects to fwjr.dlq (at-least-once: the store is the exact copy)."""

@@ -1,0 +1,89 @@
+"""Alerts and outages for the CLI: from the store, or from the topics while the stack owns the store.
+
+An embedded store is open in one process only. While the local stack runs, the worker
+holds it; the CLI then folds the `fwjr.alerts` and `service.status` topics, which carry
+the same decisions and events the worker stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from confluent_kafka import Consumer, TopicPartition
+
+from fwjr.alerting.status import OutageBook, StatusEvent, decode_status
+from fwjr.config import Settings
+from fwjr.store import StoreBusyError, connect
+
+ALERTS_TOPIC = "fwjr.alerts"
+STATUS_TOPIC = "service.status"
+
+
+def topic_values(bootstrap: str, topic: str, timeout: float = 10.0) -> list[bytes]:
+    """Every message value in `topic` up to its current end, oldest first per partition."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"fwjr-cli-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout) for p in partitions}
+        wanted = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
+        consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in wanted])
+        values: list[bytes] = []
+        while wanted:
+            message = consumer.poll(timeout)
+            if message is None:
+                raise TimeoutError(f"{topic}: no message within {timeout:.0f} s while reading to its end")
+            if message.error() is not None:
+                continue
+            values.append(message.value() or b"")
+            if message.offset() + 1 >= wanted.get(message.partition(), 0):
+                wanted.pop(message.partition(), None)
+        return values
+    finally:
+        consumer.close()
+
+
+def fold_alerts(values: list[bytes]) -> list[dict]:
+    """The latest state of each alert from `fwjr.alerts` messages, newest fired first."""
+    latest: dict[str, dict] = {}
+    for value in values:
+        message = msgspec.json.decode(value)
+        alert = message["alert"]
+        known = latest.get(alert["id"])
+        if known is None or known["state"] != "resolved":
+            latest[alert["id"]] = alert
+    return sorted(latest.values(), key=lambda a: (-a["fired"], a["id"]))
+
+
+def read_alerts(settings: Settings, since: int) -> list[dict]:
+    """Alerts firing now or fired since `since`, each in its latest state."""
+    from fwjr import query
+
+    try:
+        store = connect(settings)
+    except StoreBusyError:
+        alerts = fold_alerts(topic_values(settings.bootstrap, ALERTS_TOPIC))
+        return [a for a in alerts if a["resolved"] is None or a["fired"] >= since]
+    with store:
+        rows = query.alert_history(store, since)
+    for row in rows:
+        row["evidence"] = msgspec.json.decode(row["evidence"])
+    return rows
+
+
+def read_outages(settings: Settings, start: int, end: int, service: str | None = None) -> list[dict]:
+    """Outage windows overlapping [start, end), from the store or the status topic."""
+    from fwjr import query
+
+    try:
+        store = connect(settings)
+    except StoreBusyError:
+        book = OutageBook()
+        for value in topic_values(settings.bootstrap, STATUS_TOPIC):
+            event = decode_status(value, STATUS_TOPIC)
+            if isinstance(event, StatusEvent):
+                book.add(event)
+        found = [o.as_dict(end) for o in book.overlapping(start, end)]
+        return [o for o in found if service is None or o["service"] == service]
+    with store:
+        return query.outage_windows(store, start, end, service)

@@ -1,0 +1,496 @@
+"""The alert rule: error-rate spikes per scope, judged on event time against an adaptive baseline.
+
+Pure and deterministic: jobs (event time, site, workflow, exit code, failed) and status
+events go in, fire/resolve decisions come out. The clock is event time (a watermark over the
+FWJR timestamps), never the wall clock, so a rehearsal produced in seconds decides exactly what the live
+incident would have (docs/alerting.md).
+
+The rule, per scope (all jobs, each site, each workflow, each exit code):
+- a minute is judged once the watermark passes its end. Each source (Kafka partition) keeps
+  its own newest event time; the watermark is the oldest of those, minus the allowed
+  lateness, so a partition consumed ahead of the others does not make theirs late (a source
+  more than `source_idle` seconds behind the newest is treated as idle and ignored). Jobs
+  older than the last judged minute are late: counted, left out of alerting (the store still
+  has them), so a decision never changes after it was made. Decisions are therefore a
+  function of event times and per-partition order only, which a rehearsal reproduces;
+- the window is the last `window_minutes` judged minutes; the baseline is the scope's own
+  rolling failure rate over the `baseline_minutes` before the window, shrunk towards the
+  global rate by `prior_jobs` pseudo-jobs, and it stops learning while the scope is part of
+  an incident (so a long burst does not become the new normal);
+- anomalous = a one-sided score test (binomial variance widened by the baseline's own
+  uncertainty) above `z_fire`, with at least `min_excess_failures` failures above
+  expectation, a rate at least `min_ratio` times and `min_excess_rate` above the baseline,
+  on a scope whose baseline holds `min_baseline_jobs`;
+- grouping: an anomalous scope is drilled down to the narrower scope that holds at least
+  `dominance` of its excess failures (all -> site/workflow/exit code -> site/workflow), so a
+  burst at one site that also moves the global and exit-code rates is one incident, keyed
+  by the site; the moved scopes are listed as members;
+- an incident fires after `pending_minutes` consecutive anomalous minutes and resolves after
+  `resolve_minutes` consecutive minutes without even a weak signal (score below `z_resolve`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import msgspec
+
+from fwjr.alerting.status import OutageBook, StatusEvent
+from fwjr.exit_codes import describe, procedure
+
+Scope = tuple[str, str]
+ALL: Scope = ("all", "")
+KINDS: tuple[str, ...] = ("all", "site", "workflow", "exit_code")
+_MINUTE = 60
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """The rule's knobs; Settings.alert_rule() builds one from FWJR_ALERT_* settings."""
+
+    window_minutes: int = 5
+    baseline_minutes: int = 120
+    pending_minutes: int = 3
+    resolve_minutes: int = 5
+    z_fire: float = 5.0
+    z_resolve: float = 2.0
+    min_excess_failures: float = 10.0
+    min_ratio: float = 2.0
+    min_excess_rate: float = 0.05
+    min_baseline_jobs: int = 100
+    prior_jobs: float = 200.0
+    prior_rate: float = 0.05
+    dominance: float = 0.5
+    allowed_lateness: int = 120
+    source_idle: int = 900
+    top_exit_codes: int = 3
+
+
+class Outcome(msgspec.Struct, frozen=True, array_like=True):
+    """What the rule needs of one merged job."""
+
+    ts: int
+    site: str
+    workflow: str
+    exit_code: int
+    failed: bool
+
+
+class Alert(msgspec.Struct, kw_only=True):
+    """One incident: where, since when, and the evidence an on-call person starts from."""
+
+    id: str
+    scope: str
+    value: str
+    state: str
+    started: int
+    fired: int
+    resolved: int | None
+    evidence: dict
+    members: list[str]
+
+    def label(self) -> str:
+        return scope_label((self.scope, self.value))
+
+
+class Decision(msgspec.Struct, frozen=True):
+    """A state change of one alert: "fire" or "resolve", with the alert as it is now."""
+
+    action: str
+    alert: Alert
+
+
+def scope_label(scope: Scope) -> str:
+    return "all jobs" if scope == ALL else f"{scope[0]}={scope[1]}"
+
+
+@dataclass(slots=True)
+class _Minute:
+    """Counts of one event-time minute, keyed finely enough to drill down between scopes."""
+
+    jobs: Counter = field(default_factory=Counter)  # (site, workflow) -> jobs
+    fails: Counter = field(default_factory=Counter)  # (site, workflow, exit_code) -> failed jobs
+
+    def scopes(self) -> dict[Scope, list[int]]:
+        """(jobs, failures) per site, workflow and all; exit-code scopes get failures only."""
+        counts: dict[Scope, list[int]] = {ALL: [0, 0]}
+        for (site, workflow), n in self.jobs.items():
+            for scope in (ALL, ("site", site), ("workflow", workflow)):
+                counts.setdefault(scope, [0, 0])[0] += n
+        for (site, workflow, code), k in self.fails.items():
+            for scope in (ALL, ("site", site), ("workflow", workflow), ("exit_code", str(code))):
+                counts.setdefault(scope, [0, 0])[1] += k
+        return counts
+
+
+@dataclass(slots=True)
+class _Baseline:
+    """A scope's rolling (minute, jobs, failures) history, with running sums."""
+
+    entries: deque = field(default_factory=deque)
+    jobs: int = 0
+    failures: int = 0
+
+    def add(self, minute: int, jobs: int, failures: int) -> None:
+        self.entries.append((minute, jobs, failures))
+        self.jobs += jobs
+        self.failures += failures
+
+    def trim(self, oldest: int) -> None:
+        while self.entries and self.entries[0][0] < oldest:
+            _, jobs, failures = self.entries.popleft()
+            self.jobs -= jobs
+            self.failures -= failures
+
+
+@dataclass(slots=True)
+class _Score:
+    jobs: int
+    failures: int
+    baseline: float
+    expected: float
+    z: float
+    warm: bool
+
+    @property
+    def rate(self) -> float:
+        return self.failures / self.jobs if self.jobs else 0.0
+
+    @property
+    def excess(self) -> float:
+        return self.failures - self.expected
+
+
+@dataclass(slots=True)
+class _Incident:
+    root: Scope
+    started: int
+    streak: int = 0
+    quiet: int = 0
+    alert: Alert | None = None
+    members: set = field(default_factory=set)
+
+
+class AlertEngine:
+    """Feed it outcomes and status events in any batches; it judges closed minutes as event time advances."""
+
+    def __init__(self, config: RuleConfig | None = None) -> None:
+        self.config = config or RuleConfig()
+        self.outages = OutageBook()
+        self.minutes: dict[int, _Minute] = {}
+        self.closed: dict[int, dict[Scope, list[int]]] = {}
+        self._raw_window: dict[int, _Minute] = {}
+        self.baselines: dict[Scope, _Baseline] = {}
+        self.incidents: dict[Scope, _Incident] = {}
+        self.newest = 0
+        self.source_newest: dict[int, int] = {}
+        self.next_minute: int | None = None
+        self.late = 0
+        self.judged = 0
+
+    # ------------------------------------------------------------------ input
+
+    def observe(self, outcomes: Iterable[Outcome], source: int = 0) -> None:
+        """Count outcomes of one source (partition) into their event-time minutes; late ones only into `late`."""
+        newest = self.source_newest.get(source, 0)
+        for outcome in outcomes:
+            minute = outcome.ts - outcome.ts % _MINUTE
+            if self.next_minute is None:
+                self.next_minute = minute
+            if minute < self.next_minute:
+                self.late += 1
+                continue
+            counts = self.minutes.get(minute)
+            if counts is None:
+                counts = self.minutes[minute] = _Minute()
+            counts.jobs[(outcome.site, outcome.workflow)] += 1
+            if outcome.failed:
+                counts.fails[(outcome.site, outcome.workflow, outcome.exit_code)] += 1
+            if outcome.ts > newest:
+                newest = outcome.ts
+        if newest:
+            self.source_newest[source] = newest
+            self.newest = max(self.newest, newest)
+
+    def watermark(self) -> int:
+        """Event time up to which every active source has (most likely) delivered."""
+        active = [ts for ts in self.source_newest.values() if ts >= self.newest - self.config.source_idle]
+        return min(active, default=0) - self.config.allowed_lateness
+
+    def observe_status(self, event: StatusEvent) -> None:
+        """Record a service status event (outage windows are the suspected causes)."""
+        self.outages.add(event)
+
+    def advance(self) -> list[Decision]:
+        """Judge every minute the watermark has passed; the decisions made, in event-time order."""
+        if self.next_minute is None:
+            return []
+        watermark = self.watermark()
+        span = (self.config.window_minutes + self.config.baseline_minutes) * _MINUTE
+        decisions: list[Decision] = []
+        while self.next_minute + _MINUTE <= watermark:
+            if self.next_minute + span < watermark and not self.minutes and not self.incidents:
+                self.next_minute = watermark - watermark % _MINUTE - span
+                continue
+            decisions.extend(self._judge(self.next_minute))
+            self.next_minute += _MINUTE
+        return decisions
+
+    def active(self) -> list[Alert]:
+        """Alerts firing now."""
+        return [i.alert for i in self.incidents.values() if i.alert is not None]
+
+    # ------------------------------------------------------------------ one minute
+
+    def _judge(self, minute: int) -> list[Decision]:
+        cfg = self.config
+        counts = self.minutes.pop(minute, _Minute())
+        self.closed[minute] = counts.scopes()
+        self._raw_window[minute] = counts
+        window = list(range(minute - (cfg.window_minutes - 1) * _MINUTE, minute + _MINUTE, _MINUTE))
+        for old in [m for m in self._raw_window if m < window[0]]:
+            del self._raw_window[old]
+        totals = self._window_totals(window)
+        scores = self._scores(totals)
+        strong = {s for s, sc in scores.items() if self._anomalous(sc)}
+        weak = {s for s, sc in scores.items() if self._weak(sc)}
+        decisions = self._step_incidents(minute, scores, strong, weak)
+        self._learn(minute - (cfg.window_minutes - 1) * _MINUTE - _MINUTE, scores, weak)
+        self.judged += 1
+        return decisions
+
+    def _window_totals(self, window: list[int]) -> dict[Scope, list[int]]:
+        totals: dict[Scope, list[int]] = {}
+        for minute in window:
+            for scope, (jobs, failures) in self.closed.get(minute, {}).items():
+                total = totals.setdefault(scope, [0, 0])
+                total[0] += jobs
+                total[1] += failures
+        all_jobs = totals.get(ALL, [0, 0])[0]
+        for scope, total in totals.items():
+            if scope[0] == "exit_code":
+                total[0] = all_jobs
+        return totals
+
+    def _rate(self, scope: Scope, global_rate: float) -> tuple[float, float, bool]:
+        """(baseline rate, baseline weight in jobs, warm) of a scope."""
+        cfg = self.config
+        base = self.baselines.get(scope)
+        jobs, failures = (base.jobs, base.failures) if base else (0, 0)
+        prior = cfg.prior_rate if scope == ALL else global_rate
+        if scope[0] == "exit_code":
+            prior = 0.0
+        weight = jobs + cfg.prior_jobs
+        return (failures + cfg.prior_jobs * prior) / weight, weight, jobs >= cfg.min_baseline_jobs
+
+    def _scores(self, totals: dict[Scope, list[int]]) -> dict[Scope, _Score]:
+        global_rate = self._rate(ALL, 0.0)[0]
+        scores = {}
+        for scope, (jobs, failures) in totals.items():
+            if jobs == 0:
+                continue
+            rate, weight, warm = self._rate(scope, global_rate)
+            scores[scope] = self._score(jobs, failures, rate, weight, warm)
+        return scores
+
+    @staticmethod
+    def _score(jobs: int, failures: int, rate: float, weight: float, warm: bool) -> _Score:
+        expected = jobs * rate
+        variance = max(jobs * rate * (1.0 - rate) * (1.0 + jobs / weight), 1e-9)
+        z = (failures - expected - 0.5) / math.sqrt(variance)
+        return _Score(jobs, failures, rate, expected, z, warm)
+
+    def _anomalous(self, score: _Score) -> bool:
+        cfg = self.config
+        return (
+            score.warm
+            and score.z >= cfg.z_fire
+            and score.excess >= cfg.min_excess_failures
+            and score.rate >= cfg.min_ratio * score.baseline
+            and score.rate - score.baseline >= cfg.min_excess_rate
+        )
+
+    def _weak(self, score: _Score) -> bool:
+        cfg = self.config
+        return score.z >= cfg.z_resolve and score.rate - score.baseline >= cfg.min_excess_rate / 2
+
+    # ------------------------------------------------------------------ grouping
+
+    def _children(self, scope: Scope, scores: dict[Scope, _Score]) -> list[tuple[Scope, float]]:
+        """(narrower scope, its excess failures inside `scope`) for the drill-down."""
+        raw = self._raw_window.values()
+        kind = scope[0]
+        if kind == "all":
+            return [(s, sc.excess) for s, sc in scores.items() if s[0] in ("site", "workflow", "exit_code")]
+        if kind != "exit_code":
+            return []
+        code = int(scope[1])
+        rate = scores[scope].baseline
+        fails: Counter = Counter()
+        jobs: Counter = Counter()
+        for counts in raw:
+            for (site, workflow, c), k in counts.fails.items():
+                if c == code:
+                    fails[("site", site)] += k
+                    fails[("workflow", workflow)] += k
+            for (site, workflow), n in counts.jobs.items():
+                jobs[("site", site)] += n
+                jobs[("workflow", workflow)] += n
+        return [(s, fails[s] - jobs[s] * rate) for s in fails]
+
+    def _drill(self, scope: Scope, scores: dict[Scope, _Score]) -> list[Scope]:
+        """The path from an anomalous scope down to the narrowest scope that holds most of its excess."""
+        path = [scope]
+        while True:
+            current = path[-1]
+            excess = scores[current].excess
+            if excess <= 0:
+                return path
+            best: tuple[float, int, Scope] | None = None
+            for child, child_excess in self._children(current, scores):
+                share = child_excess / excess
+                if share < self.config.dominance:
+                    continue
+                rank = (share, 1 if child[0] in ("site", "workflow") else 0, child)
+                if best is None or rank[1] > best[1] or (rank[1] == best[1] and rank[0] > best[0]) or (
+                    rank[:2] == best[:2] and rank[2] < best[2]
+                ):
+                    best = rank
+            if best is None:
+                return path
+            path.append(best[2])
+
+    def _attribute(self, paths: list[list[Scope]]) -> dict[Scope, set[Scope]]:
+        """Incident root -> the scopes it explains: the deepest path node already an incident, else the path's end."""
+        roots: dict[Scope, set[Scope]] = {}
+        for path in paths:
+            known = [s for s in path if s in self.incidents]
+            root = known[-1] if known else path[-1]
+            roots.setdefault(root, set()).update(path)
+        return roots
+
+    # ------------------------------------------------------------------ incidents
+
+    def _step_incidents(self, minute: int, scores: dict[Scope, _Score], strong: set, weak: set) -> list[Decision]:
+        cfg = self.config
+        end = minute + _MINUTE
+        strong_roots = self._attribute([self._drill(s, scores) for s in sorted(strong)])
+        weak_roots = self._attribute([self._drill(s, scores) for s in sorted(weak) if scores[s].excess > 0])
+        decisions = []
+        for root, members in strong_roots.items():
+            incident = self.incidents.get(root)
+            if incident is None:
+                incident = self.incidents[root] = _Incident(root, minute)
+            incident.streak += 1
+            incident.quiet = 0
+            incident.members |= members - {root}
+        for root, incident in list(self.incidents.items()):
+            if root in strong_roots:
+                if incident.alert is None and incident.streak >= cfg.pending_minutes:
+                    incident.alert = self._new_alert(incident, end, scores)
+                    decisions.append(Decision("fire", incident.alert))
+                continue
+            if incident.alert is None:
+                del self.incidents[root]
+                continue
+            if root in weak_roots:
+                incident.quiet = 0
+                incident.members |= weak_roots[root] - {root}
+                continue
+            incident.quiet += 1
+            if incident.quiet >= cfg.resolve_minutes:
+                alert = incident.alert
+                alert.state = "resolved"
+                alert.resolved = end
+                alert.members = sorted(scope_label(s) for s in incident.members)
+                alert.evidence["suspected_causes"] = self._causes(incident.started, end)
+                decisions.append(Decision("resolve", alert))
+                del self.incidents[root]
+        return decisions
+
+    def _learn(self, minute: int, scores: dict[Scope, _Score], weak: set) -> None:
+        """The minute leaving the window joins each calm scope's baseline."""
+        cfg = self.config
+        counts = self.closed.get(minute)
+        busy = set(weak)
+        for incident in self.incidents.values():
+            busy.add(incident.root)
+            busy |= incident.members
+        if counts is not None:
+            all_jobs = counts.get(ALL, [0, 0])[0]
+            known_codes = [s for s in self.baselines if s[0] == "exit_code"]
+            for scope in set(counts) | set(known_codes):
+                if scope in busy:
+                    continue
+                jobs, failures = counts.get(scope, (0, 0))
+                if scope[0] == "exit_code":
+                    jobs = all_jobs
+                if jobs:
+                    self.baselines.setdefault(scope, _Baseline()).add(minute, jobs, failures)
+        oldest = minute - cfg.baseline_minutes * _MINUTE
+        for old in [m for m in self.closed if m < oldest - cfg.window_minutes * _MINUTE]:
+            del self.closed[old]
+        for scope in list(self.baselines):
+            base = self.baselines[scope]
+            base.trim(oldest + _MINUTE)
+            if not base.entries:
+                del self.baselines[scope]
+
+    # ------------------------------------------------------------------ evidence
+
+    def _new_alert(self, incident: _Incident, end: int, scores: dict[Scope, _Score]) -> Alert:
+        score = scores[incident.root]
+        root = incident.root
+        digest = hashlib.sha1(f"{root[0]}\x00{root[1]}\x00{incident.started}".encode()).hexdigest()[:16]
+        return Alert(
+            id=digest,
+            scope=root[0],
+            value=root[1],
+            state="firing",
+            started=incident.started,
+            fired=end,
+            resolved=None,
+            evidence={
+                "rate": round(score.rate, 6),
+                "baseline": round(score.baseline, 6),
+                "z": round(score.z, 2),
+                "jobs": score.jobs,
+                "failures": score.failures,
+                "expected": round(score.expected, 2),
+                "window_minutes": self.config.window_minutes,
+                "top_exit_codes": self._top_codes(root),
+                "suspected_causes": self._causes(incident.started, end),
+            },
+            members=sorted(scope_label(s) for s in incident.members),
+        )
+
+    def _top_codes(self, root: Scope) -> list[dict]:
+        kind, value = root
+        failures: Counter = Counter()
+        for counts in self._raw_window.values():
+            for (site, workflow, code), k in counts.fails.items():
+                if kind == "all" or (kind == "site" and site == value) or (kind == "workflow" and workflow == value) or (
+                    kind == "exit_code" and str(code) == value
+                ):
+                    failures[code] += k
+        top = []
+        for code, count in sorted(failures.items(), key=lambda item: (-item[1], item[0]))[: self.config.top_exit_codes]:
+            steps = procedure(code)
+            top.append(
+                {
+                    "exit_code": code,
+                    "failures": count,
+                    "description": describe(code),
+                    "procedure": None if steps is None else {"cause": steps.cause, "normal": steps.normal},
+                }
+            )
+        return top
+
+    def _causes(self, start: int, end: int) -> list[dict]:
+        """Outages overlapping the incident, from `window_minutes` before it started: the suspected causes."""
+        since = start - self.config.window_minutes * _MINUTE
+        return [o.as_dict(end) for o in self.outages.overlapping(since, end)]

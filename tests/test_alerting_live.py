@@ -1,0 +1,169 @@
+"""Alerting end to end: a rehearsed incident through the real broker, worker, store and receivers.
+
+Generated traffic with a failure burst at one site and an overlapping outage of one service
+(plus an unrelated earlier outage) is produced with `fwjr produce --scenario`; the worker
+must raise exactly one alert, for that site, within the pending period, naming the overlapping
+outage, deliver it to a real webhook and a real SMTP server, and resolve it after the burst.
+Bad status events are rejected with a reason and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from fwjr.broker import find_executable, free_port
+from tests.alert_receivers_fixtures import Mailbox, Webhook, serve_mailbox, serve_webhook
+from tests.live_fixtures import Stack
+
+pytestmark = pytest.mark.kafka
+
+SITE = "T1_US_FNAL_Disk"
+PENDING = 3
+BURST = {"site": SITE, "start_minute": 35, "minutes": 8, "failure_rate": 0.6, "exit_code": 8021}
+OUTAGE = {"service": "EOS", "start_minute": 33, "minutes": 12, "state": "down"}
+UNRELATED = {"service": "FTS", "start_minute": 5, "minutes": 4, "state": "degraded"}
+
+
+@pytest.fixture(scope="module")
+def receivers() -> Iterator[tuple[Webhook, Mailbox]]:
+    with serve_webhook() as hook, serve_mailbox() as box:
+        hook.fail_first = 1  # the first delivery is refused: the receiver must retry
+        yield hook, box
+
+
+@pytest.fixture(scope="module")
+def alert_stack(tmp_path_factory: pytest.TempPathFactory, receivers: tuple[Webhook, Mailbox]) -> Iterator[Stack]:
+    if find_executable("java") is None:
+        pytest.skip("java is not installed: the live stack needs Java 17+")
+    hook, box = receivers
+    home = tmp_path_factory.mktemp("fwjr-alerts")
+    env = dict(os.environ)
+    env.update(
+        FWJR_HOME=str(home),
+        FWJR_KAFKA_PORT=str(free_port()),
+        FWJR_KAFKA_CONTROLLER_PORT=str(free_port()),
+        FWJR_DASHBOARD_PORT=str(free_port()),
+        FWJR_METRICS_PORT=str(free_port()),
+        FWJR_ALERT_PENDING_MINUTES=str(PENDING),
+        FWJR_ALERT_WEBHOOK_URLS=json.dumps([hook.url]),
+        FWJR_ALERT_SMTP_HOST=box.host,
+        FWJR_ALERT_SMTP_PORT=str(box.port),
+        FWJR_ALERT_EMAIL_TO=json.dumps(["oncall@example.org"]),
+        FWJR_ALERT_RETRY_BACKOFF="0.2",
+    )
+    env.pop("FWJR_KAFKA_BOOTSTRAP", None)
+    env.pop("FWJR_CLICKHOUSE_URL", None)
+    running = Stack(home, env)
+    running.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)
+    try:
+        yield running
+    finally:
+        running.fwjr("down", check=False, timeout=120)
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def _bootstrap(stack: Stack) -> str:
+    return f"127.0.0.1:{stack.env['FWJR_KAFKA_PORT']}"
+
+
+def test_rehearsed_burst_fires_one_alert_naming_the_outage(alert_stack: Stack, receivers: tuple[Webhook, Mailbox], tmp_path: Path) -> None:
+    hook, box = receivers
+    scenario = tmp_path / "incident.yaml"
+    scenario.write_text(json.dumps({"bursts": [BURST], "outages": [OUTAGE, UNRELATED]}))
+
+    alert_stack.fwjr("produce", "--generate", "4000", "--seed", "5", "--minutes", "60", "--scenario", str(scenario), "--wait")
+
+    _wait_for(lambda: len(hook.bodies) >= 2 and len(box.messages) >= 2, 60, "fire and resolve at both receivers")
+    outages = {o["service"]: o for o in alert_stack.jsonl("outages")}
+    assert set(outages) == {"EOS", "FTS"}
+    first_fwjr = outages["EOS"]["start"] - OUTAGE["start_minute"] * 60
+    assert outages["EOS"]["end"] - outages["EOS"]["start"] == OUTAGE["minutes"] * 60
+
+    alerts = alert_stack.jsonl("alerts", "--format", "jsonl")
+    assert len(alerts) == 1, alerts
+    alert = alerts[0]
+    assert (alert["scope"], alert["value"], alert["state"]) == ("site", SITE, "resolved")
+    burst_start = first_fwjr + BURST["start_minute"] * 60
+    burst_end = burst_start + BURST["minutes"] * 60
+    assert burst_start <= alert["started"] <= burst_start + 120
+    assert alert["fired"] - alert["started"] == PENDING * 60
+    assert alert["resolved"] > burst_end
+    causes = [c["service"] for c in alert["evidence"]["suspected_causes"]]
+    assert causes == ["EOS"]
+    assert alert["evidence"]["top_exit_codes"][0]["exit_code"] == 8021
+    assert alert["evidence"]["top_exit_codes"][0]["procedure"] is not None
+
+    assert [b["status"] for b in hook.bodies[:2]] == ["firing", "resolved"]
+    assert hook.refused == 1
+    for body in hook.bodies[:2]:
+        assert body["version"] == "4"
+        assert body["alerts"][0]["labels"]["value"] == SITE
+        assert "EOS down" in body["alerts"][0]["annotations"]["summary"]
+    subjects = [m["Subject"] for m in box.messages[:2]]
+    assert subjects == [f"[FIRING] FWJR error-rate spike at site={SITE}", f"[RESOLVED] FWJR error-rate spike at site={SITE}"]
+
+
+def _metric(stack: Stack, name: str) -> dict[str, float]:
+    url = f"http://127.0.0.1:{stack.env['FWJR_METRICS_PORT']}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            labels, _, value = line.rpartition(" ")
+            values[labels] = float(value)
+    return values
+
+
+def test_bad_status_events_are_rejected_with_a_reason_and_counted(alert_stack: Stack) -> None:
+    bad = [
+        {"service": "EOS", "state": "sideways", "ts": int(time.time())},
+        {"state": "down", "ts": int(time.time())},
+        {"service": "EOS", "state": "down", "ts": int(time.time()) + 86400},
+    ]
+    producer = Producer({"bootstrap.servers": _bootstrap(alert_stack)})
+    for doc in bad:
+        producer.produce("service.status", json.dumps(doc).encode())
+    producer.produce("service.status", b"{not json")
+    producer.flush(10)
+
+    def counted() -> dict[str, float]:
+        return _metric(alert_stack, "fwjr_status_rejected_total")
+
+    _wait_for(lambda: sum(counted().values()) >= 4, 30, "four rejected status events counted")
+    reasons = " ".join(counted())
+    assert "unknown state" in reasons and "no service" in reasons and "in the future" in reasons and "not JSON" in reasons
+
+    consumer = Consumer({"bootstrap.servers": _bootstrap(alert_stack), "group.id": f"t-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
+    consumer.subscribe(["fwjr.dlq"])
+    dead, deadline = [], time.monotonic() + 20
+    while len(dead) < 4 and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None and message.topic() == "fwjr.dlq":
+            headers = dict(message.headers() or [])
+            if headers.get("source") == b"service.status":
+                dead.append(headers["reason"].decode())
+    consumer.close()
+    assert len(dead) == 4
+    assert outages_untouched(alert_stack)
+
+
+def outages_untouched(stack: Stack) -> bool:
+    """The rejected 'EOS down' from the future opened no outage."""
+    return all(o["end"] is not None for o in stack.jsonl("outages", "EOS"))
