@@ -37,7 +37,8 @@ RSS_LIMIT_MB = 1024
 # Generated documents are cloned beyond this many (fresh wmaid, shifted ts): the
 # generator makes ~5,000 documents/s, too slow to make a million for every run.
 GENERATED_POOL = 50_000
-REFERENCE_SAMPLES = Path("/work/shared/reference/wmarchive/fwjr_samples")
+# The shared reference data sits beside the clone (as in CI).
+REFERENCE_SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "wmarchive" / "fwjr_samples"
 MODES = ("orjson", "msgspec", "aggregate")
 
 

@@ -12,9 +12,10 @@ import pytest
 import typer
 
 from fwjr.cli import app
+from tests.paths import REPO, WMARCHIVE
 
-FWJR = "/work/main/.venv/bin/fwjr"
-REFERENCE = Path("/work/shared/reference/wmarchive")
+FWJR = str(REPO / ".venv" / "bin" / "fwjr")
+REFERENCE = WMARCHIVE
 SAMPLE_PATHS = [
     str(REFERENCE / "fwjr_samples"),
     str(REFERENCE / "schemas" / "fwjr_prod_2016-03_sample.json"),

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from fwjr import exit_codes
+from tests.paths import WMARCHIVE
 
-REFERENCE_CODES = Path("/work/shared/reference/wmarchive/error_codes/wmarchive_error_codes.json")
+REFERENCE_CODES = WMARCHIVE / "error_codes" / "wmarchive_error_codes.json"
 
 
 @pytest.fixture(autouse=True)

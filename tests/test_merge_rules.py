@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
@@ -11,6 +10,7 @@ from fwjr.errors import RejectedDocument
 from fwjr.merge import merge_document, split_task
 from fwjr.metrics import BY_NAME, DERIVED, METRICS
 from fwjr.values import as_float, as_int, as_metric, as_str, unwrap
+from tests.paths import REPO
 
 TS = 1700000000
 
@@ -432,7 +432,7 @@ def test_timestamps_beyond_year_9999_are_rejected(ts) -> None:
 
 def _doc_rows() -> dict[str, list[str]]:
     """`| `name` | ... |` rows of docs/merge.md's metric tables, by metric name."""
-    text = (Path(__file__).resolve().parent.parent / "docs" / "merge.md").read_text()
+    text = (REPO / "docs" / "merge.md").read_text()
     rows: dict[str, list[str]] = {}
     for line in text.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]

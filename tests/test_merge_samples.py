@@ -13,8 +13,9 @@ import pytest
 
 from fwjr.model import Job, Rejection
 from fwjr.reader import read_jobs
+from tests.paths import WMARCHIVE
 
-REFERENCE = Path("/work/shared/reference/wmarchive")
+REFERENCE = WMARCHIVE
 SAMPLES = REFERENCE / "fwjr_samples"
 LEGACY = REFERENCE / "legacy_2015_2016"
 SCHEMA_SAMPLE = REFERENCE / "schemas" / "fwjr_prod_2016-03_sample.json"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -23,8 +22,9 @@ from fwjr.errors import RejectedDocument
 from fwjr.merge import merge_document
 from fwjr.model import Job, Rejection
 from fwjr.reader import AVRO_SINGLE_OBJECT_MARKER, CONTENT_TYPE_AVRO, decode_message, to_job
+from tests.paths import WMARCHIVE
 
-REFERENCE = Path("/work/shared/reference/wmarchive")
+REFERENCE = WMARCHIVE
 DOCUMENTS = (
     sorted((REFERENCE / "fwjr_samples").glob("*.json"))
     + [REFERENCE / "schemas" / "fwjr_prod_2016-03_sample.json"]
