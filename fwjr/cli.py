@@ -204,7 +204,7 @@ def produce(
     if generate is not None:
         from fwjr.generate_cli import generated_messages
 
-        messages = generated_messages(generate, seed, fmt, minutes, scenario, settings)
+        messages = generated_messages(generate, seed, fmt, minutes, scenario, rate)
     elif paths:
         messages = producing.messages_from_paths(paths, fmt)
     else:

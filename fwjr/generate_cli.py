@@ -10,7 +10,6 @@ from pathlib import Path
 import yaml
 
 from fwjr.bucket import parse_iso
-from fwjr.config import Settings
 
 _FEED_CHUNK = 1000
 
@@ -35,17 +34,23 @@ def run_generate(count: int, seed: int, fmt: str, out: Path, minutes: float | No
     return write_archive(docs, out, fmt)
 
 
-def generated_messages(count: int, seed: int, fmt: str, minutes: float | None, scenario: Path | None, settings: Settings) -> Iterator:
-    """Messages for `fwjr produce --generate N`; N = 0 feeds forever with event time = now."""
-    from fwjr.alerting.publish import rehearse_outages
+def generated_messages(
+    count: int, seed: int, fmt: str, minutes: float | None, scenario: Path | None, rate: float | None
+) -> Iterator:
+    """Messages for `fwjr produce --generate N`, with event times that end about now.
+
+    Without --minutes, N FWJRs span what they would take at the real rate (or at --rate);
+    N = 0 feeds forever in chunks whose event time follows the wall clock.
+    """
+    from fwjr.generate import default_minutes
     from fwjr.produce import messages_from_generator
 
     loaded = load_scenario(scenario)
     if count > 0:
-        span = minutes if minutes is not None else 0.0
+        span = minutes if minutes is not None else (count / rate / 60 if rate else default_minutes(count))
         start_ts = int(time.time() - span * 60)
-        rehearse_outages(settings, loaded, start_ts)
-        yield from messages_from_generator(count, seed, fmt, span or None, start_ts, loaded)
+        yield from messages_from_generator(count, seed, fmt, span, start_ts, loaded)
         return
+    chunk_minutes = _FEED_CHUNK / rate / 60 if rate else default_minutes(_FEED_CHUNK)
     for chunk in itertools.count():
-        yield from messages_from_generator(_FEED_CHUNK, seed + chunk, fmt, None, int(time.time()), loaded)
+        yield from messages_from_generator(_FEED_CHUNK, seed + chunk, fmt, chunk_minutes, int(time.time()), loaded)

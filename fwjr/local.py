@@ -116,7 +116,7 @@ def up(settings: Settings, feed_rate: float, timeout: float = 180.0) -> str:
     _wait_ready(owner, ready, timeout)
     feed = feeder(settings)
     if feed_rate > 0 and feed.pid() is None:
-        feed.start([sys.executable, "-m", "fwjr", "produce", "--generate", "0", "--rate", str(feed_rate), "--minutes", "0"], env)
+        feed.start([sys.executable, "-m", "fwjr", "produce", "--generate", "0", "--rate", str(feed_rate)], env)
     return f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
 
 
