@@ -21,107 +21,108 @@ MIN_EXCESS = 5.0
 MIN_RATIO = 2.0
 
 
+SHRINK_JOBS = 200.0
+
+
 def _covering(bucket: int, size: int, outages: list[dict], now: int) -> list[int]:
     end = bucket + size
     return [i for i, o in enumerate(outages) if o["start"] < end and (o["end"] if o["end"] is not None else now) > bucket]
 
 
-def _z(excess: float, jobs: int, rate: float) -> float:
+def _z(excess: float, jobs: float, rate: float) -> float:
     variance = jobs * rate * (1.0 - rate)
     return excess / math.sqrt(max(variance, 1.0))
+
+
+class _Outside:
+    """Failure rates outside every outage: per exit code, and per (site, exit code) shrunk towards it."""
+
+    def __init__(self) -> None:
+        self.jobs = 0
+        self.site_jobs: dict[str, int] = defaultdict(int)
+        self.code_fails: dict[int, int] = defaultdict(int)
+        self.site_code_fails: dict[tuple[str, int], int] = defaultdict(int)
+
+    def code_rate(self, code: int) -> float:
+        return self.code_fails.get(code, 0) / self.jobs if self.jobs else 0.0
+
+    def site_code_rate(self, site: str, code: int) -> float:
+        """Sparse (site, code) pairs borrow strength from the code's overall rate."""
+        prior = self.code_rate(code)
+        return (self.site_code_fails.get((site, code), 0) + SHRINK_JOBS * prior) / (self.site_jobs.get(site, 0) + SHRINK_JOBS)
 
 
 def correlate(counts: Iterable[Mapping], outages: list[dict], bucket_seconds: int, now: int) -> dict:
     """The correlation report for `counts` rows (bucket, site, exit_code, jobs, failed) and outage windows.
 
     `outages` are dicts with service, start, end (None = open, counted up to `now`), state.
+    Expected failures inside an outage are its jobs (per site) times the outside rate of each
+    (site, exit code); the excess is what was seen above that. A bucket covered by several
+    outages shares its jobs and failures among them evenly.
     Returns {"outages": [...per outage attribution...], "exit_codes": [...verdicts...], "outside": {...}}.
     """
-    inside_of: dict[int, list[int]] = {}
-    jobs_in_site: dict[tuple[int, str], int] = defaultdict(int)
-    jobs_out_site: dict[str, int] = defaultdict(int)
-    jobs_in: dict[int, int] = defaultdict(int)
-    jobs_out = 0
-    fails: list[tuple[int, str, int, int]] = []
-    fails_out_code: dict[int, int] = defaultdict(int)
-    fails_out_site_code: dict[tuple[str, int], int] = defaultdict(int)
+    outside = _Outside()
+    covering_of: dict[int, list[int]] = {}
+    inside_jobs: list[dict[str, float]] = [defaultdict(float) for _ in outages]
+    inside_fails: list[dict[tuple[str, int], float]] = [defaultdict(float) for _ in outages]
+    jobs_in_any = 0
+    fails_in_any: dict[int, int] = defaultdict(int)
     for row in counts:
-        bucket, site, code, jobs, failed = row["bucket"], row["site"], int(row["exit_code"]), int(row["jobs"]), int(row["failed"])
-        covering = inside_of.setdefault(bucket, _covering(bucket, bucket_seconds, outages, now))
-        if covering:
-            jobs_in[bucket] += jobs
-            jobs_in_site[(bucket, site)] += jobs
+        bucket, site, code = row["bucket"], row["site"], int(row["exit_code"])
+        jobs, failed = int(row["jobs"]), int(row["failed"])
+        covering = covering_of.setdefault(bucket, _covering(bucket, bucket_seconds, outages, now))
+        if not covering:
+            outside.jobs += jobs
+            outside.site_jobs[site] += jobs
             if failed and code:
-                fails.append((bucket, site, code, failed))
-        else:
-            jobs_out += jobs
-            jobs_out_site[site] += jobs
-            if failed and code:
-                fails_out_code[code] += failed
-                fails_out_site_code[(site, code)] += failed
-    rate_out = {code: f / jobs_out for code, f in fails_out_code.items()} if jobs_out else {}
-    per_outage = [_empty_attribution(o) for o in outages]
-    code_in: dict[int, list[float]] = defaultdict(lambda: [0, 0.0])  # failures inside, expected inside
-    site_code_in: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0])
-    for bucket, site, code, failed in fails:
-        code_in[code][0] += failed
-        site_code_in[(site, code)][0] += failed
-        site_rate = fails_out_site_code.get((site, code), 0) / jobs_out_site[site] if jobs_out_site.get(site) else rate_out.get(code, 0.0)
-        excess = failed - jobs_in_site[(bucket, site)] * site_rate
-        covering = inside_of[bucket]
+                outside.code_fails[code] += failed
+                outside.site_code_fails[(site, code)] += failed
+            continue
+        jobs_in_any += jobs
+        if failed and code:
+            fails_in_any[code] += failed
         for index in covering:
-            share = excess / len(covering)
-            entry = per_outage[index]
-            entry["failures_in"] += failed
-            entry["excess"] += share
-            entry["by_exit_code"][code] += share
-            entry["by_site"][site] += share
-    jobs_inside_total = sum(jobs_in.values())
-    for code in code_in:
-        code_in[code][1] = jobs_inside_total * rate_out.get(code, 0.0)
-    for index, outage in enumerate(outages):
-        buckets = [b for b, covering in inside_of.items() if index in covering]
-        per_outage[index]["jobs_in"] = sum(jobs_in[b] for b in buckets)
+            inside_jobs[index][site] += jobs / len(covering)
+            if failed and code:
+                inside_fails[index][(site, code)] += failed / len(covering)
+    codes = sorted(set(outside.code_fails) | set(fails_in_any))
+    report = [_attribution(o, inside_jobs[i], inside_fails[i], outside, codes) for i, o in enumerate(outages)]
     return {
-        "outside": {"jobs": jobs_out, "failures": sum(fails_out_code.values())},
-        "outages": [_finish(entry) for entry in per_outage],
-        "exit_codes": _verdicts(code_in, fails_out_code, jobs_inside_total, jobs_out),
+        "outside": {"jobs": outside.jobs, "failures": sum(outside.code_fails.values())},
+        "outages": report,
+        "exit_codes": _verdicts(codes, fails_in_any, outside, jobs_in_any),
     }
 
 
-def _empty_attribution(outage: dict) -> dict:
+def _attribution(outage: dict, jobs: dict[str, float], fails: dict[tuple[str, int], float], outside: _Outside, codes: list[int]) -> dict:
+    by_code: dict[int, float] = defaultdict(float)
+    by_site: dict[str, float] = defaultdict(float)
+    for site, count in jobs.items():
+        for code in codes:
+            expected = count * outside.site_code_rate(site, code)
+            excess = fails.get((site, code), 0.0) - expected
+            by_code[code] += excess
+            by_site[site] += excess
     return {
         "outage": dict(outage),
-        "jobs_in": 0,
-        "failures_in": 0,
-        "excess": 0.0,
-        "by_exit_code": defaultdict(float),
-        "by_site": defaultdict(float),
+        "jobs_in": round(sum(jobs.values()), 2),
+        "failures_in": round(sum(fails.values()), 2),
+        "excess": round(sum(by_code.values()), 2),
+        "by_exit_code": _positive(by_code, "exit_code"),
+        "by_site": _positive(by_site, "site"),
     }
 
 
-def _finish(entry: dict) -> dict:
-    entry["excess"] = round(entry["excess"], 2)
-    entry["by_exit_code"] = [
-        {"exit_code": code, "excess": round(value, 2)}
-        for code, value in sorted(entry["by_exit_code"].items(), key=lambda item: -item[1])
-        if value > 0
-    ]
-    entry["by_site"] = [
-        {"site": site, "excess": round(value, 2)}
-        for site, value in sorted(entry["by_site"].items(), key=lambda item: -item[1])
-        if value > 0
-    ]
-    return entry
+def _positive(values: dict, key: str) -> list[dict]:
+    return [{key: k, "excess": round(v, 2)} for k, v in sorted(values.items(), key=lambda item: -item[1]) if v >= 0.5]
 
 
-def _verdicts(code_in: dict, fails_out: dict, jobs_in: int, jobs_out: int) -> list[dict]:
+def _verdicts(codes: list[int], fails_in: dict[int, int], outside: _Outside, jobs_in: int) -> list[dict]:
     verdicts = []
-    for code in sorted(set(code_in) | set(fails_out)):
-        failures_in = int(code_in[code][0]) if code in code_in else 0
-        failures_out = fails_out.get(code, 0)
+    for code in codes:
+        failures_in = fails_in.get(code, 0)
+        rate_out = outside.code_rate(code)
         rate_in = failures_in / jobs_in if jobs_in else 0.0
-        rate_out = failures_out / jobs_out if jobs_out else 0.0
         excess = failures_in - jobs_in * rate_out
         z = _z(excess, jobs_in, rate_out)
         service = excess >= MIN_EXCESS and z >= MIN_Z and rate_in >= MIN_RATIO * rate_out
@@ -129,7 +130,7 @@ def _verdicts(code_in: dict, fails_out: dict, jobs_in: int, jobs_out: int) -> li
             {
                 "exit_code": code,
                 "failures_in": failures_in,
-                "failures_out": failures_out,
+                "failures_out": outside.code_fails.get(code, 0),
                 "rate_in": round(rate_in, 6),
                 "rate_out": round(rate_out, 6),
                 "excess": round(excess, 2),
@@ -143,3 +144,30 @@ def _verdicts(code_in: dict, fails_out: dict, jobs_in: int, jobs_out: int) -> li
 def services_during(start: int, end: int, outages: list[dict]) -> list[dict]:
     """The outages (down or degraded) that overlap a job's run [start, end]."""
     return [o for o in outages if o["start"] <= end and (o["end"] is None or o["end"] > start)]
+
+
+def correlate_store(store: object, start: int, end: int, now: int, filters: Mapping | None = None) -> dict:
+    """The correlation report for [start, end) from the store's minute counts and outage windows."""
+    from fwjr import query
+
+    counts = query.failure_counts(store, start, end, filters)
+    windows = query.outage_windows(store, start, end)
+    return correlate(counts, windows, _bucket_size(counts), now)
+
+
+def _bucket_size(counts: list[dict]) -> int:
+    """The stored bucket size: the smallest gap between buckets (a minute when unknown)."""
+    buckets = sorted({row["bucket"] for row in counts})
+    gaps = [b - a for a, b in zip(buckets, buckets[1:])]
+    return min(gaps, default=60) or 60
+
+
+def services_for_job(store: object, identity: str) -> list[dict] | None:
+    """The outages (down or degraded) during one stored job's run; None when the job is not stored."""
+    from fwjr import query
+
+    window = query.job_window(store, identity)
+    if window is None:
+        return None
+    start, end = window
+    return services_during(start, end, query.outage_windows(store, start, end + 1))

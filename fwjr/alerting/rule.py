@@ -388,6 +388,9 @@ class AlertEngine:
             incident.streak += 1
             incident.quiet = 0
             incident.members |= members - {root}
+        for root, members in weak_roots.items():
+            if root in self.incidents:
+                self.incidents[root].members |= members - {root}
         for root, incident in list(self.incidents.items()):
             if root in strong_roots:
                 if incident.alert is None and incident.streak >= cfg.pending_minutes:
@@ -399,7 +402,6 @@ class AlertEngine:
                 continue
             if root in weak_roots:
                 incident.quiet = 0
-                incident.members |= weak_roots[root] - {root}
                 continue
             incident.quiet += 1
             if incident.quiet >= cfg.resolve_minutes:
