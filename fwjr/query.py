@@ -723,6 +723,63 @@ def search_failed_jobs(
     return [dict(zip(JOB_COLUMNS, row)) for row in store.rows(sql, params)]
 
 
+_HEADLINE_SQL = (
+    "sum(jobs), sum(failed), sum(cpu_hours_sum), sum(core_hours_sum), sum(core_hours_count), "
+    "sum(wasted_core_hours_sum), sum(wasted_core_hours_count)"
+)
+
+
+def _headline(values: Sequence[int]) -> dict[str, Any]:
+    jobs, failed, cpu, core, core_count, wasted, wasted_count = values
+    return {
+        "jobs": jobs,
+        "failed": failed,
+        "failure_rate": failed / jobs if jobs else None,
+        "cpu_efficiency": cpu / core if core else None,
+        "core_hours_count": core_count,
+        "wasted_core_hours": wasted / MICRO if wasted_count else None,
+        "wasted_core_hours_count": wasted_count,
+    }
+
+
+def headline(store: Store, start: int, end: int, filters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The overview's numbers only (jobs, failure rate, efficiency, wasted core-hours).
+
+    Reads 7 of the ~80 value columns that `totals` sums: the live overview refreshes every
+    few seconds over up to a week of rows, so what it reads is what it costs.
+    """
+    params = _range_params(start, end)
+    where = _where(filters, SCOPE_KEYS, params)
+    return _headline(store.rows(f"SELECT {_HEADLINE_SQL} FROM agg WHERE {_RANGE}{where}", params)[0])
+
+
+def headline_series(
+    store: Store, start: int, end: int, precision: str, filters: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """`headline` per bucket of `precision`, in time order (each dict also has `bucket`)."""
+    check_precision(precision)
+    first, stop = align(start, end, precision)
+    params = _range_params(first, stop)
+    where = _where(filters, SCOPE_KEYS, params)
+    sql = (
+        f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, {_HEADLINE_SQL} FROM agg "
+        f"WHERE {_RANGE}{where} GROUP BY b ORDER BY b"
+    )
+    return [{"bucket": row[0], **_headline(row[1:])} for row in store.rows(sql, params)]
+
+
+def merges_in_progress(store: Store) -> int:
+    """How many part merges (TTL rollups included) the engine is running now; benchmarks wait for 0."""
+    return int(store.rows("SELECT count() FROM system.merges WHERE database = currentDatabase()")[0][0])
+
+
+def row_count(store: Store, table: str) -> int:
+    """Stored rows of a table, before any re-aggregation (benchmarks report store sizes)."""
+    if table not in TABLES:
+        raise ValueError(f"row_count: unknown table {table!r}; expected one of {', '.join(TABLES)}")
+    return int(store.rows(f"SELECT count() FROM {table}")[0][0])
+
+
 # ---------------------------------------------------------------- service status, outages, alerts (issue 6)
 # Status events, the outage windows derived from them, alert history and rejected status
 # events (sql/0010-0013), and the per-minute failure counts the correlation reads.

@@ -95,23 +95,22 @@ def refresh_numbers(_tick: int | None, window: str) -> tuple:
     try:
         start, end = timeframe.preset_range(window, now)
         last, _ = components.timed(query.last_seen, store)
-        summary, ms = components.timed(query.totals, store, start, end)
+        summary, ms = components.timed(query.headline, store, start, end)
     except Exception as error:  # shown on the page; the next tick retries
         failed = components.failure("Refreshing the overview", error)
         return ("–",) * 4 + ("",) * 4 + ("store unreachable", "freshness freshness-red", failed)
     age = None if last is None else now - last
     jobs = summary["jobs"]
-    wasted = summary["wasted_core_hours"]
     foot = components.coverage(jobs, ms)
     kpis = (
         units.number(jobs),
         units.format_value("failure_rate", summary["failure_rate"]),
         units.format_value("cpu_efficiency", summary["cpu_efficiency"]),
-        units.format_value("wasted_core_hours", wasted["sum"] if wasted["count"] else None),
+        units.format_value("wasted_core_hours", summary["wasted_core_hours"]),
         foot,
         foot,
-        components.coverage(jobs, ms, summary["core_hours"]["count"]),
-        components.coverage(jobs, ms, wasted["count"]),
+        components.coverage(jobs, ms, summary["core_hours_count"]),
+        components.coverage(jobs, ms, summary["wasted_core_hours_count"]),
     )
     status = components.notice(f"No jobs finished in the {timeframe.WINDOWS[window][0].lower()}.", "info") if not jobs else None
     freshness = (components.freshness_text(age), f"freshness freshness-{components.freshness_level(age)}")
@@ -134,7 +133,7 @@ def refresh_details(_tick: int | None, window: str) -> tuple:
     try:
         start, end = timeframe.preset_range(window, now)
         precision = timeframe.display_precision(start, end, now, query.ladder(context.settings()))
-        buckets, series_ms = components.timed(query.series, store, start, end, precision)
+        buckets, series_ms = components.timed(query.headline_series, store, start, end, precision)
         codes, codes_ms = components.timed(query.top, store, start, end, "exit_code", "failed", TOP_N + 1)
         sites, sites_ms = components.timed(query.top, store, start, end, "site", "failed", TOP_N)
         workflows, workflows_ms = components.timed(query.top, store, start, end, "workflow", "failed", TOP_N)

@@ -1,0 +1,297 @@
+"""Latency of every board page's queries over a year-long store (p50/p95 per query).
+
+Builds (or reuses, with --home) an embedded store holding a year of synthesized aggregate
+rows laid out as the TTL ladder keeps them: minute rows for the last `minute_days`, hour
+rows up to `hour_days`, day rows up to a year; 50 sites, 2,000 workflows (3 tasks each),
+60 exit codes; error counts derived from the failed rows; failed-job rows for the jobs
+retention. Rows are synthesized directly (not from FWJRs: a year is billions of jobs).
+
+Then runs each page's queries (the same fwjr.query calls the pages and API make, with
+varying filter values) --repeat times and prints p50/p95 per query, against a baseline
+measured in the same run: a full scan of one column of the aggregate table
+(the sum of `jobs` over all time). Target p95 < 100 ms per query; above 300 ms is a defect.
+
+    .venv/bin/python bench/bench_board_queries.py [--scale 1.0] [--repeat 20] [--home DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fwjr import query  # noqa: E402
+from fwjr.config import Settings  # noqa: E402
+from fwjr.metrics import ALL_METRICS  # noqa: E402
+from fwjr.migrate import migrate  # noqa: E402
+from fwjr.model import SCOPE_KEYS  # noqa: E402
+from fwjr.store import Store, connect  # noqa: E402
+
+TARGET_MS = 100
+DEFECT_MS = 300
+SITES, WORKFLOWS, TASKS, CODES = 50, 2000, 3, 60
+HOSTS, JOBTYPES, ERAS, CAMPAIGNS = 30, ("Production", "Processing", "Merge", "LogCollect", "Cleanup", "Harvesting"), 12, 25
+STEPS = ("cmsRun1", "stageOut1", "logArch1")
+FAILURE_SHARE = 0.12
+CHUNK = 100_000
+# Rows per bucket at each grain, at --scale 1 (about 4M aggregate rows in all).
+ROWS_PER_BUCKET = {"minute": 100, "hour": 1500, "day": 8000}
+JOBS_PER_ROW = {"minute": 2, "hour": 8, "day": 60}
+FAILED_JOB_ROWS = 200_000
+
+
+class Catalog:
+    """Names with realistic shapes and skew: a few workflows and sites carry most jobs."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        tiers = ["T1"] * 7 + ["T2"] * 40 + ["T3"] * 3
+        countries = ["US", "DE", "IT", "FR", "UK", "ES", "CH", "RU", "BE", "KR"]
+        self.sites = np.array([f"{t}_{countries[i % 10]}_Site{i:02d}" for i, t in enumerate(tiers)])
+        self.workflows = np.array([f"pdmvserv_task_{p}-Run3Summer24wmLHEGS-{i:05d}__v1_T_2611{i % 28:02d}_{i * 7919 % 1000000:06d}"
+                                   for i, p in zip(range(WORKFLOWS), ["EXO", "SUS", "HIG", "BTV", "JME", "MUO", "TOP", "SMP"] * WORKFLOWS)])
+        self.tasks = np.array([["GEN-SIM", "DIGIPremix", "RECO"][k] for k in range(TASKS)])
+        self.hosts = np.array([f"vocms{300 + i:04d}.cern.ch" for i in range(HOSTS)])
+        self.jobtypes = np.array(JOBTYPES)
+        self.codes = np.array([8001, 8020, 8021, 8028, 50660, 50664, 71304, 84, 85, 92] + [60300 + i for i in range(CODES - 10)])
+        self.eras = np.array([f"Run3Summer{22 + i // 4}{'ABCD'[i % 4]}" for i in range(ERAS)])
+        self.campaigns = np.array([f"Campaign{i:02d}" for i in range(CAMPAIGNS)])
+        self.site_p = _zipf(SITES, 1.1, rng)
+        self.workflow_p = _zipf(WORKFLOWS, 1.05, rng)
+        self.code_p = _zipf(CODES, 1.2, rng)
+
+
+def _zipf(n: int, a: float, rng: np.random.Generator) -> np.ndarray:
+    weights = 1.0 / np.arange(1, n + 1) ** a
+    rng.shuffle(weights)
+    return weights / weights.sum()
+
+
+def synthesize(rng: np.random.Generator, catalog: Catalog, buckets: np.ndarray, grain: str, scale: float) -> dict[str, list]:
+    """Aggregate rows, column-wise, for the given bucket starts at one grain."""
+    per_bucket = max(int(ROWS_PER_BUCKET[grain] * scale), 1)
+    n = len(buckets) * per_bucket
+    failed_row = rng.random(n) < FAILURE_SHARE
+    jobs = rng.poisson(JOBS_PER_ROW[grain], n) + 1
+    workflow = rng.choice(WORKFLOWS, n, p=catalog.workflow_p)
+    code = np.where(failed_row, catalog.codes[rng.choice(CODES, n, p=catalog.code_p)], 0)
+    columns: dict[str, Any] = {
+        "bucket": np.repeat(buckets, per_bucket),
+        "workflow": catalog.workflows[workflow],
+        "task": np.char.add(np.char.add(np.char.add("/", catalog.workflows[workflow]), "/"), catalog.tasks[rng.integers(0, TASKS, n)]),
+        "site": catalog.sites[rng.choice(SITES, n, p=catalog.site_p)],
+        "host": catalog.hosts[rng.integers(0, HOSTS, n)],
+        "jobtype": catalog.jobtypes[rng.integers(0, len(JOBTYPES), n)],
+        "jobstate": np.where(failed_row, "jobfailed", "success"),
+        "exit_code": code,
+        "exit_step": np.where(failed_row, np.array(STEPS)[rng.integers(0, len(STEPS), n)], ""),
+        "acquisition_era": catalog.eras[rng.integers(0, ERAS, n)],
+        "campaign": catalog.campaigns[rng.integers(0, CAMPAIGNS, n)],
+        "jobs": jobs,
+        "failed": np.where(failed_row, jobs, 0),
+        "eff_outliers": (rng.random(n) < 0.01).astype(np.int64),
+    }
+    for index, metric in enumerate(ALL_METRICS):
+        count = jobs - (rng.random(n) < 0.05)
+        mean = (index + 1) * 10.0
+        columns[f"{metric.name}_sum"] = (count * mean * rng.uniform(0.5, 1.5, n) * 1e6).astype(np.int64)
+        columns[f"{metric.name}_count"] = count
+    columns["batch"] = np.full(n, "bench")
+    return columns
+
+
+def insert_columns(store: Store, table: str, names: tuple[str, ...], columns: dict[str, Any]) -> int:
+    total = len(columns[names[0]])
+    for first in range(0, total, CHUNK):
+        store.insert_columns(table, names, [columns[c][first:first + CHUNK].tolist() for c in names])
+    return total
+
+
+def error_columns(columns: dict[str, Any]) -> dict[str, Any]:
+    """Error counts of the failed rows: the keys of the global error view."""
+    failed = columns["failed"] > 0
+    return {
+        "bucket": columns["bucket"][failed], "workflow": columns["workflow"][failed], "task": columns["task"][failed],
+        "step": columns["exit_step"][failed], "site": columns["site"][failed], "exit_code": columns["exit_code"][failed],
+        "count": columns["failed"][failed], "batch": columns["batch"][failed],
+    }
+
+
+def job_columns(rng: np.random.Generator, catalog: Catalog, now: int, days: int, n: int) -> dict[str, Any]:
+    """Failed-job rows for the drill-down pages, spread over the jobs retention."""
+    workflow = rng.choice(WORKFLOWS, n, p=catalog.workflow_p)
+    code = catalog.codes[rng.choice(CODES, n, p=catalog.code_p)]
+    ids = np.char.add("bench-", np.arange(n).astype(str))
+    return {
+        "identity": ids, "ts": now - rng.integers(0, days * 86400, n), "workflow": catalog.workflows[workflow],
+        "task": np.char.add(np.char.add(np.char.add("/", catalog.workflows[workflow]), "/"), catalog.tasks[rng.integers(0, TASKS, n)]),
+        "site": catalog.sites[rng.choice(SITES, n, p=catalog.site_p)], "host": catalog.hosts[rng.integers(0, HOSTS, n)],
+        "jobtype": catalog.jobtypes[rng.integers(0, len(JOBTYPES), n)], "jobstate": np.full(n, "jobfailed"),
+        "exit_code": code, "exit_step": np.array(STEPS)[rng.integers(0, len(STEPS), n)],
+        "acquisition_era": catalog.eras[rng.integers(0, ERAS, n)], "campaign": catalog.campaigns[rng.integers(0, CAMPAIGNS, n)],
+        "wn_name": np.char.add("wn", rng.integers(0, 5000, n).astype(str)), "fwjr_id": np.char.add("fwjr-", np.arange(n).astype(str)),
+        "agent_ver": np.full(n, "2.3.4"), "failed": np.ones(n, dtype=np.int64), "wall_time": rng.uniform(60, 40000, n),
+        "cpu_efficiency": rng.uniform(0, 1, n), "core_hours": rng.uniform(0.1, 30, n),
+        "error_type": np.full(n, "Fatal Exception"),
+        "error_details": np.char.add("An exception of category 'FileOpenError' occurred while opening root://eoscms//store/mc/file", np.arange(n).astype(str)),
+        "errors": np.full(n, "[]"), "log_archive": np.char.add("/store/unmerged/logs/prod/", ids),
+        "batch": np.full(n, "bench"), "src_partition": np.full(n, -1), "src_offset": np.full(n, -1),
+    }
+
+
+def build(store: Store, settings: Settings, now: int, scale: float, seed: int) -> int:
+    """Fill the store along the precision ladder; returns the aggregate rows written."""
+    rng = np.random.default_rng(seed)
+    catalog = Catalog(rng)
+    minute_start = now - now % 60 - settings.minute_days * 86400
+    hour_start = now - now % 3600 - settings.hour_days * 86400
+    day_start = now - now % 86400 - 365 * 86400
+    grains = (
+        ("day", np.arange(day_start, hour_start - hour_start % 86400, 86400)),
+        ("hour", np.arange(hour_start, minute_start - minute_start % 3600, 3600)),
+        ("minute", np.arange(minute_start - minute_start % 3600, now - now % 60, 60)),
+    )
+    agg_names = query.AGG_COLUMNS
+    written = 0
+    for grain, buckets in grains:
+        step = max(CHUNK // max(int(ROWS_PER_BUCKET[grain] * scale), 1), 1)
+        for first in range(0, len(buckets), step):
+            columns = synthesize(rng, catalog, buckets[first:first + step], grain, scale)
+            written += insert_columns(store, "agg", agg_names, columns)
+            insert_columns(store, "errors", query.ERROR_COLUMNS, error_columns(columns))
+        print(f"  {grain}: {len(buckets)} buckets, {written:,} aggregate rows so far", flush=True)
+    insert_columns(store, "jobs", query.JOB_COLUMNS, job_columns(rng, catalog, now, settings.jobs_days, int(FAILED_JOB_ROWS * scale)))
+    settle(store)
+    return written
+
+
+def settle(store: Store, limit_s: int = 600) -> None:
+    """Wait until background merges stop, so they do not run during the measurements."""
+    started = time.perf_counter()
+    quiet = 0
+    while time.perf_counter() - started < limit_s and quiet < 3:
+        quiet = quiet + 1 if query.merges_in_progress(store) == 0 else 0
+        time.sleep(1)
+    state = "settled" if quiet >= 3 else f"still merging after {limit_s} s"
+    print(f"  background merges {state} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+def page_queries(store: Store, settings: Settings, now: int, rng: random.Random) -> dict[str, Callable[[], Any]]:
+    """Every page's queries, as the pages call them; filter values vary per call."""
+    from dashboard import performance, timeframe
+    from dashboard.state import View
+
+    ladder = query.ladder(settings)
+    sites = query.distinct_values(store, "site", now - 7 * 86400, now, "", 50)
+    workflows = query.distinct_values(store, "workflow", now - 7 * 86400, now, "", 500)
+    day, week, month, year = now - 86400, now - 7 * 86400, now - 30 * 86400, now - 365 * 86400
+
+    def explore(**view: Any) -> Callable[[], Any]:
+        return lambda: performance.explore(store, View(**view), now, ladder)
+
+    def window(seconds: int) -> tuple[int, int, str]:
+        return now - seconds, now, timeframe.display_precision(now - seconds, now, now, ladder)
+
+    queries: dict[str, Callable[[], Any]] = {}
+    for label, seconds in (("1h", 3600), ("24h", 86400), ("7d", 7 * 86400)):
+        start, end, precision = window(seconds)
+        queries[f"overview {label}: headline numbers"] = lambda s=start, e=end: query.headline(store, s, e)
+        queries[f"overview {label}: series ({precision})"] = lambda s=start, e=end, p=precision: query.headline_series(store, s, e, p)
+        queries[f"overview {label}: top exit codes"] = lambda s=start, e=end: query.top(store, s, e, "exit_code", "failed", 9)
+        queries[f"overview {label}: top sites"] = lambda s=start, e=end: query.top(store, s, e, "site", "failed", 8)
+        queries[f"overview {label}: top workflows"] = lambda s=start, e=end: query.top(store, s, e, "workflow", "failed", 8)
+    queries["overview: last FWJR seen"] = lambda: query.last_seen(store)
+    queries["explorer 7d: jobs by site x jobstate"] = explore(tf="last7d", x="site", by="jobstate")
+    queries["explorer 30d: failed by exit_code x workflow (heatmap)"] = explore(tf="last30d", x="exit_code", by="workflow", metric="failed")
+    queries["explorer 30d: PeakValueRss avg over time by site"] = explore(tf="last30d", x="time", by="site", metric="PeakValueRss", stat="avg")
+    queries["explorer year: CPU efficiency over time"] = explore(tf="custom", start=str(year), end=str(now), x="time", by="", metric="cpu_efficiency")
+    queries["explorer year: jobs by workflow, page 3"] = explore(tf="custom", start=str(year), end=str(now), x="workflow", by="", page=3)
+    queries["explorer 7d: site regex filter, by jobtype"] = lambda: performance.explore(
+        store, View(filters={"site": "~^T1_"}, tf="last7d", x="jobtype", by="exit_code"), now, ladder)
+    queries["explorer 30d: one workflow, wall time by site"] = lambda: performance.explore(
+        store, View(filters={"workflow": rng.choice(workflows)}, tf="last30d", x="site", by="", metric="wall_time"), now, ladder)
+    queries["explorer: suggestions (1 key)"] = lambda: query.distinct_values(store, rng.choice(SCOPE_KEYS), week, now, "", 30)
+    queries["errors 24h: workflow x site totals"] = lambda: query.error_matrix(store, day, now, "workflow", "site")
+    queries["errors 7d: workflow x site split by exit_code"] = lambda: query.error_matrix(
+        store, week, now, "workflow", "site", "exit_code", {"site": sites[:12], "workflow": workflows[:12]})
+    queries["errors 7d: pie contents"] = lambda: query.error_matrix(
+        store, week, now, "exit_code", "task", None, {"workflow": rng.choice(workflows), "site": rng.choice(sites)}, 500)
+    queries["workflow 7d: exit code x site per step"] = lambda: query.error_matrix(
+        store, week, now, "exit_code", "site", "step", {"workflow": rng.choice(workflows)})
+    queries["workflow 7d: error snippets"] = lambda: query.error_snippets(store, week, now, {"workflow": rng.choice(workflows)})
+    queries["failed 24h: newest 200"] = lambda: query.search_failed_jobs(store, day, now, None, None, 200)
+    queries["failed 7d: search by fwjr_id"] = lambda: query.search_failed_jobs(store, week, now, f"fwjr-{rng.randrange(1000)}", None, 200)
+    queries["failed 24h: site + exit code filter"] = lambda: query.search_failed_jobs(
+        store, day, now, None, {"site": rng.choice(sites), "exit_code": 8021}, 200)
+    queries["api: aggregates 1 day at hour (raw rows)"] = lambda: query.aggregates(store, month, month + 86400, "hour")
+    return queries
+
+
+def measure(function: Callable[[], Any], repeat: int) -> list[float]:
+    function()  # warm: first touch of the parts
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="rows per bucket factor (1.0 = about 4M aggregate rows)")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--home", type=Path, help="keep the store here and reuse it on the next run")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="bench-board-"))
+    settings = Settings(home=home)
+    fresh = not (settings.store_path / "status").exists()
+    store = connect(settings)
+    migrate(store)
+    now = int(time.time())
+    try:
+        if fresh or not query.row_count(store, "agg"):
+            started = time.perf_counter()
+            written = build(store, settings, now, args.scale, args.seed)
+            print(f"built {written:,} aggregate rows in {time.perf_counter() - started:.0f} s under {home}")
+        else:
+            settle(store)
+        rows, errors, jobs = (query.row_count(store, t) for t in ("agg", "errors", "jobs"))
+        print(f"store: {rows:,} aggregate rows, {errors:,} error rows, {jobs:,} job rows; {args.repeat} runs per query\n")
+        baseline = measure(lambda: query.measure_by(store, 0, now + 86400, (), "jobs"), args.repeat)
+        base95 = p95(baseline)
+        print(f"{'query':58s} {'p50 ms':>8s} {'p95 ms':>8s} {'p95/base':>9s}")
+        print(f"{'baseline: sum(jobs) over the whole table':58s} {statistics.median(baseline):8.1f} {base95:8.1f} {1.0:9.2f}")
+        worst = 0.0
+        for name, function in page_queries(store, settings, now, random.Random(args.seed)).items():
+            times = measure(function, args.repeat)
+            high = p95(times)
+            worst = max(worst, high)
+            flag = "  DEFECT" if high > DEFECT_MS else ("  over target" if high > TARGET_MS else "")
+            print(f"{name:58s} {statistics.median(times):8.1f} {high:8.1f} {high / base95:9.2f}{flag}")
+        verdict = "defect" if worst > DEFECT_MS else ("over target" if worst > TARGET_MS else "within target")
+        print(f"\nworst p95 {worst:.1f} ms: {verdict} (target < {TARGET_MS} ms, defect > {DEFECT_MS} ms)")
+        return 1 if worst > DEFECT_MS else 0
+    finally:
+        store.close()
+        if args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
