@@ -5,7 +5,7 @@ A job has several steps (cmsRun1, stageOut1, logArch1, ...), each with its own
 needs a rule saying how step values combine. The table below is the single source of
 truth: the merge, the ClickHouse columns (sql/) and the board's units all read it.
 
-Rules (see docs/metrics.md for the reasoning):
+Rules (docs/merge.md gives the reasoning):
   sum   totals: Total*, *TotalMB, *TotalSecs, operation counts
   max   peaks and maxima: Peak*, Max*, thread/stream counts
   min   minima: Min*
