@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     dashboard_port: int = Field(default=8050, description="Port of the board and its JSON API.")
     metrics_port: int = Field(default=9108, description="Prometheus metrics port of the worker (0 = off).")
     flush_interval: float = Field(default=1.0, description="Seconds between worker flushes to the store.")
-    batch_size: int = Field(default=2000, description="Messages taken from the stream per batch.")
+    batch_size: int = Field(default=10000, description="Messages taken from the stream per batch.")
     dedupe_days: int = Field(default=14, description="How long an FWJR identity is remembered for dedupe.")
     minute_days: int = Field(default=2, description="Age until minute rows roll up to hours.")
     hour_days: int = Field(default=30, description="Age until hour rows roll up to days.")

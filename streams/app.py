@@ -17,6 +17,7 @@ from streams import topics
 from streams.alerting import attach
 from streams.pipeline import Message
 from streams.runtime import Runtime
+from streams.telemetry import TELEMETRY
 
 
 def _content_type(headers: object) -> str | None:
@@ -63,6 +64,16 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
             await runtime.handle([_message(event) for event in events])
 
     attach(app, settings, runtime)
+
+    @app.timer(interval=5.0)
+    async def report_lag() -> None:
+        """fwjr_consumer_lag: messages in assigned partitions not yet in the store."""
+        lag = 0
+        for tp in app.consumer.assignment():
+            if tp.topic == topics.RAW:
+                done = runtime.pipeline.committed.get((tp.topic, tp.partition), -1)
+                lag += max(app.consumer.highwater(tp) - done - 1, 0)
+        TELEMETRY.lag.set(lag)
 
     @app.on_partitions_assigned.connect
     async def resume(sender: faust.App, assigned: set, **kwargs: object) -> None:

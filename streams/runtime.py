@@ -58,7 +58,9 @@ class Runtime:
     async def handle(self, messages: list[Message]) -> None:
         """Process one batch and make it durable; returns only once the store has it.
 
-        The caller acks the Kafka messages after this returns, so Faust commits
+        Job records and dead letters are published first (at-least-once: a crash
+        before the store write republishes them on redelivery), then the store write;
+        the caller acks the Kafka messages after this returns, so Faust commits
         offsets only for batches the store already holds.
         """
         flush = self.pipeline.process(messages)
@@ -67,6 +69,8 @@ class Runtime:
         TELEMETRY.duplicates.inc(flush.duplicates)
         if not flush.partitions:
             return
+        self._publish(flush)
+        await asyncio.to_thread(self.producer.flush, 30.0)
         started = time.perf_counter()
         while True:
             try:
@@ -78,13 +82,11 @@ class Runtime:
                 await asyncio.sleep(2.0)
         self.pipeline.committed_through(flush)
         TELEMETRY.flush_seconds.observe(time.perf_counter() - started)
-        self._publish(flush)
-        await asyncio.to_thread(self.producer.flush, 30.0)
         for observe in self.observers:
             await asyncio.to_thread(observe, flush)
 
     def _publish(self, flush: Flush) -> None:
-        """Job records to fwjr.jobs and rejects to fwjr.dlq (at-least-once: the store is the exact copy)."""
+        """Job records to fwjr.jobs and rejects to fwjr.dlq; the store keeps the exact counts."""
         newest = self.last_event_ts
         for part in flush.partitions:
             for job, _ in part.jobs:
