@@ -13,7 +13,7 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
-from dashboard import api
+from dashboard import api, replay_api
 
 PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed")
 NAVIGATION = (("Overview", "/"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"))
@@ -35,6 +35,7 @@ def build_app() -> Dash:
         importlib.import_module(f"dashboard.pages.{name}")
     app.layout = shell
     api.register(app.server)
+    replay_api.register(app.server)
     return app
 
 

@@ -89,7 +89,10 @@ def freshness_text(age: int | None) -> str:
 
 
 def filter_input(key: str, value: str, prefix: str, placeholder: str | None = None) -> html.Div:
-    """A labelled filter box with a suggestion list; value or "~regex", applied on Enter or blur."""
+    """A labelled filter box with a suggestion list; value or "~regex", applied on Enter or blur.
+
+    The suggestions load when the box is clicked (dashboard.suggest).
+    """
     return html.Div(
         [
             html.Label(key.replace("_", " "), htmlFor=f"{prefix}-{key}"),
@@ -104,6 +107,8 @@ def filter_input(key: str, value: str, prefix: str, placeholder: str | None = No
             ),
             html.Datalist(id=f"{prefix}-{key}-suggestions"),
         ],
+        id=f"{prefix}-{key}-box",
+        n_clicks=0,
         className="filter",
     )
 

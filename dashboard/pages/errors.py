@@ -14,7 +14,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from fwjr import exit_codes, query
 from fwjr.model import ERROR_KEYS
 
-from dashboard import components, context, figures, timeframe, units
+from dashboard import components, context, figures, suggest, timeframe, units
 from dashboard.state import error_filters, params_of, search_with
 
 
@@ -165,3 +165,6 @@ def _value_cell(key: str, value: Any) -> Any:
     if key == "workflow":
         return dcc.Link(value or "(none)", href="/workflow?" + urlencode({"name": value}))
     return value if value != "" else "(none)"
+
+
+suggest.register("errors-filter", FILTER_KEYS, "errors-view", lambda search: timeframe.preset_range(_view(search)["tf"], context.now()))

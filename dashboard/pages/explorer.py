@@ -13,10 +13,10 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from fwjr import exit_codes, query
+from fwjr import query
 from fwjr.model import SCOPE_KEYS
 
-from dashboard import components, context, figures, performance, timeframe, units
+from dashboard import components, context, figures, performance, suggest, timeframe, units
 from dashboard.state import TIME_AXIS, View, params_of, parse_view, view_search
 
 
@@ -212,23 +212,9 @@ def _figure(result: performance.Exploration) -> Any:
     return figures.bars(result.rows, result.x, result.by, result.measure, result.stat, result.x_order)
 
 
-@callback(
-    *[Output(f"explorer-filter-{k}-suggestions", "children") for k in SCOPE_KEYS],
-    Input("explorer-view", "data"),
-)
-def suggest(search: str) -> tuple:
-    """Values seen in the view's timeframe, most jobs first; exit codes with their descriptions."""
-    try:
-        view = parse_view(params_of(search))
-        start, end = timeframe.resolve(view.tf, view.start, view.end, context.now())
-        store = context.store()
-        return tuple(_options(k, query.distinct_values(store, k, start, end, "", SUGGESTIONS)) for k in SCOPE_KEYS)
-    except Exception as error:
-        components.log.warning("suggestions failed: %s", error)
-        return tuple([] for _ in SCOPE_KEYS)
+def _window(search: str) -> tuple[int, int]:
+    view = parse_view(params_of(search))
+    return timeframe.resolve(view.tf, view.start, view.end, context.now())
 
 
-def _options(key: str, values: list[Any]) -> list[html.Option]:
-    if key == "exit_code":
-        return [html.Option(value=str(v), label=f"{v}: {exit_codes.describe(v)}") for v in values]
-    return [html.Option(value=str(v)) for v in values]
+suggest.register("explorer-filter", SCOPE_KEYS, "explorer-view", _window)

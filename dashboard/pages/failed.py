@@ -12,7 +12,7 @@ from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_
 
 from fwjr import exit_codes, query
 
-from dashboard import components, context, timeframe, units
+from dashboard import components, context, suggest, timeframe, units
 from dashboard.figures import utc_text
 from dashboard.state import params_of, query_filters, search_with
 
@@ -168,3 +168,6 @@ def detail(cell: dict | None, viewport: list[dict] | None, jobs: list[dict] | No
     for step, code, kind, details in errors:
         parts.append(html.Div([html.Div(f"{step}: {code} {kind}", className="snippet-head"), html.Pre(details or "(no message)", className="snippet")]))
     return html.Div(parts)
+
+
+suggest.register("failed-filter", FILTER_KEYS, "failed-view", lambda search: timeframe.preset_range(params_of(search).get("tf", "24h"), context.now()))
