@@ -333,3 +333,28 @@ def outages(
         outage["duration"] = (outage["end"] or now) - outage["start"]
         out.write(_encoder.encode(outage) + b"\n")
     out.flush()
+
+
+# ---------------------------------------------------------------- replay (issue 4)
+
+
+@app.command()
+def replay(
+    source: Annotated[str, typer.Argument(help="Archive root, local path or hdfs://host:port/path (ROOT/YYYY/MM/DD/*.avro).")],
+    start: Annotated[str, typer.Option("--from", help="Start: YYYY-MM-DD, days ago (0 today, 1 yesterday) or ISO time, UTC.")],
+    end: Annotated[str, typer.Option("--to", help="End, exclusive, same forms (--from 1 --to 0 is yesterday).")],
+    precision: Annotated[Precision, typer.Option("--precision", help="Bucket size of the rows (the store's is minute).")] = Precision.minute,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the aggregate rows (as `fwjr aggregate`) instead of writing.")] = False,
+    master: Annotated[Optional[str], typer.Option("--master", help="Spark master (default FWJR_SPARK_MASTER, else local[2]).")] = None,
+) -> None:
+    """Rebuild a time range of the aggregate cache from the Avro archive with Spark."""
+    from batch.replay_command import replay as run
+
+    try:
+        run(_settings(), source, start, end, precision.value, dry_run, master)
+    except ValueError as error:
+        typer.echo(f"fwjr replay: {error}", err=True)
+        raise typer.Exit(2)
+    except RuntimeError as error:
+        typer.echo(f"fwjr replay: {error}", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,181 @@
+"""The replay's Spark job: archive files in, the range's aggregate and error rows out.
+
+Plan (one Spark job, two stages):
+1. spark-avro reads the files, keeping only the fields the merge reads, and drops records
+   whose meta_data.ts is plainly outside the range in the JVM (before any JSON is made).
+   The exact range test runs in Python on the merged job's ts.
+2. Dedupe: every record gets a routing key, `wmaid` when present, else its `task` (a job
+   without wmaid is identified by a hash that includes its task, see fwjr.merge._identity), and
+   the rows are repartitioned by that key. All copies of one identity thus land in one task,
+   whose Aggregator counts it once: no identity list is shuffled or collected, and only the
+   documents cross the shuffle once.
+3. Each task runs batch.replay_fold (to_job + Aggregator) over Arrow batches and emits partial
+   rows; Spark groups them by (kind, bucket, scope) and sums. The result is small (one row per
+   bucket and scope) and is collected to the driver as Arrow.
+
+Which copy of a duplicated identity counts is the first the task meets; copies of one FWJR
+are byte-identical in the archive, so this does not change the result. Conflicting documents
+that share a wmaid would be counted from either copy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from batch.avro_source import list_archive_files
+from batch.replay_fold import DOC, FILE, KEY_COLUMNS, STAT_DOCUMENTS, STAT_DUPLICATES, STAT_OUTSIDE, fold_ddl, fold_partition
+from fwjr.aggregate import VALUE_COLUMNS
+from fwjr.model import ERROR_KEYS, SCOPE_KEYS
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+# Top-level fields fwjr.merge reads; the others (PFNArray, fallbackFiles, ...) are never decoded.
+MERGE_FIELDS: tuple[str, ...] = ("wmaid", "task", "Campaign", "meta_data", "steps", "WMTiming", "LFNArray", "siteName", "hostName")
+ROUTE = "route"
+# meta_data.ts may be written in milliseconds (fwjr.merge divides values above 1e11).
+_MILLIS_ABOVE = 100_000_000_000
+
+
+@dataclass
+class ReplayResult:
+    """The rows for the store and what the run saw."""
+
+    aggregates: pa.Table
+    errors: pa.Table
+    files: int
+    documents: int
+    outside: int
+    duplicates: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    reject_samples: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def jobs(self) -> int:
+        """FWJRs counted (inside the range, each identity once)."""
+        return int(pc.sum(self.aggregates.column("jobs")).as_py() or 0) if self.aggregates.num_rows else 0
+
+    def buckets(self) -> int:
+        """Distinct buckets written."""
+        return len(pc.unique(self.aggregates.column("bucket"))) if self.aggregates.num_rows else 0
+
+
+Progress = Callable[[int, int], None]  # (Spark tasks done, tasks total)
+
+
+def archive_dataframe(spark: SparkSession, files: list[str], start: int, end: int) -> DataFrame:
+    """(doc, file, route) rows of the records that can fall inside [start, end)."""
+    from pyspark.sql import functions as F
+
+    records = spark.read.format("avro").load(list(files))
+    fields = [name for name in MERGE_FIELDS if name in records.columns]
+    ts = F.col("meta_data.ts") if "meta_data" in records.columns else F.lit(None)
+    plausible = ts.isNull() | ts.between(start, end - 1) | (ts > _MILLIS_ABOVE)
+    wmaid = F.col("wmaid") if "wmaid" in records.columns else F.lit(None).cast("string")
+    task = F.col("task") if "task" in records.columns else F.lit(None).cast("string")
+    route = F.when(F.length(wmaid) > 0, F.concat(F.lit("w"), wmaid)).otherwise(F.concat(F.lit("t"), F.coalesce(task, F.lit(""))))
+    return records.where(plausible).select(
+        F.to_json(F.struct(*fields)).alias(DOC),
+        F.input_file_name().alias(FILE),
+        route.alias(ROUTE),
+    )
+
+
+def partial_rows(docs: DataFrame, start: int, end: int, precision: str) -> DataFrame:
+    """The grouped result: one row per (kind, bucket, scope, step, reason) with summed values."""
+    from pyspark.sql import functions as F
+
+    partitions = int(docs.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    routed = docs.repartition(partitions, ROUTE).select(DOC, FILE)
+    folded = routed.mapInArrow(lambda batches: fold_partition(batches, start, end, precision), fold_ddl())
+    sums = [F.sum(name).alias(name) for name in VALUE_COLUMNS]
+    return folded.groupBy(*KEY_COLUMNS).agg(F.min("detail").alias("detail"), *sums)
+
+
+def run_replay(
+    spark: SparkSession,
+    source: str,
+    start: int,
+    end: int,
+    precision: str = "minute",
+    progress: Progress | None = None,
+    slack_days: int = 1,
+) -> ReplayResult:
+    """Read the archive under `source` around [start, end) and aggregate the FWJRs inside it."""
+    files = list_archive_files(source, start, end - 1, slack_days)
+    if not files:
+        empty = _split(pa.Table.from_batches([], schema=_grouped_schema()))
+        return ReplayResult(empty[0], empty[1], 0, 0, 0, 0)
+    grouped = partial_rows(archive_dataframe(spark, files, start, end), start, end, precision)
+    table = _collect(spark, grouped, progress)
+    aggregates, errors, rejects, stats = _split(table)
+    return ReplayResult(
+        aggregates=aggregates,
+        errors=errors,
+        files=len(files),
+        documents=stats.get(STAT_DOCUMENTS, 0),
+        outside=stats.get(STAT_OUTSIDE, 0),
+        duplicates=stats.get(STAT_DUPLICATES, 0),
+        rejected={row["reason"]: row["jobs"] for row in rejects},
+        reject_samples={row["reason"]: row["detail"] for row in rejects},
+    )
+
+
+def _grouped_schema() -> pa.Schema:
+    from batch.replay_fold import fold_schema
+
+    return fold_schema()
+
+
+def _collect(spark: SparkSession, grouped: DataFrame, progress: Progress | None) -> pa.Table:
+    """Run the job; while it runs, report task progress from Spark's status tracker."""
+    if progress is None:
+        return grouped.toArrow()
+    done = threading.Event()
+    group = f"fwjr-replay-{time.time_ns()}"
+    spark.sparkContext.setJobGroup(group, "fwjr replay")
+    watcher = threading.Thread(target=_watch, args=(spark, group, progress, done), daemon=True)
+    watcher.start()
+    try:
+        return grouped.toArrow()
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+
+
+def _watch(spark: SparkSession, group: str, progress: Progress, done: threading.Event) -> None:
+    tracker = spark.sparkContext.statusTracker()
+    while not done.wait(0.5):
+        finished = total = 0
+        for job_id in tracker.getJobIdsForGroup(group):
+            job = tracker.getJobInfo(job_id)
+            if job is None:
+                continue
+            for stage_id in job.stageIds:
+                stage = tracker.getStageInfo(stage_id)
+                if stage is not None:
+                    finished += stage.numCompletedTasks
+                    total += stage.numTasks
+        progress(finished, total)
+
+
+def _split(table: pa.Table) -> tuple[pa.Table, pa.Table, list[dict], dict[str, int]]:
+    """(aggregate rows, error rows, reject rows, counters) from the grouped result, sorted."""
+    kinds = table.column("kind")
+    agg = table.filter(pc.equal(kinds, "agg"))
+    agg = agg.select(["bucket", *SCOPE_KEYS, *VALUE_COLUMNS]).sort_by([(c, "ascending") for c in ("bucket", *SCOPE_KEYS)])
+    err = table.filter(pc.equal(kinds, "err")).select(["bucket", *ERROR_KEYS, "jobs"]).rename_columns(
+        ["bucket", *ERROR_KEYS, "count"]
+    )
+    err = err.sort_by([(c, "ascending") for c in ("bucket", *ERROR_KEYS)])
+    rejects = table.filter(pc.equal(kinds, "rej")).select(["reason", "detail", "jobs"]).to_pylist()
+    stats = {row["reason"]: row["jobs"] for row in table.filter(pc.equal(kinds, "stat")).select(["reason", "jobs"]).to_pylist()}
+    return agg, err, sorted(rejects, key=lambda r: r["reason"]), stats

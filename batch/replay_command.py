@@ -1,0 +1,172 @@
+"""`fwjr replay`: range, Spark job, store write and the operator's view of it, in that order.
+
+Progress goes to stderr: a rich progress bar on a terminal, one plain line per step (and
+per quarter of the Spark tasks) otherwise, so logs of scheduled replays stay readable.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from fwjr.config import Settings
+
+WRITE_PRECISIONS = ("minute", "hour", "day", "month")
+
+
+def new_batch_id() -> str:
+    """A replay's batch id, "r<epoch ms>-<random>": never shaped like a stream batch
+    (topic/partition/first-last), so the exactly-once cleanup leaves replay rows alone."""
+    return f"r{int(time.time() * 1000)}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class ReplayReport:
+    """Everything the summary shows; also returned to callers (tests, bench)."""
+
+    source: str
+    range_text: str
+    start: int
+    end: int
+    files: int = 0
+    documents: int = 0
+    jobs: int = 0
+    outside: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    reject_samples: dict[str, str] = field(default_factory=dict)
+    written: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    spark_seconds: float = 0.0
+
+    def lines(self, dry_run: bool) -> list[str]:
+        rejected = sum(self.rejected.values())
+        out = [
+            f"replay of {self.source} {self.range_text}",
+            f"  files read: {self.files}",
+            f"  FWJRs: {self.documents} read, {self.jobs} counted, {self.duplicates} duplicates, "
+            f"{self.outside} outside the range, {rejected} rejected",
+        ]
+        for reason, count in sorted(self.rejected.items(), key=lambda item: (-item[1], item[0])):
+            out.append(f"    rejected {count}: {reason}  (e.g. {self.reject_samples.get(reason, '')})")
+        if dry_run:
+            out.append("  dry run: the store was not changed")
+        elif self.written:
+            removed, written = self.written["removed"], self.written["written"]
+            out.append(
+                f"  buckets replaced: {self.written['buckets']} written; agg rows {removed['agg']} removed, "
+                f"{written['agg']} written; error rows {removed['errors']} removed, {written['errors']} written "
+                f"(months {', '.join(self.written['partitions'])}, batch {self.written['batch']}, via {self.written['via']})"
+            )
+        rate = self.documents / self.seconds if self.seconds else 0.0
+        out.append(f"  time: {self.seconds:.1f} s ({self.spark_seconds:.1f} s starting Spark), {rate:,.0f} FWJRs/s")
+        return out
+
+
+class Reporter:
+    """Progress for humans on a terminal, plain lines for logs."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.interactive = stream.isatty()
+        self._last_quarter = -1
+        self._bar: Any = None
+        self._task: Any = None
+
+    def step(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.log(text)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    @contextmanager
+    def tasks(self, files: str) -> Iterator[None]:
+        if self.interactive:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=Console(file=self.stream), transient=True,
+            ) as bar:
+                self._bar = bar
+                self._task = bar.add_task(f"Spark tasks ({files})", total=None)
+                try:
+                    yield
+                finally:
+                    self._bar = None
+            return
+        yield
+
+    def progress(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total or None)
+            return
+        if total:
+            quarter = 4 * done // total
+            if quarter != self._last_quarter:
+                self._last_quarter = quarter
+                print(f"spark tasks: {done}/{total}", file=self.stream, flush=True)
+
+
+def replay(
+    settings: Settings,
+    source: str,
+    start_text: str,
+    end_text: str,
+    precision: str = "minute",
+    dry_run: bool = False,
+    master: str | None = None,
+    rows_out: TextIO | None = None,
+    log: TextIO = sys.stderr,
+) -> ReplayReport:
+    """Rebuild [from, to) of the store from the archive under `source` (or, dry, print the rows)."""
+    from batch.replay import run_replay
+    from batch.spark_session import get_spark
+    from fwjr import query
+    from fwjr.replay_range import replay_range
+
+    if not dry_run and precision not in WRITE_PRECISIONS:
+        raise ValueError(f"--precision {precision}: the store takes {', '.join(WRITE_PRECISIONS)} rows (week only with --dry-run)")
+    began = time.monotonic()
+    span = replay_range(start_text, end_text, int(time.time()), query.ladder(settings), precision)
+    report = ReplayReport(source, span.describe(), span.start, span.end)
+    reporter = Reporter(log)
+    reporter.step(f"replaying {source} {span.describe()} at {precision} precision")
+    spark_began = time.monotonic()
+    spark = get_spark(master)
+    report.spark_seconds = time.monotonic() - spark_began
+    reporter.step(f"Spark {spark.version} on {spark.sparkContext.master} ready in {report.spark_seconds:.1f} s")
+    with reporter.tasks(source):
+        result = run_replay(spark, source, span.start, span.end, precision, progress=reporter.progress)
+    report.files, report.documents, report.jobs = result.files, result.documents, result.jobs
+    report.outside, report.duplicates = result.outside, result.duplicates
+    report.rejected, report.reject_samples = result.rejected, result.reject_samples
+    if dry_run:
+        _print_rows(result.aggregates.to_pylist(), precision, rows_out or sys.stdout)
+    else:
+        from fwjr.replay_load import replace_in_store
+
+        reporter.step(f"replacing {span.describe()} in the store ({result.aggregates.num_rows} aggregate rows)")
+        report.written = replace_in_store(settings, span.start, span.end, result.aggregates, result.errors, new_batch_id())
+    report.seconds = time.monotonic() - began
+    for line in report.lines(dry_run):
+        print(line, file=log, flush=True)
+    return report
+
+
+def _print_rows(rows: list[dict], precision: str, out: TextIO) -> None:
+    """The rows exactly as `fwjr aggregate --format jsonl` prints them, for diffing."""
+    import msgspec
+
+    from fwjr.aggregate import present
+
+    encoder = msgspec.json.Encoder()
+    for row in rows:
+        out.write(encoder.encode(present(row, precision)).decode() + "\n")
+    out.flush()
