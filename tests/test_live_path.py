@@ -116,3 +116,14 @@ def test_broker_restart_during_a_run_keeps_totals_exact(stack: Stack, tmp_path: 
     wait_drained(_bootstrap(stack), timeout=300)
     assert stack.worker_pid() is not None, stack.worker_log()[-3000:]
     _assert_store_equals_offline(stack)
+
+
+def test_avro_single_object_messages_count_like_json(stack: Stack) -> None:
+    from tests.paths import WMARCHIVE
+
+    samples = [str(WMARCHIVE / "fwjr_samples"), str(WMARCHIVE / "schemas" / "fwjr_prod_2016-03_sample.json")]
+    stack.fwjr("produce", *samples, "--avro", "--wait")
+    stored = stack.jsonl("query", "aggregates", "--from", "2015-01-01", "--to", "2024-01-01", "--precision", "month")
+    expected = stack.jsonl("aggregate", *samples, "--precision", "month")
+    assert stored == expected
+    assert sum(row["jobs"] for row in stored) == 12
