@@ -58,13 +58,24 @@ def serve_in_thread(settings: Settings, store: Store, port: int | None = None) -
     """
     app = create_app(settings, store)
     chosen = settings.dashboard_port if port is None else port
-    server = create_server(app.server, host=settings.dashboard_host, port=chosen, threads=THREADS, ident="fwjr-board")
+    server = _listen(app, settings.dashboard_host, chosen)
     host, bound = server.socket.getsockname()[:2]
     url = f"http://{host}:{bound}/"
     thread = threading.Thread(target=server.run, name="fwjr-board", daemon=True)
     thread.start()
     log.info("board at %s", url)
     return BoardServer(url=url, server=server, thread=thread)
+
+
+def _listen(app: Dash, host: str, port: int) -> BaseWSGIServer | MultiSocketServer:
+    """A waitress server bound to host:port; a taken port is named with the setting to change."""
+    try:
+        return create_server(app.server, host=host, port=port, threads=THREADS, ident="fwjr-board")
+    except OSError as error:
+        raise RuntimeError(
+            f"cannot serve the board on {host}:{port} ({error.strerror or error}); "
+            "set FWJR_DASHBOARD_PORT / FWJR_DASHBOARD_HOST, or stop what holds the port"
+        ) from error
 
 
 def create_wsgi() -> Flask:
@@ -87,7 +98,11 @@ def main() -> int:
     with store:
         migrate(store)
         app = create_app(settings, store)
-        server = create_server(app.server, host=settings.dashboard_host, port=settings.dashboard_port, threads=THREADS, ident="fwjr-board")
+        try:
+            server = _listen(app, settings.dashboard_host, settings.dashboard_port)
+        except RuntimeError as error:
+            print(f"fwjr dashboard: {error}", file=sys.stderr)
+            return 2
         print(f"board at http://{settings.dashboard_host}:{settings.dashboard_port}/", flush=True)
         try:
             server.run()

@@ -141,3 +141,12 @@ def test_the_error_matrix_counts_every_step_error(board: str, seeded: tuple) -> 
     start, end = window(seeded)
     _, body = get(board, "/api/v1/errors", rows="workflow", columns="site", limit=10000, **{"from": start, "to": end})
     assert sum(c["count"] for c in body["cells"]) == sum(aggregator.errors.values())
+
+
+def test_a_taken_port_is_reported_with_the_setting_to_change(board: str, seeded: tuple) -> None:
+    from dashboard.server import serve_in_thread
+
+    settings, store, _, _ = seeded
+    port = int(board.rsplit(":", 1)[1])
+    with pytest.raises(RuntimeError, match=f"127.0.0.1:{port}.*FWJR_DASHBOARD_PORT"):
+        serve_in_thread(settings, store, port=port)
