@@ -277,12 +277,18 @@ def prepare_for_avro(doc: dict) -> dict:
 
 
 def _with_step_list(doc: dict) -> dict:
-    """Older agents keyed steps by name; the schema's list keeps them instead of dropping all steps."""
-    steps = doc.get("steps")
-    if type(steps) is not dict:
+    """The report in the archive's layout (fwjr.merge.archive_form), or as it is when it is no report.
+
+    Envelopes, steps keyed by name and raw agent reports are reshaped so their Avro copy
+    merges like the original; what cannot be a report is left for the reader to reject.
+    """
+    from fwjr.errors import RejectedDocument
+    from fwjr.merge import archive_form
+
+    try:
+        return archive_form(doc)
+    except RejectedDocument:
         return doc
-    listed = [{"name": name, **step} if type(step) is dict else step for name, step in steps.items()]
-    return {**doc, "steps": listed}
 
 
 def _require_object(doc: Any) -> None:

@@ -57,8 +57,8 @@ def merge_document(doc: Any, source: str = "") -> Job:
             step_site = step.get("site")
             if type(step_site) is str and step_site:
                 site = step_site
-        start = as_metric(step.get("start", step.get("startTime")))
-        stop = as_metric(step.get("stop", step.get("stopTime")))
+        start = _second(step.get("start", step.get("startTime")))
+        stop = _second(step.get("stop", step.get("stopTime")))
         span = stop - start if start is not None and stop is not None and stop >= start else None
         if span is not None:
             span_total += span
@@ -119,6 +119,16 @@ def merge_document(doc: Any, source: str = "") -> Job:
         errors=errors,
         log_archive=_log_archive(doc),
     )
+
+
+def _second(value: Any) -> float | None:
+    """A step start or stop in whole epoch seconds, the archive schema's `long`.
+
+    Raw agent reports carry sub-second times; truncating them here keeps a report and
+    its Avro copy merging to the same wall time and identity.
+    """
+    moment = as_metric(value)
+    return None if moment is None else float(int(moment))
 
 
 def split_task(task: str) -> tuple[str, str]:
@@ -381,6 +391,54 @@ def _identity(doc: dict, meta: dict, steps: list[tuple[str, dict]], ts: int, sou
     parts = [as_str(doc.get("task")), as_str(meta.get("fwjr_id")), as_str(meta.get("host")), str(ts)]
     for name, step in steps:
         parts.append(name)
-        parts.append(repr(as_float(step.get("start", step.get("startTime")))))
-        parts.append(repr(as_float(step.get("stop", step.get("stopTime")))))
+        parts.append(repr(_second(step.get("start", step.get("startTime")))))
+        parts.append(repr(_second(step.get("stop", step.get("stopTime")))))
     return "h:" + hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def archive_form(doc: dict) -> dict:
+    """The report reshaped into the archive's layout, merging exactly as the original does.
+
+    Writing Avro means fitting the archive schema, which knows neither envelopes, nor
+    steps keyed by name, nor raw agent reports (step objects at the top level, outputs
+    keyed by module, startTime/stopTime, siteName/hostName). Each of those is moved to the
+    place the schema has for it, so `merge_document(archive_form(d)) == merge_document(d)`.
+    Raises RejectedDocument for what cannot be a report at all.
+    """
+    if type(doc) is not dict:
+        raise RejectedDocument("document is not a JSON object", "<document>", type(doc).__name__)
+    doc = _unwrap_envelope(doc, "")
+    steps = _steps_of(doc, "")
+    step_names = {name for name, _ in steps if doc.get(name) is not None}
+    form = {key: value for key, value in doc.items() if key not in step_names and key != "steps"}
+    meta = dict(doc["meta_data"]) if type(doc.get("meta_data")) is dict else {}
+    if not meta:
+        try:
+            meta["ts"] = _timestamp(doc, meta, steps, "")
+        except RejectedDocument:
+            pass
+    if not as_str(meta.get("wn_name")) and as_str(doc.get("hostName")):
+        meta["wn_name"] = doc["hostName"]
+    form["meta_data"] = meta
+    fallback_site = "" if any(_has_site(step) for _, step in steps) else as_str(doc.get("siteName"))
+    form["steps"] = [_archive_step(name, step, fallback_site) for name, step in steps]
+    return form
+
+
+def _has_site(step: dict) -> bool:
+    site = step.get("site")
+    return type(site) is str and bool(site)
+
+
+def _archive_step(name: str, step: dict, fallback_site: str) -> dict:
+    form = dict(step)
+    form["name"] = name
+    if "start" not in form and "startTime" in step:
+        form["start"] = step["startTime"]
+    if "stop" not in form and "stopTime" in step:
+        form["stop"] = step["stopTime"]
+    if fallback_site:
+        form["site"] = fallback_site
+    if "output" in step and type(step["output"]) is not list:
+        form["output"] = _output_files(step["output"])
+    return form

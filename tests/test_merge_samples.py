@@ -26,11 +26,12 @@ SKIM_WF = "sryu_ReRecoSkim_Sryu_reqmgr2_160318_050217_7302"
 REDIGI_WF = "sryu_ReDigi_3steps_Sryu_reqmgr2_160318_050052_982"
 TASKCHAIN_WF = "sryu_TaskChain_Data_wq_testt_160204_061048_5587"
 
-# Raw 2023 agent report: steps cmsRun1, stageOut1, logArch1 with startTime/stopTime floats.
+# Raw 2023 agent report: steps cmsRun1, stageOut1, logArch1 with startTime/stopTime floats,
+# truncated to whole seconds as the archive schema stores them.
 RAW_WALL = (
-    (1692718965.4402475 - 1692712660.2307796)
-    + (1692718966.3876004 - 1692718965.4918995)
-    + (1692718966.7998054 - 1692718966.4106545)
+    (1692718965 - 1692712660)
+    + (1692718966 - 1692718965)
+    + (1692718966 - 1692718966)
 )
 
 # file -> expected fields; "metrics" lists a few metrics with their combined values,
