@@ -6,7 +6,6 @@ per quarter of the Spark tasks) otherwise, so logs of scheduled replays stay rea
 
 from __future__ import annotations
 
-import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -14,15 +13,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from fwjr.bucket import iso
 from fwjr.config import Settings
 
 WRITE_PRECISIONS = ("minute", "hour", "day", "month")
 
 
-def new_batch_id() -> str:
-    """A replay's batch id, "r<epoch ms>-<random>": never shaped like a stream batch
-    (topic/partition/first-last), so the exactly-once cleanup leaves replay rows alone."""
-    return f"r{int(time.time() * 1000)}-{secrets.token_hex(3)}"
+def replay_batch_id(start: int, end: int) -> str:
+    """The batch id of a replay's rows, "replay:<from>..<to>" (ISO, UTC).
+
+    Derived from the range only, so two identical replays leave byte-identical tables (as
+    GRACC's summaries keyed by their grouping); never shaped like a stream batch
+    (topic/partition/first-last), so the exactly-once cleanup leaves replay rows alone.
+    """
+    return f"replay:{iso(start)}..{iso(end)}"
 
 
 @dataclass
@@ -139,7 +143,7 @@ def replay(
     reporter = Reporter(log)
     reporter.step(f"replaying {source} {span.describe()} at {precision} precision")
     spark_began = time.monotonic()
-    spark = get_spark(master)
+    spark = get_spark(master or settings.spark_master)
     report.spark_seconds = time.monotonic() - spark_began
     reporter.step(f"Spark {spark.version} on {spark.sparkContext.master} ready in {report.spark_seconds:.1f} s")
     with reporter.tasks(source):
@@ -153,7 +157,7 @@ def replay(
         from fwjr.replay_load import replace_in_store
 
         reporter.step(f"replacing {span.describe()} in the store ({result.aggregates.num_rows} aggregate rows)")
-        report.written = replace_in_store(settings, span.start, span.end, result.aggregates, result.errors, new_batch_id())
+        report.written = replace_in_store(settings, span.start, span.end, result.aggregates, result.errors, replay_batch_id(span.start, span.end))
     report.seconds = time.monotonic() - began
     for line in report.lines(dry_run):
         print(line, file=log, flush=True)

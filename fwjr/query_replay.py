@@ -25,7 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from fwjr.query import AGG_COLUMNS, ERROR_COLUMNS
+from fwjr.model import ERROR_KEYS, SCOPE_KEYS
+from fwjr.query import AGG_COLUMNS, ERROR_COLUMNS, VALUE_COLUMNS
 from fwjr.store import Store
 
 REPLACED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -123,3 +124,24 @@ def _check_inside(table: str, rows: pa.Table, start: int, end: int) -> None:
             f"replay rows for {table} have buckets {low}..{high}, outside the range [{start}, {end}) being replaced"
         )
 
+
+
+def stored_rows(store: Store, table: str, start: int, end: int) -> list[tuple]:
+    """The range's rows of `agg` or `errors` re-summed per stored bucket and keys, batch ids left
+    out, sorted: what a replay of the range must reproduce (and what tests compare)."""
+    if table not in REPLACED_TABLES:
+        raise ValueError(f"stored_rows: {table!r} is not one of {', '.join(REPLACED_TABLES)}")
+    keys = ", ".join(("toUnixTimestamp(bucket) AS b",) + (SCOPE_KEYS if table == "agg" else ERROR_KEYS))
+    order = ", ".join(("b",) + (SCOPE_KEYS if table == "agg" else ERROR_KEYS))
+    values = ", ".join(f"sum({c})" for c in (VALUE_COLUMNS if table == "agg" else ("count",)))
+    sql = f"SELECT {keys}, {values} FROM {table} WHERE {_IN_RANGE} GROUP BY {order} ORDER BY {order}"
+    return store.rows(sql, {"start": int(start), "end": int(end)})
+
+
+def table_rows(store: Store, table: str) -> list[tuple]:
+    """Every row of `agg` or `errors` exactly as stored (bucket as epoch seconds, batch last), sorted:
+    two replays of one range must leave these identical."""
+    if table not in REPLACED_TABLES:
+        raise ValueError(f"table_rows: {table!r} is not one of {', '.join(REPLACED_TABLES)}")
+    columns = ", ".join("toUnixTimestamp(bucket)" if c == "bucket" else c for c in REPLACED_TABLES[table][1])
+    return sorted(tuple(row) for row in store.rows(f"SELECT {columns} FROM {table}"))

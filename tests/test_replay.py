@@ -1,0 +1,161 @@
+"""`fwjr replay`: parity with `fwjr aggregate`, rebuilding a damaged range, idempotence, HDFS.
+
+One generated archive (duplicates, drifted and malformed documents) spanning a UTC midnight,
+one SparkSession (tests.hdfs_fixtures) and one embedded store for the module. The store's
+ladder ages are set far out so the old test dates stay at minute grain and tables can be
+compared row for row (rollups are covered by tests/test_ttl_rollup.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from batch.replay import run_replay
+from batch.replay_command import replay
+from fwjr import query
+from fwjr.aggregate import Aggregator, error_dicts, present
+from fwjr.bucket import parse_iso
+from fwjr.config import Settings
+from fwjr.generate import generate_documents, write_archive
+from fwjr.hdfs import put
+from fwjr.model import Rejection
+from fwjr.query_replay import month_partitions, stored_rows, table_rows
+from fwjr.reader import read_jobs
+from fwjr.store import connect
+
+pytestmark = pytest.mark.spark
+
+FIRST = parse_iso("2026-10-31T20:00:00Z")  # the archive crosses a midnight and a month end
+DAY1, DAY2, DAY3 = parse_iso("2026-10-31"), parse_iso("2026-11-01"), parse_iso("2026-11-02")
+WIDE = (parse_iso("2026-10-01"), parse_iso("2026-12-01"))
+COUNT = 2500
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("archive")
+    summary = write_archive(generate_documents(COUNT, 41, start_ts=FIRST, minutes=8 * 60), root, "avro")
+    assert summary["duplicates"] > 0 and summary["malformed"] > 0, summary
+    return root
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    far = 365 * 100
+    return Settings(home=tmp_path_factory.mktemp("home"), minute_days=far, hour_days=far + 1, day_days=far + 2)
+
+
+@pytest.fixture(scope="module")
+def offline(archive: Path) -> Aggregator:
+    """The reference: the offline path's Aggregator over the same files, at minute grain."""
+    aggregator = Aggregator("minute")
+    for item in read_jobs([archive]):
+        if type(item) is not Rejection:
+            aggregator.add(item)
+    return aggregator
+
+
+def _rows(table) -> list[dict]:
+    return table.to_pylist()
+
+
+def _snapshot(settings: Settings) -> dict[str, list[tuple]]:
+    with connect(settings) as store:
+        return {table: stored_rows(store, table, *WIDE) for table in ("agg", "errors")}
+
+
+def _replay(settings: Settings, archive: Path, start: str, end: str) -> None:
+    replay(settings, str(archive), start, end, "minute", log=io.StringIO())
+
+
+def test_replay_equals_fwjr_aggregate_row_for_row(spark, archive: Path, offline: Aggregator) -> None:
+    result = run_replay(spark, str(archive), *WIDE, precision="hour")
+    printed = subprocess.run(
+        [sys.executable, "-m", "fwjr", "aggregate", str(archive), "--precision", "hour"], capture_output=True, check=True
+    )
+    expected = [json.loads(line) for line in printed.stdout.splitlines()]
+    assert [present(row, "hour") for row in _rows(result.aggregates)] == expected
+    assert result.duplicates == offline.duplicates > 0
+    assert sum(result.rejected.values()) > 0
+    assert result.jobs == offline.jobs
+
+
+def test_replay_keeps_only_fwjrs_inside_the_range(spark, archive: Path, offline: Aggregator) -> None:
+    start, end = parse_iso("2026-10-31T23:30:00Z"), parse_iso("2026-11-01T01:00:00Z")
+    result = run_replay(spark, str(archive), start, end, precision="minute")
+    expected = [row for row in query_rows(offline) if start <= row["bucket"] < end]
+    assert _rows(result.aggregates) == expected
+    expected_errors = [row for row in error_dicts(offline.errors) if start <= row["bucket"] < end]
+    assert _rows(result.errors) == expected_errors
+    assert result.jobs == sum(row["jobs"] for row in expected) > 0
+
+
+def query_rows(aggregator: Aggregator) -> list[dict]:
+    from fwjr.aggregate import row_dicts
+
+    return row_dicts(aggregator.rows)
+
+
+def test_replay_writes_what_offline_aggregation_computes(spark, archive: Path, settings: Settings, offline: Aggregator) -> None:
+    _replay(settings, archive, "2026-10-31", "2026-11-02")
+    with connect(settings) as store:
+        stored = query.aggregates(store, *WIDE, "minute")
+    assert stored == query_rows(offline)
+    snapshot = _snapshot(settings)
+    assert len(snapshot["errors"]) == len(offline.errors)
+
+
+def test_rebuild_restores_deleted_and_corrupted_buckets(spark, archive: Path, settings: Settings) -> None:
+    _replay(settings, archive, "2026-10-31", "2026-11-02")
+    before = _snapshot(settings)
+    with connect(settings) as store:
+        query.delete_range(store, parse_iso("2026-10-31T21:00:00Z"), parse_iso("2026-10-31T22:30:00Z"))
+        corrupt = dict(query.aggregates(store, DAY2, DAY3, "minute")[5], batch="corruption")
+        query.insert_aggregates(store, [corrupt])
+        query.insert_errors(store, [{"bucket": DAY2 + 60, "workflow": "w", "task": "t", "step": "s", "site": "x", "exit_code": 1, "count": 7}])
+    damaged = _snapshot(settings)
+    assert damaged != before
+    _replay(settings, archive, "2026-10-31", "2026-11-02")
+    assert _snapshot(settings) == before
+
+
+def test_two_replays_leave_identical_tables_and_a_day_leaves_other_days_alone(spark, archive: Path, settings: Settings) -> None:
+    _replay(settings, archive, "2026-10-31", "2026-11-02")
+    first = _raw(settings)
+    _replay(settings, archive, "2026-10-31", "2026-11-02")
+    assert _raw(settings) == first
+
+    with connect(settings) as store:
+        query.delete_range(store, DAY1, DAY3)  # both days gone
+    _replay(settings, archive, "2026-11-01", "2026-11-02")  # only the second comes back
+    with connect(settings) as store:
+        assert query.aggregates(store, DAY1, DAY2, "minute") == []
+        assert stored_rows(store, "agg", DAY2, DAY3) == [row[:-1] for row in first["agg"] if DAY2 <= row[0] < DAY3]
+
+
+def _raw(settings: Settings) -> dict[str, list[tuple]]:
+    """Every stored row as it is (batch ids included), in a fixed order."""
+    with connect(settings) as store:
+        return {table: table_rows(store, table) for table in ("agg", "errors")}
+
+
+def test_replay_range_spanning_months_names_both_partitions() -> None:
+    assert month_partitions(DAY1, DAY3) == ["202610", "202611"]
+
+
+@pytest.mark.hdfs
+def test_replay_from_hdfs_equals_the_local_replay(spark, hdfs_cluster, archive: Path) -> None:
+    url = put(hdfs_cluster, archive, "/replay-archive")
+    assert url.startswith("hdfs://127.0.0.1:")
+    from_hdfs = run_replay(spark, url, *WIDE, precision="hour")
+    local = run_replay(spark, str(archive), *WIDE, precision="hour")
+    assert from_hdfs.files == local.files > 0
+    assert _rows(from_hdfs.aggregates) == _rows(local.aggregates)
+    assert _rows(from_hdfs.errors) == _rows(local.errors)
