@@ -44,7 +44,7 @@ SITES, WORKFLOWS, TASKS, CODES = 50, 2000, 3, 60
 HOSTS, JOBTYPES, ERAS, CAMPAIGNS = 30, ("Production", "Processing", "Merge", "LogCollect", "Cleanup", "Harvesting"), 12, 25
 STEPS = ("cmsRun1", "stageOut1", "logArch1")
 FAILURE_SHARE = 0.12
-CHUNK = 100_000
+CHUNK = 300_000  # rows per insert; inserts never straddle a month partition, so each leaves one part
 # Rows per bucket at each grain, at --scale 1 (about 4M aggregate rows in all).
 ROWS_PER_BUCKET = {"minute": 100, "hour": 1500, "day": 8000}
 JOBS_PER_ROW = {"minute": 2, "hour": 8, "day": 60}
@@ -149,6 +149,13 @@ def job_columns(rng: np.random.Generator, catalog: Catalog, now: int, days: int,
     }
 
 
+def by_month(buckets: np.ndarray) -> list[np.ndarray]:
+    """Bucket starts split at month boundaries (the tables' partitions)."""
+    months = buckets.astype("datetime64[s]").astype("datetime64[M]")
+    cuts = np.flatnonzero(months[1:] != months[:-1]) + 1
+    return [part for part in np.split(buckets, cuts) if len(part)]
+
+
 def build(store: Store, settings: Settings, now: int, scale: float, seed: int) -> int:
     """Fill the store along the precision ladder; returns the aggregate rows written."""
     rng = np.random.default_rng(seed)
@@ -165,10 +172,13 @@ def build(store: Store, settings: Settings, now: int, scale: float, seed: int) -
     written = 0
     for grain, buckets in grains:
         step = max(CHUNK // max(int(ROWS_PER_BUCKET[grain] * scale), 1), 1)
-        for first in range(0, len(buckets), step):
-            columns = synthesize(rng, catalog, buckets[first:first + step], grain, scale)
-            written += insert_columns(store, "agg", agg_names, columns)
-            insert_columns(store, "errors", query.ERROR_COLUMNS, error_columns(columns))
+        for month in by_month(buckets):
+            errors = []
+            for first in range(0, len(month), step):
+                columns = synthesize(rng, catalog, month[first:first + step], grain, scale)
+                written += insert_columns(store, "agg", agg_names, columns)
+                errors.append(error_columns(columns))
+            insert_columns(store, "errors", query.ERROR_COLUMNS, {c: np.concatenate([e[c] for e in errors]) for c in query.ERROR_COLUMNS})
         print(f"  {grain}: {len(buckets)} buckets, {written:,} aggregate rows so far", flush=True)
     insert_columns(store, "jobs", query.JOB_COLUMNS, job_columns(rng, catalog, now, settings.jobs_days, int(FAILED_JOB_ROWS * scale)))
     settle(store)

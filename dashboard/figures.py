@@ -105,7 +105,8 @@ def bars(rows: Sequence[dict], x: str, by: str | None, measure: str, stat: str, 
         margin=_MARGIN,
         height=420,
         xaxis=dict(type="category", title=x),
-        legend=dict(orientation="h", y=-0.35),
+        showlegend=bool(by),
+        legend=dict(orientation="h", y=-0.35, title=by or ""),
     )
     _value_axis(figure, measure, stat)
     return figure
