@@ -20,16 +20,19 @@ that share a wmaid would be counted from either copy.
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlparse
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batch.avro_source import list_archive_files
+from batch.avro_source import is_local, list_archive_files
 from batch.replay_fold import DOC, FILE, KEY_COLUMNS, STAT_DOCUMENTS, STAT_DUPLICATES, STAT_OUTSIDE, fold_ddl, fold_partition
 from fwjr.aggregate import VALUE_COLUMNS
 from fwjr.model import ERROR_KEYS, SCOPE_KEYS
@@ -40,6 +43,9 @@ if TYPE_CHECKING:
 # Top-level fields fwjr.merge reads; the others (PFNArray, fallbackFiles, ...) are never decoded.
 MERGE_FIELDS: tuple[str, ...] = ("wmaid", "task", "Campaign", "meta_data", "steps", "WMTiming", "LFNArray", "siteName", "hostName")
 ROUTE = "route"
+# Archive bytes (deflated Avro, ~1.2 kB per generated FWJR) folded by one task, and the most tasks.
+BYTES_PER_FOLD = 16 * 1024 * 1024
+MAX_FOLD_PARTITIONS = 2000
 # meta_data.ts may be written in milliseconds (fwjr.merge divides values above 1e11).
 _MILLIS_ABOVE = 100_000_000_000
 
@@ -88,11 +94,33 @@ def archive_dataframe(spark: SparkSession, files: list[str], start: int, end: in
     )
 
 
-def partial_rows(docs: DataFrame, start: int, end: int, precision: str) -> DataFrame:
+def fold_partitions(input_bytes: int) -> int:
+    """How many tasks fold the documents: one per BYTES_PER_FOLD of archive files.
+
+    Each task pays a fixed price (a Python worker, its imports, a shuffle block) that
+    dwarfs folding a few thousand documents, so small replays use few tasks; large ones
+    get enough that one task's Aggregator (its identities and rows) stays small in memory.
+    """
+    return max(1, min(MAX_FOLD_PARTITIONS, math.ceil(input_bytes / BYTES_PER_FOLD)))
+
+
+def input_bytes(spark: SparkSession, files: list[str]) -> int:
+    """Total size of the archive files, through Hadoop's FileSystem for URLs (hdfs://, ...)."""
+    if all(is_local(name) for name in files):
+        return sum(os.path.getsize(urlparse(name).path if name.startswith("file:") else name) for name in files)
+    hadoop_path = spark._jvm.org.apache.hadoop.fs.Path
+    conf = spark._jsc.hadoopConfiguration()
+    total = 0
+    for name in files:
+        path = hadoop_path(name)
+        total += path.getFileSystem(conf).getFileStatus(path).getLen()
+    return total
+
+
+def partial_rows(docs: DataFrame, start: int, end: int, precision: str, partitions: int) -> DataFrame:
     """The grouped result: one row per (kind, bucket, scope, step, reason) with summed values."""
     from pyspark.sql import functions as F
 
-    partitions = int(docs.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     routed = docs.repartition(partitions, ROUTE).select(DOC, FILE)
     folded = routed.mapInArrow(lambda batches: fold_partition(batches, start, end, precision), fold_ddl())
     sums = [F.sum(name).alias(name) for name in VALUE_COLUMNS]
@@ -113,7 +141,8 @@ def run_replay(
     if not files:
         empty = _split(pa.Table.from_batches([], schema=_grouped_schema()))
         return ReplayResult(empty[0], empty[1], 0, 0, 0, 0)
-    grouped = partial_rows(archive_dataframe(spark, files, start, end), start, end, precision)
+    partitions = fold_partitions(input_bytes(spark, files))
+    grouped = partial_rows(archive_dataframe(spark, files, start, end), start, end, precision, partitions)
     table = _collect(spark, grouped, progress)
     aggregates, errors, rejects, stats = _split(table)
     return ReplayResult(

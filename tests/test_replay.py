@@ -12,7 +12,6 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import pytest
 from batch.replay import run_replay
 from batch.replay_command import replay
 from fwjr import query
-from fwjr.aggregate import Aggregator, error_dicts, present
+from fwjr.aggregate import Aggregator, error_dicts, present, row_dicts
 from fwjr.bucket import parse_iso
 from fwjr.config import Settings
 from fwjr.generate import generate_documents, write_archive
@@ -71,63 +70,69 @@ def _snapshot(settings: Settings) -> dict[str, list[tuple]]:
         return {table: stored_rows(store, table, *WIDE) for table in ("agg", "errors")}
 
 
+def _raw(settings: Settings) -> dict[str, list[tuple]]:
+    with connect(settings) as store:
+        return {table: table_rows(store, table) for table in ("agg", "errors")}
+
+
 def _replay(settings: Settings, archive: Path, start: str, end: str) -> None:
     replay(settings, str(archive), start, end, "minute", log=io.StringIO())
 
 
-def test_replay_equals_fwjr_aggregate_row_for_row(spark, archive: Path, offline: Aggregator) -> None:
-    result = run_replay(spark, str(archive), *WIDE, precision="hour")
+@pytest.fixture(scope="module")
+def hourly(spark, archive: Path):
+    """The whole archive replayed at hour precision, without writing."""
+    return run_replay(spark, str(archive), *WIDE, precision="hour")
+
+
+@pytest.fixture(scope="module")
+def replayed(spark, archive: Path, settings: Settings) -> dict[str, list[tuple]]:
+    """The store after replaying both days into it; the state every store test returns to."""
+    _replay(settings, archive, "2026-10-31", "2026-11-02")
+    return _snapshot(settings)
+
+
+def test_replay_equals_fwjr_aggregate_row_for_row(hourly, archive: Path, offline: Aggregator) -> None:
     printed = subprocess.run(
         [sys.executable, "-m", "fwjr", "aggregate", str(archive), "--precision", "hour"], capture_output=True, check=True
     )
     expected = [json.loads(line) for line in printed.stdout.splitlines()]
-    assert [present(row, "hour") for row in _rows(result.aggregates)] == expected
-    assert result.duplicates == offline.duplicates > 0
-    assert sum(result.rejected.values()) > 0
-    assert result.jobs == offline.jobs
+    assert [present(row, "hour") for row in _rows(hourly.aggregates)] == expected
+    assert hourly.duplicates == offline.duplicates > 0
+    assert sum(hourly.rejected.values()) > 0
+    assert hourly.jobs == offline.jobs
 
 
 def test_replay_keeps_only_fwjrs_inside_the_range(spark, archive: Path, offline: Aggregator) -> None:
     start, end = parse_iso("2026-10-31T23:30:00Z"), parse_iso("2026-11-01T01:00:00Z")
     result = run_replay(spark, str(archive), start, end, precision="minute")
-    expected = [row for row in query_rows(offline) if start <= row["bucket"] < end]
+    expected = [row for row in row_dicts(offline.rows) if start <= row["bucket"] < end]
     assert _rows(result.aggregates) == expected
-    expected_errors = [row for row in error_dicts(offline.errors) if start <= row["bucket"] < end]
-    assert _rows(result.errors) == expected_errors
+    assert _rows(result.errors) == [row for row in error_dicts(offline.errors) if start <= row["bucket"] < end]
     assert result.jobs == sum(row["jobs"] for row in expected) > 0
 
 
-def query_rows(aggregator: Aggregator) -> list[dict]:
-    from fwjr.aggregate import row_dicts
-
-    return row_dicts(aggregator.rows)
-
-
-def test_replay_writes_what_offline_aggregation_computes(spark, archive: Path, settings: Settings, offline: Aggregator) -> None:
-    _replay(settings, archive, "2026-10-31", "2026-11-02")
+def test_replay_writes_what_offline_aggregation_computes(replayed, settings: Settings, offline: Aggregator) -> None:
     with connect(settings) as store:
-        stored = query.aggregates(store, *WIDE, "minute")
-    assert stored == query_rows(offline)
-    snapshot = _snapshot(settings)
-    assert len(snapshot["errors"]) == len(offline.errors)
+        assert query.aggregates(store, *WIDE, "minute") == row_dicts(offline.rows)
+    assert len(replayed["errors"]) == len(offline.errors)
 
 
-def test_rebuild_restores_deleted_and_corrupted_buckets(spark, archive: Path, settings: Settings) -> None:
-    _replay(settings, archive, "2026-10-31", "2026-11-02")
-    before = _snapshot(settings)
+def test_rebuild_restores_deleted_and_corrupted_buckets(replayed, archive: Path, settings: Settings) -> None:
     with connect(settings) as store:
         query.delete_range(store, parse_iso("2026-10-31T21:00:00Z"), parse_iso("2026-10-31T22:30:00Z"))
         corrupt = dict(query.aggregates(store, DAY2, DAY3, "minute")[5], batch="corruption")
         query.insert_aggregates(store, [corrupt])
-        query.insert_errors(store, [{"bucket": DAY2 + 60, "workflow": "w", "task": "t", "step": "s", "site": "x", "exit_code": 1, "count": 7}])
-    damaged = _snapshot(settings)
-    assert damaged != before
+        error = {"bucket": DAY2 + 60, "workflow": "w", "task": "t", "step": "s", "site": "x", "exit_code": 1, "count": 7}
+        query.insert_errors(store, [error])
+    assert _snapshot(settings) != replayed
     _replay(settings, archive, "2026-10-31", "2026-11-02")
-    assert _snapshot(settings) == before
+    assert _snapshot(settings) == replayed
 
 
-def test_two_replays_leave_identical_tables_and_a_day_leaves_other_days_alone(spark, archive: Path, settings: Settings) -> None:
-    _replay(settings, archive, "2026-10-31", "2026-11-02")
+def test_two_replays_leave_identical_tables_and_a_day_leaves_other_days_alone(
+    replayed, archive: Path, settings: Settings
+) -> None:
     first = _raw(settings)
     _replay(settings, archive, "2026-10-31", "2026-11-02")
     assert _raw(settings) == first
@@ -137,13 +142,8 @@ def test_two_replays_leave_identical_tables_and_a_day_leaves_other_days_alone(sp
     _replay(settings, archive, "2026-11-01", "2026-11-02")  # only the second comes back
     with connect(settings) as store:
         assert query.aggregates(store, DAY1, DAY2, "minute") == []
-        assert stored_rows(store, "agg", DAY2, DAY3) == [row[:-1] for row in first["agg"] if DAY2 <= row[0] < DAY3]
-
-
-def _raw(settings: Settings) -> dict[str, list[tuple]]:
-    """Every stored row as it is (batch ids included), in a fixed order."""
-    with connect(settings) as store:
-        return {table: table_rows(store, table) for table in ("agg", "errors")}
+        assert stored_rows(store, "agg", DAY2, DAY3) == [row for row in replayed["agg"] if DAY2 <= row[0] < DAY3]
+        assert stored_rows(store, "errors", DAY2, DAY3) == [row for row in replayed["errors"] if DAY2 <= row[0] < DAY3]
 
 
 def test_replay_range_spanning_months_names_both_partitions() -> None:
@@ -151,11 +151,10 @@ def test_replay_range_spanning_months_names_both_partitions() -> None:
 
 
 @pytest.mark.hdfs
-def test_replay_from_hdfs_equals_the_local_replay(spark, hdfs_cluster, archive: Path) -> None:
+def test_replay_from_hdfs_equals_the_local_replay(spark, hdfs_cluster, archive: Path, hourly) -> None:
     url = put(hdfs_cluster, archive, "/replay-archive")
     assert url.startswith("hdfs://127.0.0.1:")
     from_hdfs = run_replay(spark, url, *WIDE, precision="hour")
-    local = run_replay(spark, str(archive), *WIDE, precision="hour")
-    assert from_hdfs.files == local.files > 0
-    assert _rows(from_hdfs.aggregates) == _rows(local.aggregates)
-    assert _rows(from_hdfs.errors) == _rows(local.errors)
+    assert from_hdfs.files == hourly.files > 0
+    assert _rows(from_hdfs.aggregates) == _rows(hourly.aggregates)
+    assert _rows(from_hdfs.errors) == _rows(hourly.errors)
