@@ -54,7 +54,11 @@ def layout(**params: str) -> html.Div:
 
 dash.register_page(
     __name__,
-    layout=layout, path="/errors", name="Errors", title="FWJR Monitor · errors", order=2,
+    layout=layout,
+    path="/errors",
+    name="Errors",
+    title="FWJR Monitor · errors",
+    order=2,
 )
 
 

@@ -72,7 +72,11 @@ def layout(**params: str) -> html.Div:
 
 dash.register_page(
     __name__,
-    layout=layout, path="/explorer", name="Performance explorer", title="FWJR Monitor · performance", order=1,
+    layout=layout,
+    path="/explorer",
+    name="Performance explorer",
+    title="FWJR Monitor · performance",
+    order=1,
 )
 
 

@@ -66,7 +66,11 @@ def layout(q: str = "", tf: str = "24h", **params: str) -> html.Div:
 
 dash.register_page(
     __name__,
-    layout=layout, path="/failed", name="Failed jobs", title="FWJR Monitor · failed jobs", order=4,
+    layout=layout,
+    path="/failed",
+    name="Failed jobs",
+    title="FWJR Monitor · failed jobs",
+    order=4,
 )
 
 

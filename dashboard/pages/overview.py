@@ -76,7 +76,11 @@ def layout(**_: str) -> html.Div:
 
 dash.register_page(
     __name__,
-    layout=layout, path="/", name="Overview", title="FWJR Monitor · overview", order=0,
+    layout=layout,
+    path="/",
+    name="Overview",
+    title="FWJR Monitor · overview",
+    order=0,
 )
 
 

@@ -42,7 +42,11 @@ def layout(name: str = "", tf: str = "24h", **_: str) -> html.Div:
 
 dash.register_page(
     __name__,
-    layout=layout, path="/workflow", name="Workflow", title="FWJR Monitor · workflow", order=3,
+    layout=layout,
+    path="/workflow",
+    name="Workflow",
+    title="FWJR Monitor · workflow",
+    order=3,
 )
 
 
