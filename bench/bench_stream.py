@@ -1,0 +1,195 @@
+"""Stream benchmark: broker -> worker -> store throughput, freshness, and the worker's memory.
+
+Prints, from one run on this machine:
+  - decode-only rate: a confluent-kafka consumer reading the same pre-loaded messages and
+    orjson-decoding each (the baseline),
+  - end-to-end rate of one worker process (first commit to everything committed), as FWJRs/s
+    and as a ratio of the baseline,
+  - freshness p50/p95 at a steady produce rate: produce time -> the worker group's committed
+    offset passing the message. Offsets are committed only after the store holds the batch, so
+    this is an upper bound of "visible to queries" (commits lag writes by <= 0.5 s),
+  - the worker's peak resident memory (VmHWM).
+
+Usage: .venv/bin/python bench/bench_stream.py [--count 200000] [--rate 1000] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from confluent_kafka import Consumer, TopicPartition
+
+from fwjr.broker import KafkaBroker, default_cache_dir, ensure_kafka_jars, ensure_topics, free_port
+from fwjr.generate import generate_documents
+from fwjr.produce import CONSUMER_GROUP, RAW_TOPIC, committed_offsets, end_offsets, make_producer, message_key
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def preload(bootstrap: str, count: int) -> int:
+    producer = make_producer(bootstrap)
+    sent = 0
+    start_ts = int(time.time()) - 3600
+    for doc in generate_documents(count, seed=101, start_ts=start_ts, minutes=60):
+        value = doc if isinstance(doc, (bytes, bytearray)) else orjson.dumps(doc)
+        key = None if isinstance(doc, (bytes, bytearray)) else message_key(doc)
+        while True:
+            try:
+                producer.produce(RAW_TOPIC, value=bytes(value), key=key, headers=[("content-type", b"application/json")])
+                break
+            except BufferError:
+                producer.poll(0.05)
+        sent += 1
+        producer.poll(0)
+    producer.flush(120)
+    return sent
+
+
+def decode_only(bootstrap: str, count: int) -> float:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )
+    consumer.subscribe([RAW_TOPIC])
+    seen = 0
+    started = None
+    while seen < count:
+        batch = consumer.consume(1000, timeout=1.0)
+        if started is None and batch:
+            started = time.perf_counter()
+        for message in batch:
+            if message.error() is None:
+                try:
+                    orjson.loads(message.value())
+                except orjson.JSONDecodeError:
+                    pass
+                seen += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return seen / elapsed
+
+
+def start_worker(home: Path, bootstrap: str) -> subprocess.Popen:
+    env = dict(os.environ)
+    env.update(
+        FWJR_HOME=str(home),
+        FWJR_KAFKA_BOOTSTRAP=bootstrap,
+        FWJR_METRICS_PORT="0",
+        FWJR_DASHBOARD_PORT=str(free_port()),
+    )
+    log = (home / "worker.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "fwjr", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def drain_rate(bootstrap: str, ends: dict[int, int]) -> float:
+    """FWJRs/s from the first committed progress until everything is committed."""
+    total = sum(ends.values())
+    first_time = None
+    first_done = 0
+    while True:
+        done = committed_offsets(bootstrap, ends)
+        progress = sum(max(v, 0) for v in done.values())
+        now = time.perf_counter()
+        if first_time is None and progress > 0:
+            first_time, first_done = now, progress
+        if progress >= total:
+            return (total - first_done) / (now - first_time) if now > first_time else float("nan")
+        time.sleep(0.1)
+
+
+def freshness(bootstrap: str, rate: float, seconds: float) -> list[float]:
+    producer = make_producer(bootstrap)
+    produced: list[tuple[int, int, float]] = []
+    lock = threading.Lock()
+
+    def delivered(err, msg) -> None:
+        if err is None:
+            with lock:
+                produced.append((msg.partition(), msg.offset(), sent_at[msg.key()]))
+
+    sent_at: dict[bytes, float] = {}
+    docs = generate_documents(int(rate * seconds), seed=202, start_ts=int(time.time()), minutes=seconds / 60, malformed_share=0.0, duplicate_share=0.0)
+    started = time.monotonic()
+    for index, doc in enumerate(docs):
+        key = message_key(doc) or uuid.uuid4().hex.encode()
+        sent_at[key] = time.monotonic()
+        producer.produce(RAW_TOPIC, value=orjson.dumps(doc), key=key, on_delivery=delivered)
+        producer.poll(0)
+        ahead = (index + 1) / rate - (time.monotonic() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+    producer.flush(60)
+    latencies: list[float] = []
+    pending = sorted(produced, key=lambda item: item[1])
+    partitions = {p for p, _, _ in pending}
+    while pending:
+        done = committed_offsets(bootstrap, partitions)
+        now = time.monotonic()
+        still = []
+        for partition, offset, at in pending:
+            if done.get(partition, -1) > offset:
+                latencies.append(now - at)
+            else:
+                still.append((partition, offset, at))
+        pending = still
+        time.sleep(0.05)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=200_000)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
+        home = Path(tmp)
+        broker = KafkaBroker(home / "kafka", ensure_kafka_jars(default_cache_dir()), detach=False)
+        broker.start()
+        try:
+            ensure_topics(broker.bootstrap)
+            loaded = preload(broker.bootstrap, args.count)
+            baseline = decode_only(broker.bootstrap, loaded)
+            ends = end_offsets(broker.bootstrap)
+            (home / "worker-home").mkdir()
+            worker = start_worker(home / "worker-home", broker.bootstrap)
+            try:
+                end_to_end = drain_rate(broker.bootstrap, ends)
+                latencies = freshness(broker.bootstrap, args.rate, args.seconds)
+                rss = peak_rss_mb(worker.pid)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(60)
+        finally:
+            broker.stop()
+
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(f"messages pre-loaded            {loaded}")
+    print(f"decode-only (baseline)         {baseline:10.0f} msg/s")
+    print(f"worker end-to-end              {end_to_end:10.0f} FWJR/s   ratio {end_to_end / baseline:.3f} of decode-only")
+    print(f"freshness at {args.rate:.0f}/s (n={len(latencies)})  p50 {p50:.2f} s   p95 {p95:.2f} s")
+    print(f"worker peak RSS                {rss:10.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
