@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,7 +73,15 @@ class ReplayResult:
         return len(pc.unique(self.aggregates.column("bucket"))) if self.aggregates.num_rows else 0
 
 
-Progress = Callable[[int, int], None]  # (Spark tasks done, tasks total)
+Progress = Callable[[int, int, int, int], None]  # (Spark tasks done, tasks total, documents, rejected)
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Spark accumulators the fold tasks add to (values reach the driver as tasks finish)."""
+
+    documents: Any
+    rejected: Any
 
 
 def archive_dataframe(spark: SparkSession, files: list[str], start: int, end: int) -> DataFrame:
@@ -117,14 +125,23 @@ def input_bytes(spark: SparkSession, files: list[str]) -> int:
     return total
 
 
-def partial_rows(docs: DataFrame, start: int, end: int, precision: str, partitions: int) -> DataFrame:
-    """The grouped result: one row per (kind, bucket, scope, step, reason) with summed values."""
+def partial_rows(docs: DataFrame, start: int, end: int, precision: str, partitions: int) -> tuple[DataFrame, Counters]:
+    """The grouped result (one row per kind, bucket, scope, step, reason, with summed values) and
+    accumulators of documents folded and rejected, which grow as tasks finish."""
     from pyspark.sql import functions as F
 
     routed = docs.repartition(partitions, ROUTE).select(DOC, FILE)
-    folded = routed.mapInArrow(lambda batches: fold_partition(batches, start, end, precision), fold_ddl())
+    context = docs.sparkSession.sparkContext
+    documents, rejected = context.accumulator(0), context.accumulator(0)
+
+    def counted(seen: int, refused: int) -> None:
+        documents.add(seen)
+        rejected.add(refused)
+
+    folded = routed.mapInArrow(lambda batches: fold_partition(batches, start, end, precision, counted), fold_ddl())
     sums = [F.sum(name).alias(name) for name in VALUE_COLUMNS]
-    return folded.groupBy(*KEY_COLUMNS).agg(F.min("detail").alias("detail"), *sums)
+    grouped = folded.groupBy(*KEY_COLUMNS).agg(F.min("detail").alias("detail"), *sums)
+    return grouped, Counters(documents, rejected)
 
 
 def run_replay(
@@ -135,15 +152,20 @@ def run_replay(
     precision: str = "minute",
     progress: Progress | None = None,
     slack_days: int = 1,
+    files: list[str] | None = None,
 ) -> ReplayResult:
-    """Read the archive under `source` around [start, end) and aggregate the FWJRs inside it."""
-    files = list_archive_files(source, start, end - 1, slack_days)
+    """Read the archive under `source` around [start, end) and aggregate the FWJRs inside it.
+
+    `files` skips the listing when the caller has done it (see list_archive_files).
+    """
+    if files is None:
+        files = list_archive_files(source, start, end - 1, slack_days)
     if not files:
         empty = _split(pa.Table.from_batches([], schema=_grouped_schema()))
         return ReplayResult(empty[0], empty[1], 0, 0, 0, 0)
     partitions = fold_partitions(input_bytes(spark, files))
-    grouped = partial_rows(archive_dataframe(spark, files, start, end), start, end, precision, partitions)
-    table = _collect(spark, grouped, progress)
+    grouped, counters = partial_rows(archive_dataframe(spark, files, start, end), start, end, precision, partitions)
+    table = _collect(spark, grouped, counters, progress)
     aggregates, errors, rejects, stats = _split(table)
     return ReplayResult(
         aggregates=aggregates,
@@ -163,14 +185,14 @@ def _grouped_schema() -> pa.Schema:
     return fold_schema()
 
 
-def _collect(spark: SparkSession, grouped: DataFrame, progress: Progress | None) -> pa.Table:
+def _collect(spark: SparkSession, grouped: DataFrame, counters: Counters, progress: Progress | None) -> pa.Table:
     """Run the job; while it runs, report task progress from Spark's status tracker."""
     if progress is None:
         return grouped.toArrow()
     done = threading.Event()
     group = f"fwjr-replay-{time.time_ns()}"
     spark.sparkContext.setJobGroup(group, "fwjr replay")
-    watcher = threading.Thread(target=_watch, args=(spark, group, progress, done), daemon=True)
+    watcher = threading.Thread(target=_watch, args=(spark, group, counters, progress, done), daemon=True)
     watcher.start()
     try:
         return grouped.toArrow()
@@ -180,7 +202,7 @@ def _collect(spark: SparkSession, grouped: DataFrame, progress: Progress | None)
         spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
 
 
-def _watch(spark: SparkSession, group: str, progress: Progress, done: threading.Event) -> None:
+def _watch(spark: SparkSession, group: str, counters: Counters, progress: Progress, done: threading.Event) -> None:
     tracker = spark.sparkContext.statusTracker()
     while not done.wait(0.5):
         finished = total = 0
@@ -193,7 +215,7 @@ def _watch(spark: SparkSession, group: str, progress: Progress, done: threading.
                 if stage is not None:
                     finished += stage.numCompletedTasks
                     total += stage.numTasks
-        progress(finished, total)
+        progress(finished, total, counters.documents.value, counters.rejected.value)
 
 
 def _split(table: pa.Table) -> tuple[pa.Table, pa.Table, list[dict], dict[str, int]]:

@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from batch.avro_source import archive_days, is_local, list_archive_files
 from fwjr.bucket import iso
 from fwjr.config import Settings
 
 WRITE_PRECISIONS = ("minute", "hour", "day", "month")
+# Extra day folders read on each side: files sit in the folder of the day they were written.
+SLACK_DAYS = 1
 
 
 def replay_batch_id(start: int, end: int) -> str:
@@ -89,17 +92,18 @@ class Reporter:
             print(text, file=self.stream, flush=True)
 
     @contextmanager
-    def tasks(self, files: str) -> Iterator[None]:
+    def tasks(self, files: int) -> Iterator[None]:
         if self.interactive:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             with Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[documents]:,} FWJRs, {task.fields[rejected]:,} rejected"), TimeElapsedColumn(),
                 console=Console(file=self.stream), transient=True,
             ) as bar:
                 self._bar = bar
-                self._task = bar.add_task(f"Spark tasks ({files})", total=None)
+                self._task = bar.add_task(f"{files} files, Spark tasks", total=None, documents=0, rejected=0)
                 try:
                     yield
                 finally:
@@ -107,15 +111,15 @@ class Reporter:
             return
         yield
 
-    def progress(self, done: int, total: int) -> None:
+    def progress(self, done: int, total: int, documents: int, rejected: int) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, completed=done, total=total or None)
+            self._bar.update(self._task, completed=done, total=total or None, documents=documents, rejected=rejected)
             return
         if total:
             quarter = 4 * done // total
             if quarter != self._last_quarter:
                 self._last_quarter = quarter
-                print(f"spark tasks: {done}/{total}", file=self.stream, flush=True)
+                print(f"spark tasks {done}/{total}: {documents} FWJRs, {rejected} rejected", file=self.stream, flush=True)
 
 
 def replay(
@@ -142,12 +146,15 @@ def replay(
     report = ReplayReport(source, span.describe(), span.start, span.end)
     reporter = Reporter(log)
     reporter.step(f"replaying {source} {span.describe()} at {precision} precision")
+    files = _archive_files(source, span.start, span.end) if is_local(source) else None
     spark_began = time.monotonic()
     spark = get_spark(master or settings.spark_master)
     report.spark_seconds = time.monotonic() - spark_began
     reporter.step(f"Spark {spark.version} on {spark.sparkContext.master} ready in {report.spark_seconds:.1f} s")
-    with reporter.tasks(source):
-        result = run_replay(spark, source, span.start, span.end, precision, progress=reporter.progress)
+    if files is None:
+        files = _archive_files(source, span.start, span.end)
+    with reporter.tasks(len(files)):
+        result = run_replay(spark, source, span.start, span.end, precision, progress=reporter.progress, files=files)
     report.files, report.documents, report.jobs = result.files, result.documents, result.jobs
     report.outside, report.duplicates = result.outside, result.duplicates
     report.rejected, report.reject_samples = result.rejected, result.reject_samples
@@ -162,6 +169,19 @@ def replay(
     for line in report.lines(dry_run):
         print(line, file=log, flush=True)
     return report
+
+
+def _archive_files(source: str, start: int, end: int) -> list[str]:
+    """The archive files to read; none is an error, since replacing the range with nothing
+    would wipe it because of a mistyped path."""
+    days = archive_days(start, end - 1, SLACK_DAYS)
+    files = list_archive_files(source, start, end - 1, SLACK_DAYS)
+    if not files:
+        raise RuntimeError(
+            f"no *.avro files under {source} in the folders {days[0]:%Y/%m/%d} to {days[-1]:%Y/%m/%d} "
+            "(ROOT/YYYY/MM/DD/*.avro); nothing was replaced"
+        )
+    return files
 
 
 def _print_rows(rows: list[dict], precision: str, out: TextIO) -> None:

@@ -15,7 +15,7 @@ Every output row has one shape (FOLD_SCHEMA), told apart by `kind`:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -100,12 +100,21 @@ def _append(columns: dict[str, list[Any]], kind: str, keys: dict[str, Any], valu
         columns[name].append(values[index] if index < len(values) else 0)
 
 
-def fold_partition(batches: Iterator[pa.RecordBatch], start: int, end: int, precision: str) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: batches of (doc, file) rows in, one batch of partial rows out."""
+def fold_partition(
+    batches: Iterator[pa.RecordBatch], start: int, end: int, precision: str, counted: Callable[[int, int], None] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: batches of (doc, file) rows in, one batch of partial rows out.
+
+    `counted(documents, rejected)` is called after each input batch with that batch's counts
+    (the replay feeds them to Spark accumulators for its progress bar).
+    """
     fold = PartitionFold(start, end, precision)
     for batch in batches:
         texts = batch.column(DOC).to_pylist()
         files = batch.column(FILE).to_pylist()
+        rejected_before = sum(fold.rejects.values())
         for text, source in zip(texts, files):
             fold.add(text, source)
+        if counted is not None:
+            counted(len(texts), sum(fold.rejects.values()) - rejected_before)
     yield fold.output()
