@@ -53,11 +53,12 @@ class Settings(BaseSettings):
     alert_baseline_minutes: int = Field(default=120, description="Minutes of calm history each scope's baseline rate uses.")
     alert_pending_minutes: int = Field(default=3, description="Consecutive anomalous minutes before an alert fires.")
     alert_resolve_minutes: int = Field(default=5, description="Consecutive calm minutes before a firing alert resolves.")
-    alert_z_fire: float = Field(default=5.0, description="Score (standard deviations above baseline) that counts as a spike.")
+    alert_max_p_value: float = Field(default=1e-7, description="Chance of the failures at the baseline rate below which it is a spike.")
     alert_z_resolve: float = Field(default=2.0, description="Score below which a firing scope counts as calm.")
-    alert_min_excess_failures: float = Field(default=10.0, description="Failures above expectation needed for a spike.")
+    alert_min_excess_failures: float = Field(default=5.0, description="Failures above expectation needed for a spike.")
     alert_min_ratio: float = Field(default=2.0, description="Spike rate must be at least this many times the baseline.")
     alert_min_excess_rate: float = Field(default=0.05, description="Spike rate must exceed the baseline by this much.")
+    alert_prior_jobs: float = Field(default=20.0, description="Pseudo-jobs at the global rate a scope's baseline starts from.")
     alert_min_baseline_jobs: int = Field(default=100, description="Jobs a scope's baseline needs before it can alert on its own.")
     alert_allowed_lateness: int = Field(default=120, description="Seconds behind the newest FWJR a minute waits for late reports.")
     alert_webhook_urls: list[str] = Field(default_factory=list, description="Webhook receivers (Alertmanager-style JSON body).")
@@ -82,12 +83,13 @@ class Settings(BaseSettings):
             baseline_minutes=self.alert_baseline_minutes,
             pending_minutes=self.alert_pending_minutes,
             resolve_minutes=self.alert_resolve_minutes,
-            z_fire=self.alert_z_fire,
+            max_p_value=self.alert_max_p_value,
             z_resolve=self.alert_z_resolve,
             min_excess_failures=self.alert_min_excess_failures,
             min_ratio=self.alert_min_ratio,
             min_excess_rate=self.alert_min_excess_rate,
             min_baseline_jobs=self.alert_min_baseline_jobs,
+            prior_jobs=self.alert_prior_jobs,
             allowed_lateness=self.alert_allowed_lateness,
         )
     # ---- end of alerts block ----

@@ -42,6 +42,7 @@ def generated_messages(
     Without --minutes, N FWJRs span what they would take at the real rate (or at --rate);
     N = 0 feeds forever in chunks whose event time follows the wall clock.
     """
+    from fwjr.alerting.publish import rehearse_outages
     from fwjr.generate import default_minutes
     from fwjr.produce import messages_from_generator
 
@@ -49,6 +50,7 @@ def generated_messages(
     if count > 0:
         span = minutes if minutes is not None else (count / rate / 60 if rate else default_minutes(count))
         start_ts = int(time.time() - span * 60)
+        rehearse_outages(loaded, start_ts)
         yield from messages_from_generator(count, seed, fmt, span, start_ts, loaded)
         return
     chunk_minutes = _FEED_CHUNK / rate / 60 if rate else default_minutes(_FEED_CHUNK)

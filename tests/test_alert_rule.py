@@ -78,21 +78,34 @@ def test_a_workflow_bug_across_sites_is_keyed_by_the_workflow() -> None:
 
 
 def test_decisions_do_not_depend_on_batching_or_partition_interleaving() -> None:
+    """Same event times, same per-partition order: same decisions, however the batches fall."""
     burst = {"site": SITE, "start_minute": 70, "minutes": 8, "failure_rate": 0.5, "exit_code": 8028}
     outcomes = list(synthetic_outcomes(110, 150, seed=6, start_ts=START, bursts=[burst]))
     reference = _signature(_run(outcomes, batch=1000)[1])
     assert reference and reference[0][0] == "fire"
+    assert _signature(_run(outcomes, batch=37)[1]) == reference
     rng = random.Random(1)
     partitions = [[o for i, o in enumerate(outcomes) if i % 4 == p] for p in range(4)]
     engine, decisions = AlertEngine(), []
     cursors = [0, 0, 0, 0]
     while any(c < len(part) for c, part in zip(cursors, partitions)):
-        p = rng.randrange(4)
-        take = rng.randrange(1, 400)
-        engine.observe(partitions[p][cursors[p] : cursors[p] + take], source=p)
-        cursors[p] += take
+        for p in rng.sample(range(4), 4):  # one consumer batch: some messages of every partition
+            take = rng.randrange(40, 160)
+            engine.observe(partitions[p][cursors[p] : cursors[p] + take], source=p)
+            cursors[p] += take
         decisions += engine.advance()
+    assert engine.late == 0
     assert _signature(decisions) == reference
+
+
+def test_a_partition_far_behind_the_others_is_idle_and_its_old_jobs_are_late() -> None:
+    engine = AlertEngine(RuleConfig(source_idle=600, allowed_lateness=60))
+    engine.observe([Outcome(START + m * 60, "S", "W", 0, False) for m in range(30)], source=0)
+    engine.observe([Outcome(START, "S", "W", 0, False)], source=1)
+    engine.advance()
+    assert engine.watermark() == START + 29 * 60 - 60
+    engine.observe([Outcome(START + 60, "S", "W", 0, False)], source=1)
+    assert engine.late == 1
 
 
 def test_late_jobs_are_counted_and_left_out_of_judged_minutes() -> None:

@@ -87,11 +87,12 @@ def test_rehearsed_burst_fires_one_alert_naming_the_outage(alert_stack: Stack, r
     scenario = tmp_path / "incident.yaml"
     scenario.write_text(json.dumps({"bursts": [BURST], "outages": [OUTAGE, UNRELATED]}))
 
-    alert_stack.fwjr("produce", "--generate", "4000", "--seed", "5", "--minutes", "60", "--scenario", str(scenario), "--wait")
+    alert_stack.fwjr("produce", "--generate", "5000", "--seed", "5", "--minutes", "75", "--scenario", str(scenario), "--wait")
 
     _wait_for(lambda: len(hook.bodies) >= 2 and len(box.messages) >= 2, 60, "fire and resolve at both receivers")
-    outages = {o["service"]: o for o in alert_stack.jsonl("outages")}
-    assert set(outages) == {"EOS", "FTS"}
+    listed = alert_stack.fwjr("outages")
+    outages = {o["service"]: o for o in map(json.loads, listed.stdout.splitlines())}
+    assert set(outages) == {"EOS", "FTS"}, listed.stderr.decode()[-2000:]
     first_fwjr = outages["EOS"]["start"] - OUTAGE["start_minute"] * 60
     assert outages["EOS"]["end"] - outages["EOS"]["start"] == OUTAGE["minutes"] * 60
 

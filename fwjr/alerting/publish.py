@@ -73,14 +73,18 @@ def wait_consumed(bootstrap: str, timeout: float, topic: str = STATUS_TOPIC) -> 
         return False
 
 
-def rehearse_outages(settings: object, scenario: dict | None, start_ts: int, wait: float = 15.0) -> int:
+def rehearse_outages(scenario: dict | None, start_ts: int, settings: object | None = None, wait: float = 15.0) -> int:
     """Publish a scenario's outages before its FWJRs, and give the worker `wait` seconds to read them.
 
-    How many status events were sent (0 when the scenario has no outages).
+    How many status events were sent (0 when the scenario has no outages). `settings`
+    defaults to the process's (FWJR_* environment).
     """
     import sys
 
+    from fwjr.config import settings as current_settings
     from fwjr.produce import make_producer
+
+    settings = settings or current_settings()
 
     docs = scenario_status_docs(scenario, start_ts)
     if not docs:

@@ -17,16 +17,21 @@ The rule, per scope (all jobs, each site, each workflow, each exit code):
   rolling failure rate over the `baseline_minutes` before the window, shrunk towards the
   global rate by `prior_jobs` pseudo-jobs, and it stops learning while the scope is part of
   an incident (so a long burst does not become the new normal);
-- anomalous = a one-sided score test (binomial variance widened by the baseline's own
-  uncertainty) above `z_fire`, with at least `min_excess_failures` failures above
+- anomalous = an exact one-sided binomial test: the chance of at least this many failures
+  at the baseline rate (raised by one standard error of the baseline itself) is below
+  `max_p_value` (small, since hundreds of scopes are tested every minute), with at least
+  `min_excess_failures` failures above
   expectation, a rate at least `min_ratio` times and `min_excess_rate` above the baseline,
   on a scope whose baseline holds `min_baseline_jobs`;
 - grouping: an anomalous scope is drilled down to the narrower scope that holds at least
   `dominance` of its excess failures (all -> site/workflow/exit code -> site/workflow), so a
   burst at one site that also moves the global and exit-code rates is one incident, keyed
-  by the site; the moved scopes are listed as members;
+  by the site; a site and a workflow are drilled into each other the same way (a site burst
+  moves the workflows it runs, a workflow bug moves the sites it runs at); the moved scopes
+  are listed as members;
 - an incident fires after `pending_minutes` consecutive anomalous minutes and resolves after
-  `resolve_minutes` consecutive minutes without even a weak signal (score below `z_resolve`).
+  `resolve_minutes` consecutive minutes without even a weak signal (a normal-approximation
+  score, with the baseline's uncertainty in its variance, below `z_resolve`).
 """
 
 from __future__ import annotations
@@ -56,13 +61,13 @@ class RuleConfig:
     baseline_minutes: int = 120
     pending_minutes: int = 3
     resolve_minutes: int = 5
-    z_fire: float = 5.0
+    max_p_value: float = 1e-7
     z_resolve: float = 2.0
-    min_excess_failures: float = 10.0
+    min_excess_failures: float = 5.0
     min_ratio: float = 2.0
     min_excess_rate: float = 0.05
     min_baseline_jobs: int = 100
-    prior_jobs: float = 200.0
+    prior_jobs: float = 20.0
     prior_rate: float = 0.05
     dominance: float = 0.5
     allowed_lateness: int = 120
@@ -106,6 +111,39 @@ class Decision(msgspec.Struct, frozen=True):
 
 def scope_label(scope: Scope) -> str:
     return "all jobs" if scope == ALL else f"{scope[0]}={scope[1]}"
+
+
+def binomial_tail_log10(k: int, n: int, p: float) -> float:
+    """log10 P(X >= k) for X ~ Binomial(n, p), summed exactly from k up (terms fall fast past the mean)."""
+    if k <= 0:
+        return 0.0
+    if k > n or p <= 0.0:
+        return -math.inf
+    if p >= 1.0:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q
+    if k <= n * p:
+        return 0.0
+    first, total = term, 0.0
+    for i in range(k, n + 1):
+        share = math.exp(term - first)
+        total += share
+        if i == n or share < 1e-12 * total:
+            break
+        term += math.log(n - i) - math.log(i + 1) + log_p - log_q
+    return (first + math.log(total)) / math.log(10)
+
+
+def _holds_job(scope: Scope, site: str, workflow: str) -> bool:
+    kind, value = scope
+    return kind in ("all", "exit_code") or (kind == "site" and site == value) or (kind == "workflow" and workflow == value)
+
+
+def _holds_failure(scope: Scope, site: str, workflow: str, code: int) -> bool:
+    if scope[0] == "exit_code":
+        return str(code) == scope[1]
+    return _holds_job(scope, site, workflow)
 
 
 @dataclass(slots=True)
@@ -155,6 +193,12 @@ class _Score:
     expected: float
     z: float
     warm: bool
+    weight: float
+
+    def p_value(self) -> float:
+        """P(at least this many failures) at the baseline rate raised by one standard error of it."""
+        rate = min(self.baseline + math.sqrt(self.baseline * (1.0 - self.baseline) / self.weight), 0.999)
+        return 10.0 ** binomial_tail_log10(self.failures, self.jobs, rate)
 
     @property
     def rate(self) -> float:
@@ -302,16 +346,16 @@ class AlertEngine:
         expected = jobs * rate
         variance = max(jobs * rate * (1.0 - rate) * (1.0 + jobs / weight), 1e-9)
         z = (failures - expected - 0.5) / math.sqrt(variance)
-        return _Score(jobs, failures, rate, expected, z, warm)
+        return _Score(jobs, failures, rate, expected, z, warm, weight)
 
     def _anomalous(self, score: _Score) -> bool:
         cfg = self.config
         return (
             score.warm
-            and score.z >= cfg.z_fire
             and score.excess >= cfg.min_excess_failures
             and score.rate >= cfg.min_ratio * score.baseline
             and score.rate - score.baseline >= cfg.min_excess_rate
+            and score.p_value() <= cfg.max_p_value
         )
 
     def _weak(self, score: _Score) -> bool:
@@ -326,8 +370,8 @@ class AlertEngine:
         kind = scope[0]
         if kind == "all":
             return [(s, sc.excess) for s, sc in scores.items() if s[0] in ("site", "workflow", "exit_code")]
-        if kind != "exit_code":
-            return []
+        if kind in ("site", "workflow"):
+            return self._cross(scope, scores)
         code = int(scope[1])
         rate = scores[scope].baseline
         fails: Counter = Counter()
@@ -342,6 +386,36 @@ class AlertEngine:
                 jobs[("workflow", workflow)] += n
         return [(s, fails[s] - jobs[s] * rate) for s in fails]
 
+    def _cross(self, scope: Scope, scores: dict[Scope, _Score]) -> list[tuple[Scope, float]]:
+        """For a site, the workflows inside it (and the reverse), with the excess each holds.
+
+        A workflow failing at one site, and a site failing in one workflow, are one incident:
+        the narrower side is the root, and when each holds most of the other's excess the
+        site is (a burst at a site hits whatever workflows it runs).
+        """
+        kind, value = scope
+        other, mine = ("workflow", 0) if kind == "site" else ("site", 1)
+        fails: Counter = Counter()
+        jobs: Counter = Counter()
+        for counts in self._raw_window.values():
+            for key, k in counts.fails.items():
+                if key[mine] == value:
+                    fails[key[1 - mine]] += k
+            for key, n in counts.jobs.items():
+                if key[mine] == value:
+                    jobs[key[1 - mine]] += n
+        rate = scores[scope].baseline
+        found = []
+        for name, k in fails.items():
+            theirs = scores.get((other, name))
+            if theirs is None or theirs.excess <= 0:
+                continue
+            mutual = k - jobs[name] * theirs.baseline >= self.config.dominance * theirs.excess
+            if mutual and kind == "site":
+                continue
+            found.append(((other, name), k - jobs[name] * rate))
+        return found
+
     def _drill(self, scope: Scope, scores: dict[Scope, _Score]) -> list[Scope]:
         """The path from an anomalous scope down to the narrowest scope that holds most of its excess."""
         path = [scope]
@@ -352,6 +426,8 @@ class AlertEngine:
                 return path
             best: tuple[float, int, Scope] | None = None
             for child, child_excess in self._children(current, scores):
+                if child in path or not (child in scores and scores[child].warm and self._weak(scores[child])):
+                    continue  # blame goes only to a scope with an established baseline that is itself elevated
                 share = child_excess / excess
                 if share < self.config.dominance:
                     continue
@@ -364,22 +440,66 @@ class AlertEngine:
                 return path
             path.append(best[2])
 
-    def _attribute(self, paths: list[list[Scope]]) -> dict[Scope, set[Scope]]:
-        """Incident root -> the scopes it explains: the deepest path node already an incident, else the path's end."""
+    def _attribute(self, paths: list[list[Scope]], scores: dict[Scope, _Score], test) -> dict[Scope, set[Scope]]:
+        """Incident root -> the scopes it explains.
+
+        A path ends at its deepest node that is already an incident, else at its end. Then a
+        root whose signal disappears once the jobs of an incident (or of a bigger root) are
+        taken out is merged into that one: its anomaly is the other's failures seen again.
+        """
         roots: dict[Scope, set[Scope]] = {}
         for path in paths:
             known = [s for s in path if s in self.incidents]
             root = known[-1] if known else path[-1]
             roots.setdefault(root, set()).update(path)
-        return roots
+        hosts = list(self.incidents) + sorted(
+            (r for r in roots if r not in self.incidents), key=lambda r: (-scores[r].excess if r in scores else 0.0, r)
+        )
+        merged: dict[Scope, set[Scope]] = {}
+        for root in hosts:
+            if root not in roots:
+                continue
+            host = next((h for h in merged if self._explains(h, root, scores, test)), None)
+            if host is None:
+                host = next((h for h in self.incidents if h not in merged and h != root and self._explains(h, root, scores, test)), None)
+            if host is None:
+                merged.setdefault(root, set()).update(roots[root])
+            else:
+                merged.setdefault(host, set()).update(roots[root] | {root})
+        return merged
+
+    def _explains(self, host: Scope, scope: Scope, scores: dict[Scope, _Score], test) -> bool:
+        """Whether `scope` stops passing `test` once the jobs and failures it shares with `host` are removed."""
+        score = scores.get(scope)
+        if score is None:
+            return False
+        jobs, failures = self._shared(host, scope)
+        if failures == 0:
+            return False
+        base = self.baselines.get(scope)
+        weight = (base.jobs if base else 0) + self.config.prior_jobs
+        rest = self._score(score.jobs - jobs, score.failures - failures, score.baseline, weight, score.warm)
+        return rest.jobs <= 0 or not test(rest)
+
+    def _shared(self, first: Scope, second: Scope) -> tuple[int, int]:
+        """(jobs, failures) in the window that belong to both scopes (an exit-code scope counts all jobs)."""
+        jobs = failures = 0
+        for counts in self._raw_window.values():
+            for (site, workflow), n in counts.jobs.items():
+                if _holds_job(first, site, workflow) and _holds_job(second, site, workflow):
+                    jobs += n
+            for (site, workflow, code), k in counts.fails.items():
+                if _holds_failure(first, site, workflow, code) and _holds_failure(second, site, workflow, code):
+                    failures += k
+        return jobs, failures
 
     # ------------------------------------------------------------------ incidents
 
     def _step_incidents(self, minute: int, scores: dict[Scope, _Score], strong: set, weak: set) -> list[Decision]:
         cfg = self.config
         end = minute + _MINUTE
-        strong_roots = self._attribute([self._drill(s, scores) for s in sorted(strong)])
-        weak_roots = self._attribute([self._drill(s, scores) for s in sorted(weak) if scores[s].excess > 0])
+        strong_roots = self._attribute([self._drill(s, scores) for s in sorted(strong)], scores, self._anomalous)
+        weak_roots = self._attribute([self._drill(s, scores) for s in sorted(weak) if scores[s].excess > 0], scores, self._weak)
         decisions = []
         for root, members in strong_roots.items():
             incident = self.incidents.get(root)
@@ -415,10 +535,15 @@ class AlertEngine:
         return decisions
 
     def _learn(self, minute: int, scores: dict[Scope, _Score], weak: set) -> None:
-        """The minute leaving the window joins each calm scope's baseline."""
+        """The minute leaving the window joins each calm scope's baseline.
+
+        A scope in an incident, or showing a weak signal once its baseline is established,
+        does not learn (a burst must not become the new normal); a scope still warming up
+        always learns, or a naturally failure-prone one would never get a baseline.
+        """
         cfg = self.config
         counts = self.closed.get(minute)
-        busy = set(weak)
+        busy = {scope for scope in weak if scores[scope].warm}
         for incident in self.incidents.values():
             busy.add(incident.root)
             busy |= incident.members
@@ -460,6 +585,7 @@ class AlertEngine:
                 "rate": round(score.rate, 6),
                 "baseline": round(score.baseline, 6),
                 "z": round(score.z, 2),
+                "p_value": float(f"{score.p_value():.3g}"),
                 "jobs": score.jobs,
                 "failures": score.failures,
                 "expected": round(score.expected, 2),
