@@ -27,7 +27,7 @@ from fwjr import query
 from fwjr.alerting.poller import poll
 from fwjr.alerting.publish import publish_status
 from fwjr.alerting.receivers import Dispatcher, receivers_from_settings
-from fwjr.alerting.rule import AlertEngine, Decision, Outcome
+from fwjr.alerting.rule import Alert, AlertEngine, Decision, Outcome
 from fwjr.alerting.status import Outage, StatusEvent, decode_status
 from fwjr.bucket import bucket_start
 from fwjr.config import Settings
@@ -67,10 +67,13 @@ class AlertService:
         self._lock = threading.Lock()
 
     def recover(self) -> None:
-        """Reload the last week of status events, so outages opened before a restart are still known."""
+        """Reload the last week of status events and the alerts still firing, as a restart found them."""
         now = int(time.time())
         for row in query.service_events(self.store, now - _HISTORY_SECONDS, now + 3600):
             self.engine.observe_status(StatusEvent(**row))
+        for row in query.alert_history(self.store, now):
+            if row["resolved"] is None:
+                self.engine.restore(Alert(**{**row, "evidence": msgspec.json.decode(row["evidence"]), "members": list(row["members"])}))
 
     def observe_flush(self, flush: Flush) -> None:
         """Feed a durable batch's jobs to the engine and act on what it decides."""

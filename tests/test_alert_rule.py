@@ -125,3 +125,17 @@ def test_pending_period_holds_a_short_blip_back(fraction: float) -> None:
     config = RuleConfig(window_minutes=1)
     _, decisions = _run(synthetic_outcomes(80, 150, seed=8, start_ts=START, bursts=[blip]), config=config)
     assert decisions == []
+
+
+def test_an_alert_taken_over_after_a_restart_resolves_when_traffic_is_calm() -> None:
+    burst = {"site": SITE, "start_minute": 60, "minutes": 10, "failure_rate": 0.6, "exit_code": 8021}
+    _, decisions = _run(synthetic_outcomes(70, 150, seed=4, start_ts=START, bursts=[burst]))
+    fired = decisions[0].alert
+    assert (decisions[0].action, fired.value) == ("fire", SITE)
+    restarted = AlertEngine()
+    restarted.restore(fired)
+    calm = [o for o in synthetic_outcomes(100, 150, seed=9, start_ts=START) if o.ts >= START + 75 * 60]
+    restarted.observe(calm)
+    resolved = restarted.advance()
+    assert [(d.action, d.alert.id) for d in resolved] == [("resolve", fired.id)]
+    assert resolved[0].alert.members == fired.members

@@ -269,6 +269,11 @@ class AlertEngine:
         """Record a service status event (outage windows are the suspected causes)."""
         self.outages.add(event)
 
+    def restore(self, alert: Alert) -> None:
+        """Take over an alert that was firing when the previous worker stopped; it resolves by the usual rule."""
+        root = (alert.scope, alert.value)
+        self.incidents[root] = _Incident(root, alert.started, streak=self.config.pending_minutes, alert=alert)
+
     def advance(self) -> list[Decision]:
         """Judge every minute the watermark has passed; the decisions made, in event-time order."""
         if self.next_minute is None:
@@ -528,7 +533,7 @@ class AlertEngine:
                 alert = incident.alert
                 alert.state = "resolved"
                 alert.resolved = end
-                alert.members = sorted(scope_label(s) for s in incident.members)
+                alert.members = sorted(set(alert.members) | {scope_label(s) for s in incident.members})
                 alert.evidence["suspected_causes"] = self._causes(incident.started, end)
                 decisions.append(Decision("resolve", alert))
                 del self.incidents[root]
