@@ -335,6 +335,38 @@ def outages(
     out.flush()
 
 
+@app.command()
+def correlate(
+    start: Annotated[str, typer.Option("--from", help="Start (ISO time or date, UTC).")],
+    end: Annotated[str, typer.Option("--to", help="End, exclusive (ISO time or date, UTC).")],
+    site: Annotated[Optional[str], typer.Option("--site", help="Only this site.")] = None,
+    workflow: Annotated[Optional[str], typer.Option("--workflow", help="Only this workflow.")] = None,
+    exit_code: Annotated[Optional[int], typer.Option("--exit-code", help="Only this exit code.")] = None,
+) -> None:
+    """Failures inside vs outside outages per exit code and site, with a retry/debug verdict per exit code (JSON)."""
+    from fwjr.alerting.read import read_correlation
+    from fwjr.bucket import parse_iso
+
+    filters = {k: str(v) for k, v in (("site", site), ("workflow", workflow), ("exit_code", exit_code)) if v is not None}
+    report = read_correlation(_settings(), parse_iso(start), parse_iso(end), filters)
+    typer.echo(_encoder.encode(report).decode())
+
+
+@app.command("job-services")
+def job_services(identity: Annotated[str, typer.Argument(help="The job's identity (wmaid or document hash).")]) -> None:
+    """Which services were down or degraded while one job ran (JSON lines)."""
+    from fwjr.alerting.read import read_job_services
+
+    found = read_job_services(_settings(), identity)
+    if found is None:
+        typer.echo(f"job {identity!r} is not in the store", err=True)
+        raise typer.Exit(1)
+    out = sys.stdout.buffer
+    for outage in found:
+        out.write(_encoder.encode(outage) + b"\n")
+    out.flush()
+
+
 # ---------------------------------------------------------------- replay (issue 4)
 
 

@@ -139,3 +139,13 @@ def test_an_alert_taken_over_after_a_restart_resolves_when_traffic_is_calm() -> 
     resolved = restarted.advance()
     assert [(d.action, d.alert.id) for d in resolved] == [("resolve", fired.id)]
     assert resolved[0].alert.members == fired.members
+
+
+def test_a_long_gap_in_the_feed_is_skipped_not_judged_minute_by_minute() -> None:
+    engine = AlertEngine()
+    engine.observe([Outcome(START + m * 60, "S", "W", 0, False) for m in range(10)])
+    engine.advance()
+    later = START + 30 * 86400
+    engine.observe([Outcome(later + m * 60, "S", "W", 0, False) for m in range(10)])
+    engine.advance()
+    assert engine.judged < 10 + (RuleConfig().window_minutes + RuleConfig().baseline_minutes) + 10

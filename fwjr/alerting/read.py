@@ -7,6 +7,11 @@ the same decisions and events the worker stored.
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 
 import msgspec
@@ -87,3 +92,42 @@ def read_outages(settings: Settings, start: int, end: int, service: str | None =
         return [o for o in found if service is None or o["service"] == service]
     with store:
         return query.outage_windows(store, start, end, service)
+
+
+def _api_get(settings: Settings, path: str, params: dict[str, object]) -> dict:
+    """GET the running stack's JSON API (dashboard/alerts_api.py); its error text when it refuses."""
+    query_text = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/v1/{path}?{query_text}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return json.loads(error.read())
+        raise RuntimeError(f"{url}: HTTP {error.code}: {error.read().decode(errors='replace')[:500]}") from None
+
+
+def read_correlation(settings: Settings, start: int, end: int, filters: dict[str, str]) -> dict:
+    """The correlation report (fwjr.alerting.correlate) for [start, end) and exact-value scope filters."""
+    from fwjr.alerting.correlate import correlate_store
+
+    try:
+        store = connect(settings)
+    except StoreBusyError:
+        return _api_get(settings, "correlation", {"from": start, "to": end, **filters})
+    scope: dict[str, object] = {k: int(v) if k == "exit_code" else v for k, v in filters.items()}
+    with store:
+        return {"from": start, "to": end, **correlate_store(store, start, end, int(time.time()), scope)}
+
+
+def read_job_services(settings: Settings, identity: str) -> list[dict] | None:
+    """The outages during one stored job's run; None when the job is not stored."""
+    from fwjr.alerting.correlate import services_for_job
+
+    try:
+        store = connect(settings)
+    except StoreBusyError:
+        answer = _api_get(settings, f"jobs/{urllib.parse.quote(identity, safe='')}/services", {})
+        return answer.get("services")
+    with store:
+        return services_for_job(store, identity)

@@ -282,16 +282,13 @@ class AlertEngine:
         span = (self.config.window_minutes + self.config.baseline_minutes) * _MINUTE
         decisions: list[Decision] = []
         while self.next_minute + _MINUTE <= watermark:
-            if self.next_minute + span < watermark and not self.minutes and not self.incidents:
-                self.next_minute = watermark - watermark % _MINUTE - span
+            upcoming = min(self.minutes, default=watermark - watermark % _MINUTE)
+            if upcoming - self.next_minute > span and not self.incidents:
+                self.next_minute = upcoming - span  # a long gap in the feed: skip its empty minutes
                 continue
             decisions.extend(self._judge(self.next_minute))
             self.next_minute += _MINUTE
         return decisions
-
-    def active(self) -> list[Alert]:
-        """Alerts firing now."""
-        return [i.alert for i in self.incidents.values() if i.alert is not None]
 
     # ------------------------------------------------------------------ one minute
 
