@@ -90,13 +90,14 @@ def explore(store: Store, view: View, now: int, ladder: list[tuple[str, int | No
     start, end = timeframe.resolve(view.tf, view.start, view.end, now)
     filters = query_filters(view.filters)
     started = time.perf_counter()
-    total = query.measure_by(store, start, end, (), view.metric, stat, filters=filters)
     result = Exploration(shape="bars", measure=view.metric, stat=stat, x=x, by=by, start=start, end=end, precision=None, page=view.page)
-    result.total = total[0] if total else {"value": None, "jobs": 0, "covered": 0}
     if x == TIME_AXIS:
         _time_view(store, result, filters, now, ladder)
     else:
         _key_view(store, result, filters)
+    if not result.total:  # a time view, or a page past the last value: one more query
+        total = query.measure_by(store, start, end, (), view.metric, stat, filters=filters)
+        result.total = total[0] if total else {"value": None, "jobs": 0, "covered": 0}
     result.query_ms = (time.perf_counter() - started) * 1000
     return result
 
@@ -122,9 +123,11 @@ def _key_view(store: Store, result: Exploration, filters: dict) -> None:
         store, result.start, result.end, result.x, result.measure, result.stat, filters, n=PAGE_SIZE, offset=result.page * PAGE_SIZE
     )
     result.x_order = [r[result.x] for r in ranked]
+    if ranked:
+        result.total = {"value": ranked[0]["total_value"], "jobs": ranked[0]["total_jobs"], "covered": ranked[0]["total_covered"]}
     additive = result.stat == "sum" and units.unit_of(result.measure) != "ratio"
     if not result.by:
-        result.rows = ranked
+        result.rows = [{k: v for k, v in r.items() if not k.startswith("total_")} for r in ranked]
         few = result.page == 0 and not result.has_more and len(ranked) <= PIE_MAX_SLICES
         result.shape = "pie" if few and additive else "bars"
         return

@@ -16,6 +16,7 @@ Times are epoch seconds (UTC); ranges are half-open [start, end).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -647,7 +648,12 @@ def ranking_page(
     n: int = 10,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """One page of the values of `key` ranked by a measure, and whether a further page exists."""
+    """One page of the values of `key` ranked by a measure, and whether a further page exists.
+
+    Each row also carries the measure over all values of the key (`total_value`, `total_jobs`,
+    `total_covered`), computed by window functions in the same scan: a card's headline costs
+    no second query.
+    """
     if key not in SCOPE_KEYS:
         raise ValueError(f"unknown key {key!r}; expected one of {', '.join(SCOPE_KEYS)}")
     if n < 1 or offset < 0:
@@ -656,12 +662,19 @@ def ranking_page(
     params = _range_params(start, end)
     params.update({"n": int(n) + 1, "offset": int(offset)})
     where = _where(filters, SCOPE_KEYS, params)
+    totals = ", ".join(_over_all(part) for part in (value_sql, "sum(jobs)", covered_sql))
     sql = (
-        f"SELECT {key}, {value_sql} AS v, sum(jobs), {covered_sql} FROM agg WHERE {_RANGE}{where} "
+        f"SELECT {key}, {value_sql} AS v, sum(jobs), {covered_sql}, {totals} FROM agg WHERE {_RANGE}{where} "
         f"GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}} OFFSET {{offset:UInt32}}"
     )
-    rows = [{key: k, "value": v, "jobs": j, "covered": c} for k, v, j, c in store.rows(sql, params)]
+    names = (key, "value", "jobs", "covered", "total_value", "total_jobs", "total_covered")
+    rows = [dict(zip(names, row)) for row in store.rows(sql, params)]
     return rows[:n], len(rows) > n
+
+
+def _over_all(sql: str) -> str:
+    """A per-group expression made of `sum(column)` terms, evaluated over all groups instead."""
+    return re.sub(r"\bsum\((\w+)\)", r"sum(sum(\1)) OVER ()", sql)
 
 
 def error_snippets(

@@ -150,3 +150,13 @@ def test_a_taken_port_is_reported_with_the_setting_to_change(board: str, seeded:
     port = int(board.rsplit(":", 1)[1])
     with pytest.raises(RuntimeError, match=f"127.0.0.1:{port}.*FWJR_DASHBOARD_PORT"):
         serve_in_thread(settings, store, port=port)
+
+
+def test_every_page_of_a_ranking_states_the_same_total(board: str, seeded: tuple) -> None:
+    _, _, aggregator, _ = seeded
+    start, end = window(seeded)
+    for page in (0, 1, 999):
+        _, body = get(board, "/api/v1/performance", **{"from": start, "to": end, "metric": "failure_rate", "x": "site", "by": "", "page": page})
+        assert body["total"]["jobs"] == aggregator.jobs
+        rows = row_dicts(aggregator.rows)
+        assert body["total"]["value"] == pytest.approx(sum(r["failed"] for r in rows) / aggregator.jobs)
