@@ -44,7 +44,7 @@ def layout(**_: str) -> html.Div:
             components.card("Alerts (firing first, then the most recent)", html.Div(id="outages-alerts")),
             html.Div(
                 [
-                    components.card("Outage windows", html.Div(id="outages-windows")),
+                    components.card("Outage windows", html.Div(id="outages-windows"), html.Span(id="outages-rejects")),
                     components.card("Failures inside outages, per exit code", html.Div(id="outages-verdicts")),
                 ],
                 className="grid-2",
@@ -63,6 +63,7 @@ dash.register_page(__name__, layout=layout, path="/outages", name="Outages", tit
     Output("outages-windows", "children"),
     Output("outages-verdicts", "children"),
     Output("outages-status", "children"),
+    Output("outages-rejects", "children"),
     Input("outages-tick", "n_intervals"),
     Input("outages-window", "value"),
 )
@@ -76,9 +77,10 @@ def refresh(_tick: int | None, window: str) -> tuple:
         outages = query.outage_windows(store, start, end)
         alerts = query.alert_history(store, start, ALERT_LIMIT)
         counts = query.failure_counts(store, start, end)
+        rejects = query.status_reject_counts(store, start, end)
     except Exception as error:  # shown on the page; the next tick retries
         failed = components.failure("Loading outages and alerts", error)
-        return empty_figure("No data: the query failed"), None, None, None, failed
+        return empty_figure("No data: the query failed"), None, None, None, failed, None
     report = correlate(counts, outages, timeframe.step_seconds("minute"), now) if outages else None
     return (
         timeline(series, outages, precision, end),
@@ -86,6 +88,7 @@ def refresh(_tick: int | None, window: str) -> tuple:
         outages_table(outages, now),
         verdicts_table(report),
         None,
+        rejects_text(rejects),
     )
 
 
@@ -192,3 +195,10 @@ def verdicts_table(report: dict | None) -> Any:
             units.number(round(verdict["excess"])), verdict["verdict"],
         ])
     return components.table(["exit code", "description", "rate inside", "rate outside", "excess failures", "verdict"], rows, "outages-verdicts-table", "No failures in this window.")
+
+
+def rejects_text(rejects: dict[str, int]) -> str:
+    """Rejected status events in the window, by reason: bad input from other monitoring is visible."""
+    if not rejects:
+        return "no status events rejected in this window"
+    return f"{units.number(sum(rejects.values()))} status events rejected: " + "; ".join(f"{reason} ({count})" for reason, count in rejects.items())
