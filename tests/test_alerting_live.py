@@ -116,6 +116,18 @@ def test_rehearsed_burst_fires_one_alert_naming_the_outage(alert_stack: Stack, r
         assert body["version"] == "4"
         assert body["alerts"][0]["labels"]["value"] == SITE
         assert "EOS down" in body["alerts"][0]["annotations"]["summary"]
+    table = alert_stack.fwjr("alerts").stdout.decode()
+    assert table.splitlines()[0].split()[:2] == ["state", "scope"] and f"site={SITE}" in table
+
+    def iso(ts: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+    report = json.loads(alert_stack.fwjr("correlate", "--from", iso(first_fwjr - 60), "--to", iso(first_fwjr + 80 * 60)).stdout)
+    by_service = {entry["outage"]["service"]: entry for entry in report["outages"]}
+    assert by_service["EOS"]["by_exit_code"][0]["exit_code"] == 8021
+    assert abs(by_service["FTS"]["excess"]) < 0.2 * by_service["EOS"]["excess"]
+    assert {v["exit_code"]: v["verdict"] for v in report["exit_codes"]}[8021].startswith("likely service problem")
+
     subjects = [m["Subject"] for m in box.messages[:2]]
     assert subjects == [f"[FIRING] FWJR error-rate spike at site={SITE}", f"[RESOLVED] FWJR error-rate spike at site={SITE}"]
 
@@ -168,3 +180,20 @@ def test_bad_status_events_are_rejected_with_a_reason_and_counted(alert_stack: S
 def outages_untouched(stack: Stack) -> bool:
     """The rejected 'EOS down' from the future opened no outage."""
     return all(o["end"] is not None for o in stack.jsonl("outages", "EOS"))
+
+
+def test_service_status_by_hand_opens_and_closes_an_outage(alert_stack: Stack) -> None:
+    alert_stack.fwjr("service-status", "Rucio", "degraded", "--message", "slow rule evaluation")
+
+    def rucio() -> list[dict]:
+        return alert_stack.jsonl("outages", "Rucio")
+
+    _wait_for(lambda: len(rucio()) == 1, 30, "the Rucio outage to open")
+    opened = rucio()[0]
+    assert (opened["state"], opened["end"], opened["message"]) == ("degraded", None, "slow rule evaluation")
+    time.sleep(1.1)
+    alert_stack.fwjr("service-status", "Rucio", "up")
+    _wait_for(lambda: rucio()[0]["end"] is not None, 30, "the Rucio outage to close")
+    assert rucio()[0]["duration"] >= 1
+    refused = alert_stack.fwjr("service-status", "Rucio", "sideways", check=False)
+    assert refused.returncode == 2 and b"unknown state" in refused.stderr
