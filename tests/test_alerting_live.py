@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from fwjr.alerting.rule import AlertEngine, RuleConfig
+from fwjr.alerting.simulate import generated_outcomes
 from fwjr.broker import find_executable, free_port
 from tests.alert_receivers_fixtures import Mailbox, Webhook, serve_mailbox, serve_webhook
 from tests.live_fixtures import Stack
@@ -111,11 +113,24 @@ def test_rehearsed_burst_fires_one_alert_naming_the_outage(alert_stack: Stack, r
     assert alert["evidence"]["top_exit_codes"][0]["procedure"] is not None
 
     assert [b["status"] for b in hook.bodies[:2]] == ["firing", "resolved"]
+    assert hook.bodies[0]["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
     assert hook.refused == 1
     for body in hook.bodies[:2]:
         assert body["version"] == "4"
         assert body["alerts"][0]["labels"]["value"] == SITE
         assert "EOS down" in body["alerts"][0]["annotations"]["summary"]
+    rehearsal = generated_outcomes(5000, 5, first_fwjr, 75, {"bursts": [BURST]})
+    engine, decisions = AlertEngine(RuleConfig(pending_minutes=PENDING)), []
+    for i in range(0, len(rehearsal), 500):
+        chunk = rehearsal[i : i + 500]
+        for partition in sorted({p for p, _ in chunk}):
+            engine.observe([o for p, o in chunk if p == partition], source=partition)
+        decisions += [(d.action, d.alert.started, d.alert.fired, d.alert.resolved) for d in engine.advance()]
+    assert decisions == [
+        ("fire", alert["started"], alert["fired"], None),
+        ("resolve", alert["started"], alert["fired"], alert["resolved"]),
+    ], "the pure engine on the same FWJRs decides what the worker decided"
+
     table = alert_stack.fwjr("alerts").stdout.decode()
     assert table.splitlines()[0].split()[:2] == ["state", "scope"] and f"site={SITE}" in table
 

@@ -9,10 +9,13 @@ The rule, per scope (all jobs, each site, each workflow, each exit code):
 - a minute is judged once the watermark passes its end. Each source (Kafka partition) keeps
   its own newest event time; the watermark is the oldest of those, minus the allowed
   lateness, so a partition consumed ahead of the others does not make theirs late (a source
-  more than `source_idle` seconds behind the newest is treated as idle and ignored). Jobs
-  older than the last judged minute are late: counted, left out of alerting (the store still
-  has them), so a decision never changes after it was made. Decisions are therefore a
-  function of event times and per-partition order only, which a rehearsal reproduces;
+  more than `source_idle` seconds behind the newest is treated as idle and ignored). A job
+  more than the allowed lateness older than the newest job before it in its own partition is
+  late: counted, left out of alerting (the store still has them). Since the watermark never
+  passes a partition's own newest time minus the lateness, no job that is not late can land
+  in a minute already judged, so a decision never changes after it was made, and decisions
+  are a function of event times and per-partition order only, which a rehearsal reproduces
+  (only an idle partition's jobs can be late for another reason);
 - the window is the last `window_minutes` judged minutes; the baseline is the scope's own
   rolling failure rate over the `baseline_minutes` before the window, shrunk towards the
   global rate by `prior_jobs` pseudo-jobs, and it stops learning while the scope is part of
@@ -36,6 +39,7 @@ The rule, per scope (all jobs, each site, each workflow, each exit code):
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections import Counter, deque
@@ -103,7 +107,8 @@ class Alert(msgspec.Struct, kw_only=True):
 
 
 class Decision(msgspec.Struct, frozen=True):
-    """A state change of one alert: "fire" or "resolve", with the alert as it is now."""
+    """A state change of one alert: "fire" or "resolve", with a copy of the alert as it was then
+    (receivers send it later, from their own threads, while the engine keeps updating its own)."""
 
     action: str
     alert: Alert
@@ -241,11 +246,12 @@ class AlertEngine:
     def observe(self, outcomes: Iterable[Outcome], source: int = 0) -> None:
         """Count outcomes of one source (partition) into their event-time minutes; late ones only into `late`."""
         newest = self.source_newest.get(source, 0)
+        lateness = self.config.allowed_lateness
         for outcome in outcomes:
             minute = outcome.ts - outcome.ts % _MINUTE
             if self.next_minute is None:
                 self.next_minute = minute
-            if minute < self.next_minute:
+            if outcome.ts < newest - lateness or minute < self.next_minute:
                 self.late += 1
                 continue
             counts = self.minutes.get(minute)
@@ -517,7 +523,7 @@ class AlertEngine:
             if root in strong_roots:
                 if incident.alert is None and incident.streak >= cfg.pending_minutes:
                     incident.alert = self._new_alert(incident, end, scores)
-                    decisions.append(Decision("fire", incident.alert))
+                    decisions.append(Decision("fire", copy.deepcopy(incident.alert)))
                 continue
             if incident.alert is None:
                 del self.incidents[root]
@@ -532,7 +538,7 @@ class AlertEngine:
                 alert.resolved = end
                 alert.members = sorted(set(alert.members) | {scope_label(s) for s in incident.members})
                 alert.evidence["suspected_causes"] = self._causes(incident.started, end)
-                decisions.append(Decision("resolve", alert))
+                decisions.append(Decision("resolve", copy.deepcopy(alert)))
                 del self.incidents[root]
         return decisions
 

@@ -1,8 +1,8 @@
 """Job outcomes for exercising the alert rule without a broker: from the generator, or synthetic.
 
 The benchmark and the tests drive the pure engine with these; `source` is the Kafka
-partition the FWJR would land on (its identity hashed, as the producer keys it), so the
-engine sees the same per-partition order the worker would.
+partition the FWJR would land on (CRC-32 of its key, librdkafka's default partitioner),
+so the engine sees the same per-partition order the worker would.
 """
 
 from __future__ import annotations
@@ -18,10 +18,14 @@ from fwjr.merge import merge_document
 
 def generated_outcomes(count: int, seed: int, start_ts: int, minutes: float, scenario: dict | None = None,
                        partitions: int = 8) -> list[tuple[int, Outcome]]:
-    """(partition, outcome) for the generator's FWJRs in arrival order; malformed ones are skipped."""
+    """(partition, outcome) for the generator's FWJRs in arrival order, as the worker sees them.
+
+    Malformed documents are skipped and a repeated FWJR counts once (the worker's dedupe).
+    """
     from fwjr.generate import generate_documents
 
     found = []
+    seen: set[str] = set()
     for doc in generate_documents(count, seed, start_ts=start_ts, minutes=minutes, scenario=scenario):
         if not isinstance(doc, dict):
             continue
@@ -29,6 +33,9 @@ def generated_outcomes(count: int, seed: int, start_ts: int, minutes: float, sce
             job = merge_document(doc)
         except (RejectedDocument, TypeError, ValueError, AttributeError, KeyError, OverflowError):
             continue
+        if job.identity in seen:
+            continue
+        seen.add(job.identity)
         partition = zlib.crc32(job.identity.encode()) % partitions
         found.append((partition, Outcome(job.ts, job.site, job.workflow, job.exit_code, job.failed)))
     return found
