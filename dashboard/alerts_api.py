@@ -65,7 +65,9 @@ def correlation() -> Response:
     """Failures inside vs outside outages per exit code and site, with verdicts, for a range and scope."""
     start, end = _range("last7d")
     texts = {k: request.args[k] for k in SCOPE_KEYS if request.args.get(k, "").strip()}
-    report: dict[str, Any] = correlate_store(context.store(), start, end, context.now(), query_filters(texts))
+    now = context.now()
+    precision = query.finest_precision(start, end, now, query.ladder(context.settings()))
+    report: dict[str, Any] = correlate_store(context.store(), start, end, now, query_filters(texts), precision)
     return jsonify({"from": start, "to": end, **report})
 
 

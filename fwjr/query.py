@@ -882,13 +882,14 @@ def status_reject_counts(store: Store, start: int, end: int) -> dict[str, int]:
 
 
 def failure_counts(
-    store: Store, start: int, end: int, filters: Mapping[str, Any] | None = None
+    store: Store, start: int, end: int, precision: str = "minute", filters: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """(bucket, site, exit_code, jobs, failed) at the stored bucket size, for correlating with outages."""
+    """(bucket, site, exit_code, jobs, failed) per bucket of `precision`, for correlating with outages."""
+    check_precision(precision)
     params = _range_params(start, end)
     where = _where(filters, SCOPE_KEYS, params)
     sql = (
-        "SELECT toUnixTimestamp(bucket) AS b, site, exit_code, sum(jobs), sum(failed) FROM agg "
+        f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, site, exit_code, sum(jobs), sum(failed) FROM agg "
         f"WHERE {_RANGE}{where} GROUP BY b, site, exit_code ORDER BY b, site, exit_code"
     )
     names = ("bucket", "site", "exit_code", "jobs", "failed")

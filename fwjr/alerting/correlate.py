@@ -146,20 +146,23 @@ def services_during(start: int, end: int, outages: list[dict]) -> list[dict]:
     return [o for o in outages if o["start"] <= end and (o["end"] is None or o["end"] > start)]
 
 
-def correlate_store(store: object, start: int, end: int, now: int, filters: Mapping | None = None) -> dict:
-    """The correlation report for [start, end) from the store's minute counts and outage windows."""
+BUCKET_SECONDS: dict[str, int] = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def correlate_store(store: object, start: int, end: int, now: int, filters: Mapping | None = None,
+                    precision: str = "minute") -> dict:
+    """The correlation report for [start, end) from the store's counts per `precision` bucket and outage windows.
+
+    Use the finest precision the range still has (fwjr.query.finest_precision): a coarser
+    bucket is counted inside an outage when the outage covers any part of it.
+    """
     from fwjr import query
 
-    counts = query.failure_counts(store, start, end, filters)
+    if precision not in BUCKET_SECONDS:
+        raise ValueError(f"correlation precision {precision!r}: expected one of {', '.join(BUCKET_SECONDS)}")
+    counts = query.failure_counts(store, start, end, precision, filters)
     windows = query.outage_windows(store, start, end)
-    return correlate(counts, windows, _bucket_size(counts), now)
-
-
-def _bucket_size(counts: list[dict]) -> int:
-    """The stored bucket size: the smallest gap between buckets (a minute when unknown)."""
-    buckets = sorted({row["bucket"] for row in counts})
-    gaps = [b - a for a, b in zip(buckets, buckets[1:])]
-    return min(gaps, default=60) or 60
+    return correlate(counts, windows, BUCKET_SECONDS[precision], now)
 
 
 def services_for_job(store: object, identity: str) -> list[dict] | None:

@@ -115,9 +115,13 @@ def read_correlation(settings: Settings, start: int, end: int, filters: dict[str
         store = connect(settings)
     except StoreBusyError:
         return _api_get(settings, "correlation", {"from": start, "to": end, **filters})
+    from fwjr import query
+
     scope: dict[str, object] = {k: int(v) if k == "exit_code" else v for k, v in filters.items()}
+    now = int(time.time())
+    precision = query.finest_precision(start, end, now, query.ladder(settings))
     with store:
-        return {"from": start, "to": end, **correlate_store(store, start, end, int(time.time()), scope)}
+        return {"from": start, "to": end, **correlate_store(store, start, end, now, scope, precision)}
 
 
 def read_job_services(settings: Settings, identity: str) -> list[dict] | None:
