@@ -11,7 +11,7 @@ varying filter values; an explorer view is its 1-3 queries together) --repeat ti
 measured in the same run: a full scan of one column of the aggregate table
 (the sum of `jobs` over all time). Target p95 < 100 ms per query; above 300 ms is a defect.
 
-    .venv/bin/python bench/bench_board_queries.py [--scale 1.0] [--repeat 20] [--home DIR]
+    .venv/bin/python bench/bench_board_queries.py [--scale 1.0] [--repeat 20] [--home DIR] [--only TEXT]
 """
 
 from __future__ import annotations
@@ -267,6 +267,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--home", type=Path, help="keep the store here and reuse it on the next run")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", default="", help="run only the queries whose name contains this text")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-board-"))
     settings = Settings(home=home)
@@ -288,6 +289,8 @@ def main() -> int:
         print(f"{'baseline: sum(jobs) over the whole table':58s} {statistics.median(baseline):8.1f} {base95:8.1f} {1.0:9.2f}")
         worst = 0.0
         for name, function in page_queries(store, settings, now, random.Random(args.seed)).items():
+            if args.only not in name:
+                continue
             times = measure(function, args.repeat)
             high = p95(times)
             worst = max(worst, high)

@@ -711,6 +711,10 @@ _JOB_TEXT = (
 )
 
 
+# Copies of one job the jobs table may hold before ReplacingMergeTree folds them (redeliveries).
+_DUPLICATE_ALLOWANCE = 4
+
+
 def search_failed_jobs(
     store: Store,
     start: int,
@@ -721,17 +725,21 @@ def search_failed_jobs(
 ) -> list[dict[str, Any]]:
     """The newest failed jobs, each once, whose text (as `recent_jobs`, plus fwjr_id and worker
     node) contains `text`, case-insensitively: one search box finds a job by any id an operator holds.
+
+    The newest identities are found first from the narrow columns; only those jobs' wide text
+    columns (error messages, step errors) are then read.
     """
     params: dict[str, Any] = _range_params(start, end)
-    params["limit"] = int(limit)
+    params.update({"limit": int(limit), "scan": int(limit) * _DUPLICATE_ALLOWANCE})
     where = _where(filters, SCOPE_KEYS, params)
     if text:
         params["text"] = text
         where += f" AND positionCaseInsensitiveUTF8({_JOB_TEXT}, {{text:String}}) > 0"
+    in_range = "ts >= toDateTime({start:Int64}, 'UTC') AND ts < toDateTime({end:Int64}, 'UTC')"
+    newest = f"SELECT identity FROM jobs WHERE {in_range} AND failed = 1{where} ORDER BY ts DESC LIMIT {{scan:UInt32}}"
     sql = (
-        f"SELECT {_JOB_SELECT} FROM jobs "
-        "WHERE ts >= toDateTime({start:Int64}, 'UTC') AND ts < toDateTime({end:Int64}, 'UTC') AND failed = 1"
-        f"{where} ORDER BY ts DESC, identity LIMIT 1 BY identity LIMIT {{limit:UInt32}}"
+        f"SELECT {_JOB_SELECT} FROM jobs WHERE {in_range} AND identity IN ({newest}) "
+        "ORDER BY ts DESC, identity LIMIT 1 BY identity LIMIT {limit:UInt32}"
     )
     return [dict(zip(JOB_COLUMNS, row)) for row in store.rows(sql, params)]
 
