@@ -83,7 +83,7 @@ def replace_in_store(settings: Settings, start: int, end: int, aggregates: pa.Ta
 def replace_owned(store: Any, settings: Settings, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> dict[str, Any]:
     """The replace itself, on a Store this process holds (also what the owner's endpoint calls)."""
     from fwjr.migrate import ladder_parameters, migrate
-    from fwjr.query_replay import replace_range
+    from fwjr.query import replace_range
 
     migrate(store, ladder_parameters(settings))
     return replace_range(store, start, end, aggregates, errors, batch).as_dict()

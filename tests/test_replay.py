@@ -25,7 +25,7 @@ from fwjr.config import Settings
 from fwjr.generate import generate_documents, write_archive
 from fwjr.hdfs import put
 from fwjr.model import Rejection
-from fwjr.query_replay import month_partitions, stored_rows, table_rows
+from fwjr.query import month_partitions, stored_rows, table_rows
 from fwjr.reader import read_jobs
 from fwjr.store import connect
 
