@@ -636,7 +636,6 @@ class _Builder:
     def _cmsrun_job(self, task, site, end, failing, code, files, storage, ts):
         rng = self.rng
         jt = self.jobtype_model[task.jobtype]
-        wf = task.workflow
         mean = max(jt["job_seconds"], 60.0)
         wall = rng.lognormvariate(math.log(mean) - 0.3, 0.8)
         if failing == "cmsRun" and code == 50664:
