@@ -13,10 +13,10 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
-from dashboard import api, replay_api
+from dashboard import alert_banner, alerts_api, api, replay_api
 
-PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed")
-NAVIGATION = (("Overview", "/"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"))
+PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed", "outages")
+NAVIGATION = (("Overview", "/"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"), ("Outages", "/outages"))
 
 
 @cache
@@ -36,6 +36,7 @@ def build_app() -> Dash:
     app.layout = shell
     api.register(app.server)
     replay_api.register(app.server)
+    alerts_api.register(app.server)
     return app
 
 
@@ -50,6 +51,7 @@ def shell() -> html.Div:
                 ],
                 className="header",
             ),
+            alert_banner.banner(),
             html.Main(dash.page_container, className="main"),
         ]
     )

@@ -16,6 +16,7 @@ from fwjr import exit_codes, query
 
 from dashboard import components, context, timeframe, units
 from dashboard.figures import WEBGL_POINTS, empty_figure, utc_text
+from dashboard.outage_bands import add_outage_bands
 
 
 REFRESH_MS = 5000
@@ -141,12 +142,13 @@ def refresh_details(_tick: int | None, window: str) -> tuple:
         codes, codes_ms = components.timed(query.top, store, start, end, "exit_code", "failed", TOP_N + 1)
         sites, sites_ms = components.timed(query.top, store, start, end, "site", "failed", TOP_N)
         workflows, workflows_ms = components.timed(query.top, store, start, end, "workflow", "failed", TOP_N)
+        outages = query.outage_windows(store, start, end)
     except Exception as error:
         failed = components.failure("Refreshing the charts", error)
         return empty_figure("No data: the query failed"), empty_figure("No data: the query failed"), failed, "", ""
     return (
         _throughput(buckets, precision, series_ms),
-        _rates(buckets, precision),
+        add_outage_bands(_rates(buckets, precision), outages if buckets else [], end),
         _codes_table(codes, codes_ms),
         _key_table("site", sites, sites_ms),
         _key_table("workflow", workflows, workflows_ms),
