@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from tests.waiting import wait_until
 from fwjr.alerting.receivers import Dispatcher, EmailReceiver, WebhookReceiver
 from fwjr.alerting.rule import Alert, Decision
 from fwjr.broker import free_port
@@ -28,10 +29,7 @@ def _decision(action: str = "fire") -> Decision:
 
 
 def _wait(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    wait_until(condition, timeout, "the receiver", poll=0.05)
 
 
 def test_webhook_gets_an_alertmanager_body_after_retrying_a_refusal(webhook: Webhook) -> None:  # noqa: F811

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from tests.waiting import wait_until
+from fwjr.bucket import iso, parse_iso
 from fwjr.alerting.rule import AlertEngine, RuleConfig
 from fwjr.alerting.simulate import generated_outcomes
 from fwjr.broker import find_executable, free_port
@@ -73,11 +75,7 @@ def alert_stack(tmp_path_factory: pytest.TempPathFactory, receivers: tuple[Webho
 
 
 def _wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
+    wait_until(condition, timeout, what, poll=0.3)
 
 
 def _bootstrap(stack: Stack) -> str:
@@ -197,6 +195,12 @@ def outages_untouched(stack: Stack) -> bool:
     return all(o["end"] is not None for o in stack.jsonl("outages", "EOS"))
 
 
+def _a_minute_after(start: object) -> str:
+    """An ISO time 60 s after an outage start (epoch seconds or ISO text), for an exact duration."""
+    seconds = start if isinstance(start, (int, float)) else parse_iso(str(start))
+    return iso(int(seconds) + 60)
+
+
 def test_service_status_by_hand_opens_and_closes_an_outage(alert_stack: Stack) -> None:
     alert_stack.fwjr("service-status", "Rucio", "degraded", "--message", "slow rule evaluation")
 
@@ -206,8 +210,7 @@ def test_service_status_by_hand_opens_and_closes_an_outage(alert_stack: Stack) -
     _wait_for(lambda: len(rucio()) == 1, 30, "the Rucio outage to open")
     opened = rucio()[0]
     assert (opened["state"], opened["end"], opened["message"]) == ("degraded", None, "slow rule evaluation")
-    time.sleep(1.1)
-    alert_stack.fwjr("service-status", "Rucio", "up")
+    alert_stack.fwjr("service-status", "Rucio", "up", "--at", _a_minute_after(opened["start"]))
     _wait_for(lambda: rucio()[0]["end"] is not None, 30, "the Rucio outage to close")
     assert rucio()[0]["duration"] >= 1
     refused = alert_stack.fwjr("service-status", "Rucio", "sideways", check=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,8 +18,9 @@ import pytest
 from confluent_kafka import Consumer
 
 from fwjr.broker import KafkaBroker
-from fwjr.produce import wait_drained
+from fwjr.produce import committed_offsets, end_offsets, wait_drained
 from tests.live_fixtures import FWJR, Stack
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -52,17 +52,37 @@ def _bootstrap(stack: Stack) -> str:
     return f"127.0.0.1:{stack.env['FWJR_KAFKA_PORT']}"
 
 
-def _dead_letters(stack: Stack) -> list:
+def _committed_and_end(stack: Stack) -> tuple[int, int]:
+    ends = end_offsets(_bootstrap(stack))
+    done = committed_offsets(_bootstrap(stack), ends)
+    return sum(max(offset, 0) for offset in done.values()), sum(ends.values())
+
+
+def _wait_for_progress(stack: Stack, messages: int) -> None:
+    """Return once the worker has committed `messages` more, or everything produced so far."""
+    before, _ = _committed_and_end(stack)
+
+    def moved() -> bool:
+        done, end = _committed_and_end(stack)
+        return done >= before + messages or done >= end
+
+    wait_until(moved, 180, f"the worker to commit {messages} more messages", poll=0.2)
+
+
+def _dead_letters(stack: Stack, expected: int) -> list:
+    """fwjr.dlq from the start: read until `expected` letters are in, then drain what follows them."""
     consumer = Consumer(
         {"bootstrap.servers": _bootstrap(stack), "group.id": f"t-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"}
     )
     consumer.subscribe(["fwjr.dlq"])
-    letters, idle_since = [], time.monotonic()
-    while time.monotonic() - idle_since < 5:
-        message = consumer.poll(0.5)
-        if message is not None and message.error() is None:
-            letters.append(message)
-            idle_since = time.monotonic()
+    letters: list = []
+
+    def read() -> bool:
+        letters.extend(m for m in consumer.consume(500, timeout=0.5) if m.error() is None)
+        return len(letters) >= expected
+
+    wait_until(read, 60, f"{expected} dead letters", poll=0)
+    letters.extend(m for m in consumer.consume(500, timeout=1.0) if m.error() is None)
     consumer.close()
     return letters
 
@@ -78,7 +98,7 @@ def test_worker_store_equals_offline_aggregate_with_duplicates_and_rejects(stack
     stack.fwjr("produce", str(archive), "--wait")
 
     _assert_store_equals_offline(stack)
-    letters = _dead_letters(stack)
+    letters = _dead_letters(stack, rejected)
     assert len(letters) == rejected
     for letter in letters:
         headers = dict(letter.headers())
@@ -91,13 +111,12 @@ def test_sigkilled_worker_neither_loses_nor_double_counts(stack: Stack, tmp_path
     archive = _generate(stack, tmp_path, 12000, seed=12)
     producer = subprocess.Popen(FWJR + ["produce", str(archive), "--rate", "1500"], env=stack.env, stderr=subprocess.PIPE)
     try:
-        for pause in (2.0, 2.5, 3.0):
-            time.sleep(pause)
+        for _ in range(3):
+            _wait_for_progress(stack, 1000)
             pid = stack.worker_pid()
             assert pid is not None, stack.worker_log()[-2000:]
             os.kill(pid, signal.SIGKILL)
-            while stack.worker_pid() == pid:
-                time.sleep(0.1)
+            wait_until(lambda: stack.worker_pid() != pid, 30, f"worker {pid} to die")
             stack.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)
     finally:
         assert producer.wait(timeout=300) == 0, producer.stderr.read().decode()[-2000:]
@@ -109,7 +128,7 @@ def test_broker_restart_during_a_run_keeps_totals_exact(stack: Stack, tmp_path: 
     archive = _generate(stack, tmp_path, 6000, seed=13)
     producer = subprocess.Popen(FWJR + ["produce", str(archive), "--rate", "1500"], env=stack.env, stderr=subprocess.PIPE)
     try:
-        time.sleep(2.0)
+        _wait_for_progress(stack, 1000)
         KafkaBroker(stack.home / "kafka").restart()
     finally:
         assert producer.wait(timeout=300) == 0, producer.stderr.read().decode()[-2000:]
