@@ -45,7 +45,6 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     app = faust.App(
         topics.CONSUMER_GROUP,
         broker=f"kafka://{settings.bootstrap}",
-        store="memory://",
         web_enabled=False,
         broker_commit_interval=0.5,
         broker_session_timeout=10.0,
