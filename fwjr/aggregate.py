@@ -8,7 +8,7 @@ determinism contract of DESIGN.md holds by construction, not by luck of float or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from fwjr.bucket import bucket_start, check_precision, iso
 from fwjr.metrics import ALL_METRICS
@@ -27,11 +27,6 @@ _WIDTH = len(VALUE_COLUMNS)
 
 AggKey = tuple  # (bucket, *scope)
 ErrKey = tuple  # (bucket, workflow, task, step, site, exit_code)
-
-
-def to_micro(value: float) -> int:
-    """A metric value in integer micro-units, the unit every stored sum uses."""
-    return int(round(value * MICRO))
 
 
 class Aggregator:
@@ -74,7 +69,7 @@ class Aggregator:
             vector[2] += 1
         for name, value in job.metrics.items():
             index = _SUM_INDEX[name]
-            vector[index] += round(value * MICRO)  # to_micro, inlined on the hot path
+            vector[index] += round(value * MICRO)  # integer micro-units: exact, order-free sums
             vector[index + 1] += 1
         if job.errors:
             seen_here = set()
@@ -154,9 +149,3 @@ def present(row: dict, precision: str) -> dict:
             out[f"{metric.name}_sum"] = round(row[f"{metric.name}_sum"] / MICRO, 6)
             out[f"{metric.name}_count"] = count
     return out
-
-
-def iter_present(rows: Iterable[dict], precision: str) -> Iterator[dict]:
-    """`present` over many rows, keeping their order."""
-    for row in rows:
-        yield present(row, precision)

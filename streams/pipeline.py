@@ -70,10 +70,6 @@ class Flush:
     skipped: int = 0
     duplicates: int = 0
 
-    @property
-    def events(self) -> int:
-        return sum(p.last_offset - p.first_offset + 1 for p in self.partitions)
-
 
 def reason_label(rejection: Rejection) -> str:
     """A low-cardinality reason for counters: the reason text up to its details."""
