@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from fwjr.errors import RejectedDocument
 from fwjr.merge import merge_document
@@ -23,6 +23,10 @@ from fwjr.model import Rejection
 
 RAW_TOPIC = "fwjr.raw"
 CONSUMER_GROUP = "fwjr-worker"
+# While the group coordinator loads or moves (a broker start, a restart), offset reads fail
+# with these codes for a moment; asking again is the documented remedy.
+_COORDINATOR_MOVING = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE)
+_COORDINATOR_RETRIES = 10
 
 
 @dataclass
@@ -153,9 +157,16 @@ def end_offsets(bootstrap: str, topic: str = RAW_TOPIC) -> dict[int, int]:
 def committed_offsets(bootstrap: str, partitions: Iterable[int], topic: str = RAW_TOPIC) -> dict[int, int]:
     """The worker group's committed offset per partition (-1 when none yet)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": CONSUMER_GROUP, "enable.auto.commit": False})
+    wanted = [TopicPartition(topic, p) for p in partitions]
     try:
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
-        return {tp.partition: tp.offset for tp in committed}
+        for attempt in range(1, _COORDINATOR_RETRIES):
+            try:
+                return {tp.partition: tp.offset for tp in consumer.committed(wanted, timeout=10)}
+            except KafkaException as exc:
+                if exc.args[0].code() not in _COORDINATOR_MOVING:
+                    raise
+                time.sleep(0.2 * attempt)
+        return {tp.partition: tp.offset for tp in consumer.committed(wanted, timeout=10)}
     finally:
         consumer.close()
 
