@@ -1,7 +1,7 @@
 """The alert engine inside the worker: status events in, decisions out to Kafka, the store and receivers.
 
 Wiring only: the rule is the pure engine in fwjr/alerting/rule.py. The worker's runtime
-calls `observe_flush` with every batch it has made durable (so alerts are judged on
+calls `observe_batch` with every batch it has made durable (so alerts are judged on
 exactly the jobs the store holds, in per-partition order), an agent on `service.status`
 feeds status events, and a timer polls configured status pages. Decisions go to
 `fwjr.alerts`, to the `alerts` table and to the receivers, whose background threads
@@ -34,7 +34,6 @@ from fwjr.config import Settings
 from fwjr.model import Rejection
 from fwjr.store import Store
 from streams import topics
-from streams.pipeline import Flush
 from streams.runtime import Runtime
 
 log = logging.getLogger("fwjr.alerts")
@@ -75,12 +74,11 @@ class AlertService:
             if row["resolved"] is None:
                 self.engine.restore(Alert(**{**row, "evidence": msgspec.json.decode(row["evidence"]), "members": list(row["members"])}))
 
-    def observe_flush(self, flush: Flush) -> None:
-        """Feed a durable batch's jobs to the engine and act on what it decides."""
+    def observe_batch(self, outcomes: list[tuple[int, list[Outcome]]]) -> None:
+        """Feed a durable batch's jobs, per source partition, to the engine and act on what it decides."""
         with self._lock:
-            for part in flush.partitions:
-                outcomes = [Outcome(j.ts, j.site, j.workflow, j.exit_code, j.failed) for j, _ in part.jobs]
-                self.engine.observe(outcomes, source=part.partition)
+            for partition, jobs in outcomes:
+                self.engine.observe(jobs, source=partition)
             decisions = self.engine.advance()
         for decision in decisions:
             self.emit(decision)
@@ -163,7 +161,7 @@ def attach(app: faust.App, settings: Settings, runtime: Runtime) -> AlertService
     """Wire alerting into the worker's Faust app: the flush observer, the status agent, the poller timer."""
     service = AlertService(settings, runtime.sink.store)
     service.recover()
-    runtime.observers.append(service.observe_flush)
+    runtime.observers.append(service.observe_batch)
     status_topic = app.topic(
         topics.SERVICE_STATUS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

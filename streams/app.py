@@ -10,6 +10,8 @@ the exact counts (see DESIGN.md and docs/stream.md).
 
 from __future__ import annotations
 
+from functools import partial
+
 import faust
 
 from fwjr.config import Settings
@@ -40,8 +42,14 @@ def _message(event: faust.types.EventT) -> Message:
     )
 
 
+def _ack(events: list[faust.types.EventT]) -> None:
+    """Release the hold taken in the agent: Faust may now commit these offsets."""
+    for event in events:
+        event.ack()
+
+
 def create_app(settings: Settings, runtime: Runtime) -> faust.App:
-    """A Faust app whose one agent hands batches of fwjr.raw to the runtime."""
+    """A Faust app whose one agent hands batches of fwjr.raw to the runtime, and a task that writes them."""
     app = faust.App(
         topics.CONSUMER_GROUP,
         broker=f"kafka://{settings.bootstrap}",
@@ -58,9 +66,19 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
 
     @app.agent(raw)
     async def ingest(stream: faust.StreamT) -> None:
-        """Each batch is written to the store before take_events acks it."""
+        """Hand each batch over and take the next; its events stay unacked until the store has it.
+
+        take_events acks a batch when the agent comes back for the next one, so every event
+        is held once more here (incref) and released by `_ack` after the store write.
+        """
         async for events in stream.take_events(settings.batch_size, within=settings.flush_interval):
-            await runtime.handle([_message(event) for event in events])
+            for event in events:
+                event.message.incref()
+            await runtime.submit([_message(event) for event in events], partial(_ack, events))
+
+    @app.task
+    async def write_batches() -> None:
+        await runtime.write_batches()
 
     attach(app, settings, runtime)
 
@@ -70,12 +88,12 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         lag = 0
         for tp in app.consumer.assignment():
             if tp.topic == topics.RAW:
-                done = runtime.pipeline.committed.get((tp.topic, tp.partition), -1)
+                done = runtime.committed.get((tp.topic, tp.partition), -1)
                 lag += max(app.consumer.highwater(tp) - done - 1, 0)
         TELEMETRY.lag.set(lag)
 
     @app.on_partitions_assigned.connect
     async def resume(sender: faust.App, assigned: set, **kwargs: object) -> None:
-        runtime.recover(sorted(tp.partition for tp in assigned if tp.topic == topics.RAW))
+        await runtime.recover(sorted(tp.partition for tp in assigned if tp.topic == topics.RAW))
 
     return app

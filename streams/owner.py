@@ -36,7 +36,10 @@ def run_worker(settings: Settings, with_dashboard: bool) -> None:
     runtime.ready_file = settings.home / "worker.ready"
     app = create_app(settings, runtime)
     log.info("worker pid %d consuming from %s", os.getpid(), settings.bootstrap)
-    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    try:
+        faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    finally:
+        runtime.close()
 
 
 def _start_dashboard(settings: Settings, store: object) -> None:

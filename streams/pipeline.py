@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import msgspec
 
@@ -21,9 +22,8 @@ STORE_PRECISION = "minute"
 _encode = msgspec.json.Encoder().encode
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """What the pipeline needs of one Kafka record."""
+class Message(NamedTuple):
+    """What the pipeline needs of one Kafka record (a tuple: batches cross to the helper process)."""
 
     topic: str
     partition: int
@@ -131,16 +131,14 @@ class Pipeline:
         return Flush(partitions=list(by_partition.values()), skipped=skipped, duplicates=duplicates)
 
     def committed_through(self, flush: Flush) -> None:
-        """Record that the flush is in the store, so its offsets are never counted again."""
+        """Record that the flush goes to the store, so this pipeline never counts its offsets again.
+
+        The writer retries a batch until the store has it, and a worker that dies first
+        starts from a fresh pipeline built from the store's ledger.
+        """
         for part in flush.partitions:
             tp = (part.topic, part.partition)
             self.committed[tp] = max(self.committed.get(tp, -1), part.last_offset)
-
-    def forget(self, flush: Flush) -> None:
-        """Undo a flush that could not be written: its identities may be counted on retry."""
-        for part in flush.partitions:
-            for job, _ in part.jobs:
-                self.seen.discard(job.identity)
 
 
 def job_record(job: Job) -> bytes:

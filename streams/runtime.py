@@ -1,108 +1,121 @@
-"""What one worker process holds between batches: the pipeline, the sink, the publisher.
+"""What one worker process holds between batches: the helper process, the sink, the write queue.
 
-The Faust agent stays a small async function (see streams/app.py); everything it
-needs lives here, created once per process.
+The Faust agent stays a small async function (see streams/app.py): it hands each batch to
+`submit` and goes back to take the next one. The batch is processed in the helper process
+(streams/helper.py) while Faust keeps fetching; `write_batches` then writes the batches to
+the store in the order they were taken and only then calls back to ack their events, so
+Kafka offsets are committed only for batches the store holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from confluent_kafka import Producer
-
+from fwjr.alerting.rule import Outcome
 from fwjr.config import Settings
 from fwjr.store import Store
-from streams import topics
-from streams.pipeline import Flush, Message, Pipeline, job_record, reason_label
+from streams import helper, topics
+from streams.helper import PreparedBatch
+from streams.pipeline import Message
 from streams.sink import StoreSink
 from streams.telemetry import TELEMETRY
 
 log = logging.getLogger("fwjr.worker")
 
+# Batches processed ahead of the store write; more only holds more memory.
+IN_FLIGHT_BATCHES = 2
+
+Observer = Callable[[list[tuple[int, list[Outcome]]]], None]
+
 
 class Runtime:
-    """The worker's state: resumes from the store, writes each batch, then publishes it."""
+    """The worker's state: resumes from the store, then writes each prepared batch in order."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.sink = StoreSink(store, settings.dedupe_days)
-        self.pipeline = Pipeline()
-        self.producer = Producer(
-            {
-                "bootstrap.servers": settings.bootstrap,
-                "enable.idempotence": True,
-                "linger.ms": 20,
-                "compression.type": "lz4",
-            }
+        self.committed: dict[tuple[str, int], int] = {}
+        # spawn, not fork: this process runs threads (waitress, librdkafka, chDB).
+        self.helper = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=helper.start,
+            initargs=(settings.bootstrap,),
         )
         self.last_event_ts = 0
         self.ready_file: Path | None = None
-        self.observers: list[Callable[[Flush], None]] = []  # called with each durable Flush (alerting)
+        self.observers: list[Observer] = []  # called with each durable batch's job outcomes (alerting)
+        self._queue: asyncio.Queue[tuple[Awaitable[PreparedBatch], Callable[[], None]]] | None = None
 
-    def recover(self, partitions: list[int]) -> None:
-        """Resume the assigned partitions exactly where the store says they stopped."""
-        self.pipeline = self.sink.recover(topics.RAW, partitions)
-        log.info(
-            "recovered partitions %s: committed offsets %s, %d identities remembered",
-            partitions,
-            self.pipeline.committed,
-            len(self.pipeline.seen),
-        )
+    async def recover(self, partitions: list[int]) -> None:
+        """Resume the assigned partitions exactly where the store says they stopped.
+
+        Faust calls this after revocation waited for every taken event to be acked, so no
+        batch is in flight: the helper's pipeline can be replaced.
+        """
+        committed, seen = await asyncio.to_thread(self.sink.recover, topics.RAW, partitions)
+        await asyncio.get_running_loop().run_in_executor(self.helper, helper.reset, committed, seen)
+        self.committed = dict(committed)
+        log.info("recovered partitions %s: committed offsets %s, %d identities remembered", partitions, committed, len(seen))
         if self.ready_file is not None:
             self.ready_file.write_text(str(time.time()))
 
-    async def handle(self, messages: list[Message]) -> None:
-        """Process one batch and make it durable; returns only once the store has it.
+    async def submit(self, messages: list[Message], on_durable: Callable[[], None]) -> None:
+        """Start processing a batch in the helper; returns at once unless batches are piling up."""
+        prepared = asyncio.get_running_loop().run_in_executor(self.helper, helper.prepare, messages)
+        await self._pending().put((prepared, on_durable))
 
-        Job records and dead letters are published first (at-least-once: a crash
-        before the store write republishes them on redelivery), then the store write;
-        the caller acks the Kafka messages after this returns, so Faust commits
-        offsets only for batches the store already holds.
-        """
-        flush = self.pipeline.process(messages)
-        TELEMETRY.events.inc(len(messages))
-        TELEMETRY.skipped.inc(flush.skipped)
-        TELEMETRY.duplicates.inc(flush.duplicates)
-        if not flush.partitions:
+    async def write_batches(self) -> None:
+        """Forever: the next prepared batch to the store (retried until it is there), then its acks."""
+        pending = self._pending()
+        while True:
+            prepared_future, on_durable = await pending.get()
+            prepared = await prepared_future
+            self._count(prepared)
+            await self._write(prepared)
+            on_durable()
+            self.committed.update(prepared.last_offsets)
+            for observe in self.observers:
+                await asyncio.to_thread(observe, prepared.outcomes)
+
+    def close(self) -> None:
+        self.helper.shutdown(wait=False, cancel_futures=True)
+
+    def _pending(self) -> asyncio.Queue:
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=IN_FLIGHT_BATCHES)
+        return self._queue
+
+    async def _write(self, prepared: PreparedBatch) -> None:
+        if not prepared.inserts:
             return
-        self._publish(flush)
-        await asyncio.to_thread(self.producer.flush, 30.0)
         started = time.perf_counter()
         while True:
             try:
-                await asyncio.to_thread(self.sink.write, flush)
+                await asyncio.to_thread(self.sink.write, prepared.inserts)
                 break
             except Exception as exc:  # the store is down or refused the batch: retry, never drop
                 TELEMETRY.store_errors.inc()
-                log.error("store write of %d partitions failed, retrying in 2 s: %s", len(flush.partitions), exc)
+                log.error("store write of batch %s failed, retrying in 2 s: %s", prepared.last_offsets, exc)
                 await asyncio.sleep(2.0)
-        self.pipeline.committed_through(flush)
         TELEMETRY.flush_seconds.observe(time.perf_counter() - started)
-        for observe in self.observers:
-            await asyncio.to_thread(observe, flush)
 
-    def _publish(self, flush: Flush) -> None:
-        """Job records to fwjr.jobs and rejects to fwjr.dlq; the store keeps the exact counts."""
-        newest = self.last_event_ts
-        for part in flush.partitions:
-            for job, _ in part.jobs:
-                self._produce(topics.JOBS, job.identity.encode(), job_record(job))
-                newest = max(newest, job.ts)
-            for letter in part.dead:
-                TELEMETRY.rejected.labels(reason=reason_label(letter.rejection)).inc()
-                self._produce(topics.DLQ, letter.message.key, letter.message.value or b"", letter.headers())
-                log.warning("dead-lettered %s", letter.rejection.message())
-        self.last_event_ts = newest
-        TELEMETRY.last_event_ts.set(newest)
-
-    def _produce(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value=value, key=key, headers=headers)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
+    def _count(self, prepared: PreparedBatch) -> None:
+        TELEMETRY.events.inc(prepared.events)
+        TELEMETRY.skipped.inc(prepared.skipped)
+        TELEMETRY.duplicates.inc(prepared.duplicates)
+        for reason, count in prepared.rejected.items():
+            TELEMETRY.rejected.labels(reason=reason).inc(count)
+        for message in prepared.rejections:
+            log.warning("dead-lettered %s", message)
+        if prepared.undelivered:
+            log.warning("%d job records or dead letters still queued for Kafka after the publish timeout", prepared.undelivered)
+        if prepared.newest_ts > self.last_event_ts:
+            self.last_event_ts = prepared.newest_ts
+            TELEMETRY.last_event_ts.set(prepared.newest_ts)

@@ -1,4 +1,4 @@
-"""Writing a Flush to the store so that a crash at any moment neither loses nor doubles a job.
+"""Writing a batch to the store so that a crash at any moment neither loses nor doubles a job.
 
 The pattern is the one Quix Streams' checkpoints and Kafka Connect sinks use: the
 rows of a batch go in first, tagged with their batch id; then one insert into
@@ -6,6 +6,9 @@ rows of a batch go in first, tagged with their batch id; then one insert into
 are Kafka offsets committed. On start the worker deletes rows of batches that have no
 marker (debris of a crash between the two steps), skips offsets already marked, and
 reloads the identities it had counted, so redelivered messages count once.
+
+The rows are built in the worker's helper process (streams/helper.py) by `store_tables`;
+the store-owning process only inserts them, in order, with `StoreSink.write`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from fwjr.aggregate import ERROR_COLUMNS, ROW_COLUMNS
 from fwjr.bucket import bucket_start
 from fwjr.model import Job
 from fwjr.store import Store
-from streams.pipeline import Flush, Pipeline, reason_label
+from streams.pipeline import DeadLetter, Flush, reason_label
 
 JOB_COLUMNS: tuple[str, ...] = (
     "identity", "ts", "workflow", "task", "site", "host", "jobtype", "jobstate", "exit_code",
@@ -27,7 +30,11 @@ JOB_COLUMNS: tuple[str, ...] = (
     "wall_time", "cpu_efficiency", "core_hours", "error_type", "error_details", "errors",
     "log_archive", "batch", "src_partition", "src_offset",
 )
+LEDGER_COLUMNS: tuple[str, ...] = ("batch", "topic", "partition", "last_offset")
 _JOB_DETAILS_LIMIT = 2000
+
+# (table, column names, column data): one insert.
+TableInsert = tuple[str, tuple[str, ...], list[list]]
 
 
 def job_row(job: Job, batch: str, partition: int, offset: int) -> list:
@@ -49,6 +56,42 @@ def _columns(rows: list[list]) -> list[list]:
     return [list(column) for column in zip(*rows)]
 
 
+def _dlq_rows(dead: list[DeadLetter], batch: str) -> list[list]:
+    counts: dict[tuple[int, str], int] = {}
+    minute = bucket_start(int(time.time()), "minute")
+    for letter in dead:
+        key = (minute, reason_label(letter.rejection))
+        counts[key] = counts.get(key, 0) + 1
+    return [[bucket, reason, count, batch] for (bucket, reason), count in counts.items()]
+
+
+def store_tables(flush: Flush) -> list[TableInsert]:
+    """Every insert a flush needs, in the order that makes a crash harmless: rows, then the ledger marker."""
+    agg, errors, jobs, dlq = [], [], [], []
+    for part in flush.partitions:
+        for key, vector in part.aggregator.rows.items():
+            agg.append(list(key) + vector + [part.batch])
+        for key, count in part.aggregator.errors.items():
+            errors.append(list(key) + [count, part.batch])
+        for job, offset in part.jobs:
+            jobs.append(job_row(job, part.batch, part.partition, offset))
+        dlq.extend(_dlq_rows(part.dead, part.batch))
+    inserts = [
+        (table, columns, _columns(rows))
+        for table, columns, rows in (
+            ("agg", ROW_COLUMNS + ("batch",), agg),
+            ("errors", ERROR_COLUMNS + ("batch",), errors),
+            ("jobs", JOB_COLUMNS, jobs),
+            ("dlq_counts", ("bucket", "reason", "count", "batch"), dlq),
+        )
+        if rows
+    ]
+    marks = [[p.batch, p.topic, p.partition, p.last_offset] for p in flush.partitions]
+    if marks:
+        inserts.append(("ingest_batches", LEDGER_COLUMNS, _columns(marks)))
+    return inserts
+
+
 class StoreSink:
     """The worker's only path to the store, batch by batch."""
 
@@ -56,42 +99,14 @@ class StoreSink:
         self.store = store
         self.dedupe_days = dedupe_days
 
-    def recover(self, topic: str, partitions: list[int]) -> Pipeline:
-        """Clean up a crashed flush of these partitions and return a pipeline that resumes after them."""
+    def recover(self, topic: str, partitions: list[int]) -> tuple[dict[tuple[str, int], int], set[str]]:
+        """Clean up a crashed write of these partitions; return where they resume and who was counted."""
         query.delete_uncommitted(self.store, topic, partitions)
         committed = {(topic, p): offset for p, offset in query.committed_offsets(self.store, topic).items()}
         seen = query.recent_identities(self.store, int(time.time()) - self.dedupe_days * 86400)
-        return Pipeline(committed=committed, seen=seen)
+        return committed, seen
 
-    def write(self, flush: Flush) -> None:
-        """Rows first, the ledger marker last: a crash in between leaves only removable debris."""
-        agg, errors, jobs, dlq = [], [], [], []
-        for part in flush.partitions:
-            for key, vector in part.aggregator.rows.items():
-                agg.append(list(key) + vector + [part.batch])
-            for key, count in part.aggregator.errors.items():
-                errors.append(list(key) + [count, part.batch])
-            for job, offset in part.jobs:
-                jobs.append(job_row(job, part.batch, part.partition, offset))
-            dlq.extend(self._dlq_rows(part.dead, part.batch))
-        for table, columns, rows in (
-            ("agg", ROW_COLUMNS + ("batch",), agg),
-            ("errors", ERROR_COLUMNS + ("batch",), errors),
-            ("jobs", JOB_COLUMNS, jobs),
-            ("dlq_counts", ("bucket", "reason", "count", "batch"), dlq),
-        ):
-            if rows:
-                self.store.insert_columns(table, columns, _columns(rows))
-        marks = [[p.batch, p.topic, p.partition, p.last_offset] for p in flush.partitions]
-        if marks:
-            self.store.insert_columns("ingest_batches", ("batch", "topic", "partition", "last_offset"), _columns(marks))
-
-    @staticmethod
-    def _dlq_rows(dead: list, batch: str) -> list[list]:
-        counts: dict[tuple[int, str], int] = {}
-        now = int(time.time())
-        for letter in dead:
-            key = (bucket_start(now, "minute"), reason_label(letter.rejection))
-            counts[key] = counts.get(key, 0) + 1
-        return [[bucket, reason, count, batch] for (bucket, reason), count in counts.items()]
-
+    def write(self, inserts: list[TableInsert]) -> None:
+        """The inserts in their order (store_tables puts the ledger marker last)."""
+        for table, columns, data in inserts:
+            self.store.insert_columns(table, columns, data)

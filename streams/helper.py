@@ -1,0 +1,118 @@
+"""The worker's helper process: decode, merge, fold, publish and build the store rows of a batch.
+
+Faust's per-event machinery and the merge both need the interpreter. In one process they
+take turns under one GIL, and take_events() does not fill the next batch while the agent
+works on this one. So the agent only hands each batch over (its events stay unacked) and
+this process, on the other core, runs the pure Pipeline, publishes the job records and
+dead letters, and builds every row the store will get. The store-owning process is left
+with the inserts and the acks, in batch order (streams/runtime.py).
+
+It runs in a `ProcessPoolExecutor` of one worker, so calls are served one at a time in the
+order they were made; the state below is that process's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka import Producer
+
+from fwjr.alerting.rule import Outcome
+from streams import topics
+from streams.pipeline import Flush, Message, Pipeline, job_record, reason_label
+from streams.sink import TableInsert, store_tables
+
+_PUBLISH_TIMEOUT = 30.0
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A processed batch as the store-owning process needs it: inserts, progress and counts."""
+
+    inserts: list[TableInsert]
+    last_offsets: dict[tuple[str, int], int]
+    outcomes: list[tuple[int, list[Outcome]]]
+    events: int
+    skipped: int
+    duplicates: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    rejections: list[str] = field(default_factory=list)
+    newest_ts: int = 0
+    undelivered: int = 0  # records librdkafka still retries after the publish timeout
+
+
+class BatchPreparer:
+    """The pipeline of one worker plus the producer of its job records and dead letters."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.pipeline = Pipeline()
+        self.producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20, "compression.type": "lz4"}
+        )
+
+    def reset(self, committed: dict[tuple[str, int], int], seen: set[str]) -> None:
+        """Resume from what the store holds (called on every partition assignment)."""
+        self.pipeline = Pipeline(committed=committed, seen=seen)
+
+    def prepare(self, messages: list[Message]) -> PreparedBatch:
+        """Process, publish (at-least-once, before the store write) and build the inserts."""
+        flush = self.pipeline.process(messages)
+        prepared = PreparedBatch(
+            inserts=store_tables(flush),
+            last_offsets={(p.topic, p.partition): p.last_offset for p in flush.partitions},
+            outcomes=[
+                (p.partition, [Outcome(j.ts, j.site, j.workflow, j.exit_code, j.failed) for j, _ in p.jobs])
+                for p in flush.partitions
+            ],
+            events=len(messages),
+            skipped=flush.skipped,
+            duplicates=flush.duplicates,
+        )
+        self._publish(flush, prepared)
+        self.pipeline.committed_through(flush)
+        return prepared
+
+    def _publish(self, flush: Flush, prepared: PreparedBatch) -> None:
+        for part in flush.partitions:
+            for job, _ in part.jobs:
+                self._produce(topics.JOBS, job.identity.encode(), job_record(job))
+                prepared.newest_ts = max(prepared.newest_ts, job.ts)
+            for letter in part.dead:
+                reason = reason_label(letter.rejection)
+                prepared.rejected[reason] = prepared.rejected.get(reason, 0) + 1
+                prepared.rejections.append(letter.rejection.message())
+                self._produce(topics.DLQ, letter.message.key, letter.message.value or b"", letter.headers())
+        prepared.undelivered = self.producer.flush(_PUBLISH_TIMEOUT)
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value=value, key=key, headers=headers)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+
+_preparer: BatchPreparer | None = None
+
+
+def start(bootstrap: str) -> None:
+    """Executor initializer: this process's preparer."""
+    global _preparer
+    _preparer = BatchPreparer(bootstrap)
+
+
+def reset(committed: dict[tuple[str, int], int], seen: set[str]) -> None:
+    """Executor call: see BatchPreparer.reset."""
+    _active().reset(committed, seen)
+
+
+def prepare(messages: list[Message]) -> PreparedBatch:
+    """Executor call: see BatchPreparer.prepare."""
+    return _active().prepare(messages)
+
+
+def _active() -> BatchPreparer:
+    if _preparer is None:
+        raise RuntimeError("the helper process was started without its initializer (streams.helper.start)")
+    return _preparer
