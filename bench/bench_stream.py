@@ -3,12 +3,15 @@
 Prints, from one run on this machine:
   - decode-only rate: a confluent-kafka consumer reading the same pre-loaded messages and
     orjson-decoding each (the baseline),
+  - the Faust floor: a Faust agent that only takes batches of the same messages
+    (bench/faust_floor.py), i.e. what the framework's per-event work allows by itself,
   - end-to-end rate of one worker process (first commit to everything committed), as FWJRs/s
     and as a ratio of the baseline,
   - freshness p50/p95 at a steady produce rate: produce time -> the worker group's committed
     offset passing the message. Offsets are committed only after the store holds the batch, so
     this is an upper bound of "visible to queries" (commits lag writes by <= 0.5 s),
-  - the worker's peak resident memory (VmHWM).
+  - CPU microseconds per FWJR and peak resident memory (VmHWM) of the worker and of its helper
+    process (CPU per FWJR stays meaningful when other work shares the machine).
 
 Usage: .venv/bin/python bench/bench_stream.py [--count 200000] [--rate 1000] [--seconds 30]
 """
@@ -28,11 +31,11 @@ import uuid
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from fwjr.broker import KafkaBroker, default_cache_dir, ensure_kafka_jars, ensure_topics, free_port
 from fwjr.generate import generate_documents
-from fwjr.produce import CONSUMER_GROUP, RAW_TOPIC, committed_offsets, end_offsets, make_producer, message_key
+from fwjr.produce import RAW_TOPIC, committed_offsets, end_offsets, make_producer, message_key
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -98,19 +101,47 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def drain_rate(bootstrap: str, ends: dict[int, int]) -> float:
-    """FWJRs/s from the first committed progress until everything is committed."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def helper_pids(pid: int) -> list[int]:
+    """The worker's helper process (multiprocessing's resource tracker, also a child, is left out)."""
+    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def faust_floor(bootstrap: str, count: int, home: Path) -> dict:
+    """Rate and CPU per message of a Faust agent that only takes batches (bench/faust_floor.py)."""
+    result = home / "faust-floor.json"
+    subprocess.run(
+        [sys.executable, str(REPO / "bench" / "faust_floor.py"), bootstrap, str(count), str(result), "worker", "-l", "warn"],
+        cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800, check=False,
+    )
+    return orjson.loads(result.read_bytes())
+
+
+def drain(bootstrap: str, ends: dict[int, int], worker: int) -> tuple[float, dict[int, float]]:
+    """FWJRs/s from the first committed progress until everything is committed, and the CPU
+    microseconds per FWJR each worker process (the worker, its helper) spent meanwhile."""
     total = sum(ends.values())
     first_time = None
     first_done = 0
+    cpu_at_first: dict[int, float] = {}
     while True:
         done = committed_offsets(bootstrap, ends)
         progress = sum(max(v, 0) for v in done.values())
         now = time.perf_counter()
         if first_time is None and progress > 0:
             first_time, first_done = now, progress
+            cpu_at_first = {pid: cpu_seconds(pid) for pid in [worker, *helper_pids(worker)]}
         if progress >= total:
-            return (total - first_done) / (now - first_time) if now > first_time else float("nan")
+            counted = total - first_done
+            cpu = {pid: 1e6 * (cpu_seconds(pid) - start) / max(counted, 1) for pid, start in cpu_at_first.items()}
+            rate = counted / (now - first_time) if now > first_time else float("nan")
+            return rate, cpu
         time.sleep(0.1)
 
 
@@ -168,13 +199,14 @@ def main() -> None:
             ensure_topics(broker.bootstrap)
             loaded = preload(broker.bootstrap, args.count)
             baseline = decode_only(broker.bootstrap, loaded)
+            floor = faust_floor(broker.bootstrap, loaded, home)
             ends = end_offsets(broker.bootstrap)
             (home / "worker-home").mkdir()
             worker = start_worker(home / "worker-home", broker.bootstrap)
             try:
-                end_to_end = drain_rate(broker.bootstrap, ends)
+                end_to_end, cpu = drain(broker.bootstrap, ends, worker.pid)
                 latencies = freshness(broker.bootstrap, args.rate, args.seconds)
-                rss = peak_rss_mb(worker.pid)
+                rss = {pid: peak_rss_mb(pid) for pid in [worker.pid, *helper_pids(worker.pid)]}
             finally:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(60)
@@ -186,10 +218,13 @@ def main() -> None:
     p95 = latencies[int(len(latencies) * 0.95) - 1]
     print(f"messages pre-loaded            {loaded}")
     print(f"decode-only (baseline)         {baseline:10.0f} msg/s")
-    print(f"worker end-to-end              {end_to_end:10.0f} FWJR/s   ratio {end_to_end / baseline:.3f} of decode-only")
+    print(f"Faust floor (take_events only) {floor['rate']:10.0f} msg/s   {floor['cpu_us']:.0f} CPU-us/msg")
+    print(f"worker end-to-end              {end_to_end:10.0f} FWJR/s   ratio {end_to_end / baseline:.3f} of decode-only, "
+          f"{end_to_end / floor['rate']:.3f} of the Faust floor")
+    for pid, micros in cpu.items():
+        role = "worker (store owner)" if pid == worker.pid else "helper process"
+        print(f"  {role:28s} {micros:10.0f} CPU-us/FWJR   peak RSS {rss.get(pid, float('nan')):6.0f} MB")
     print(f"freshness at {args.rate:.0f}/s (n={len(latencies)})  p50 {p50:.2f} s   p95 {p95:.2f} s")
-    print(f"worker peak RSS                {rss:10.0f} MB")
-
 
 if __name__ == "__main__":
     main()
