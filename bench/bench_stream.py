@@ -109,7 +109,7 @@ def cpu_seconds(pid: int) -> float:
 
 def helper_pids(pid: int) -> list[int]:
     """The worker's helper process (multiprocessing's resource tracker, also a child, is left out)."""
-    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()]
     return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 

@@ -13,6 +13,9 @@ order they were made; the state below is that process's own.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
@@ -23,6 +26,7 @@ from streams.pipeline import Flush, Message, Pipeline, job_record, reason_label
 from streams.sink import TableInsert, store_tables
 
 _PUBLISH_TIMEOUT = 30.0
+_PARENT_POLL_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -97,9 +101,20 @@ _preparer: BatchPreparer | None = None
 
 
 def start(bootstrap: str) -> None:
-    """Executor initializer: this process's preparer."""
+    """Executor initializer: this process's preparer, and a watch that ends it with the worker.
+
+    A SIGKILLed worker cannot tell its helper to stop, and the helper holds both ends of the
+    executor's call queue, so it would wait for work forever.
+    """
     global _preparer
     _preparer = BatchPreparer(bootstrap)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def reset(committed: dict[tuple[str, int], int], seen: set[str]) -> None:

@@ -13,8 +13,11 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 from fwjr.alerting.rule import Outcome
@@ -30,8 +33,27 @@ log = logging.getLogger("fwjr.worker")
 
 # Batches processed ahead of the store write; more only holds more memory.
 IN_FLIGHT_BATCHES = 2
+# Pause between attempts to start a helper that keeps dying (out of memory, say).
+_RESTART_PAUSE = 2.0
 
 Observer = Callable[[list[tuple[int, list[Outcome]]]], None]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A taken batch on its way to the store: kept whole until written, in case the helper dies."""
+
+    messages: list[Message]
+    on_durable: Callable[[], None]
+    helper: ProcessPoolExecutor
+    prepared: asyncio.Future
+
+
+def _spawn_helper(bootstrap: str) -> ProcessPoolExecutor:
+    # spawn, not fork: the worker runs threads (waitress, librdkafka, chDB).
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=helper.start, initargs=(bootstrap,)
+    )
 
 
 class Runtime:
@@ -41,51 +63,99 @@ class Runtime:
         self.settings = settings
         self.sink = StoreSink(store, settings.dedupe_days)
         self.committed: dict[tuple[str, int], int] = {}
-        # spawn, not fork: this process runs threads (waitress, librdkafka, chDB).
-        self.helper = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=helper.start,
-            initargs=(settings.bootstrap,),
-        )
+        self.partitions: list[int] = []
+        self.helper = _spawn_helper(settings.bootstrap)
         self.last_event_ts = 0
         self.ready_file: Path | None = None
         self.observers: list[Observer] = []  # called with each durable batch's job outcomes (alerting)
-        self._queue: asyncio.Queue[tuple[Awaitable[PreparedBatch], Callable[[], None]]] | None = None
+        self._queue: asyncio.Queue[_Batch] | None = None
+        self._unwritten: deque[_Batch] = deque()  # taken, not yet in the store, in order
+        self._helper_ready = asyncio.Event()  # set once the helper's pipeline holds the store's state
 
     async def recover(self, partitions: list[int]) -> None:
         """Resume the assigned partitions exactly where the store says they stopped.
 
         Faust calls this after revocation waited for every taken event to be acked, so no
-        batch is in flight: the helper's pipeline can be replaced.
+        batch is in flight: the helper's pipeline can be replaced. Batches taken meanwhile wait
+        in `submit`: processed by a pipeline that does not yet know the store's offsets, a
+        redelivered message would be counted twice.
         """
-        committed, seen = await asyncio.to_thread(self.sink.recover, topics.RAW, partitions)
-        await asyncio.get_running_loop().run_in_executor(self.helper, helper.reset, committed, seen)
-        self.committed = dict(committed)
-        log.info("recovered partitions %s: committed offsets %s, %d identities remembered", partitions, committed, len(seen))
+        self._helper_ready.clear()
+        self.partitions = partitions
+        await self._resume_helper()
+        self._helper_ready.set()
         if self.ready_file is not None:
             self.ready_file.write_text(str(time.time()))
 
     async def submit(self, messages: list[Message], on_durable: Callable[[], None]) -> None:
         """Start processing a batch in the helper; returns at once unless batches are piling up."""
-        prepared = asyncio.get_running_loop().run_in_executor(self.helper, helper.prepare, messages)
-        await self._pending().put((prepared, on_durable))
+        await self._helper_ready.wait()
+        batch = _Batch(messages, on_durable, self.helper, self._prepare(messages))
+        self._unwritten.append(batch)
+        await self._pending().put(batch)
 
     async def write_batches(self) -> None:
         """Forever: the next prepared batch to the store (retried until it is there), then its acks."""
         pending = self._pending()
         while True:
-            prepared_future, on_durable = await pending.get()
-            prepared = await prepared_future
+            batch = await pending.get()
+            prepared = await self._prepared(batch)
             self._count(prepared)
             await self._write(prepared)
-            on_durable()
+            batch.on_durable()
+            self._unwritten.popleft()
             self.committed.update(prepared.last_offsets)
             for observe in self.observers:
                 await asyncio.to_thread(observe, prepared.outcomes)
 
     def close(self) -> None:
-        self.helper.shutdown(wait=False, cancel_futures=True)
+        self.helper.shutdown(wait=True, cancel_futures=True)
+
+    def _prepare(self, messages: list[Message]) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        try:
+            return loop.run_in_executor(self.helper, helper.prepare, messages)
+        except BrokenProcessPool as exc:  # the writer restarts the helper when it reaches this batch
+            failed = loop.create_future()
+            failed.set_exception(exc)
+            return failed
+
+    async def _prepared(self, batch: _Batch) -> PreparedBatch:
+        """The batch processed; if the helper died, a new one resumes from the store and redoes it."""
+        while True:
+            try:
+                return await batch.prepared
+            except BrokenProcessPool as exc:
+                if batch.helper is self.helper:  # else a newer helper already has it: wait for that
+                    await self._restart_helper(exc)
+
+    async def _restart_helper(self, cause: BaseException) -> None:
+        """A new helper, reset from the store, redoing every unwritten batch in the order taken.
+
+        Batches are written in order, so everything before the failed batch is in the store
+        and nothing after it; no new batch may reach the helper before the reset and the
+        redone ones, or the pipeline would skip their offsets as already counted.
+        """
+        log.error("the helper process died (%s); starting a new one and resuming from the store", cause)
+        self._helper_ready.clear()
+        while True:
+            self.helper.shutdown(wait=False, cancel_futures=True)
+            self.helper = _spawn_helper(self.settings.bootstrap)
+            try:
+                await self._resume_helper()
+                break
+            except BrokenProcessPool as exc:
+                log.error("the new helper process died too (%s); trying again in %.0f s", exc, _RESTART_PAUSE)
+                await asyncio.sleep(_RESTART_PAUSE)
+        for batch in self._unwritten:
+            batch.helper, batch.prepared = self.helper, self._prepare(batch.messages)
+        self._helper_ready.set()
+
+    async def _resume_helper(self) -> None:
+        committed, seen = await asyncio.to_thread(self.sink.recover, topics.RAW, self.partitions)
+        await asyncio.get_running_loop().run_in_executor(self.helper, helper.reset, committed, seen)
+        self.committed = dict(committed)
+        log.info("partitions %s resume after offsets %s, %d identities remembered", self.partitions, committed, len(seen))
 
     def _pending(self) -> asyncio.Queue:
         if self._queue is None:

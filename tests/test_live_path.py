@@ -124,6 +124,33 @@ def test_sigkilled_worker_neither_loses_nor_double_counts(stack: Stack, tmp_path
     _assert_store_equals_offline(stack)
 
 
+def _helpers(worker: int) -> list[int]:
+    """The worker's helper processes (multiprocessing's resource tracker is a child too)."""
+    children = [int(child) for task in Path(f"/proc/{worker}/task").iterdir() for child in (task / "children").read_text().split()]
+    return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def test_killed_helper_process_is_replaced_and_totals_stay_exact(stack: Stack, tmp_path: Path) -> None:
+    archive = _generate(stack, tmp_path, 8000, seed=14)
+    worker = stack.worker_pid()
+    assert worker is not None, stack.worker_log()[-2000:]
+    killed: list[int] = []
+    producer = subprocess.Popen(FWJR + ["produce", str(archive), "--rate", "1500"], env=stack.env, stderr=subprocess.PIPE)
+    try:
+        for _ in range(2):
+            _wait_for_progress(stack, 1000)
+            wait_until(lambda: any(pid not in killed for pid in _helpers(worker)), 120, "a live helper process")
+            victim = next(pid for pid in _helpers(worker) if pid not in killed)
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+    finally:
+        assert producer.wait(timeout=300) == 0, producer.stderr.read().decode()[-2000:]
+    wait_drained(_bootstrap(stack), timeout=300)
+    assert stack.worker_pid() == worker, "the worker itself must survive its helper"
+    assert stack.worker_log().count("helper process died") >= 2, stack.worker_log()[-3000:]
+    _assert_store_equals_offline(stack)
+
+
 def test_broker_restart_during_a_run_keeps_totals_exact(stack: Stack, tmp_path: Path) -> None:
     archive = _generate(stack, tmp_path, 6000, seed=13)
     producer = subprocess.Popen(FWJR + ["produce", str(archive), "--rate", "1500"], env=stack.env, stderr=subprocess.PIPE)
