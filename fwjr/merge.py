@@ -305,6 +305,8 @@ def _combine(
                 continue
             if type(raw) is float and 0.0 <= raw <= MAX_METRIC:
                 value = raw
+            elif raw is None:  # decoded Avro records name every field, most of them null
+                continue
             else:
                 value = as_metric(raw)
                 if value is None:
