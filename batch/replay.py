@@ -1,16 +1,17 @@
 """The replay's Spark job: archive files in, the range's aggregate and error rows out.
 
 Plan (one Spark job, two stages):
-1. spark-avro reads the files, keeping only the fields the merge reads, and drops records
-   whose meta_data.ts is plainly outside the range in the JVM (before any JSON is made).
-   The exact range test runs in Python on the merged job's ts.
+1. spark-avro reads the files with a reader schema cut down to the fields the merge reads
+   (MERGE_PROJECTION), so the Avro decoder skips the rest, and drops records whose
+   meta_data.ts is plainly outside the range in the JVM. The exact range test runs in Python
+   on the merged job's ts.
 2. Dedupe: every record gets a routing key, `wmaid` when present, else its `task` (a job
    without wmaid is identified by a hash that includes its task, see fwjr.merge._identity), and
    the rows are repartitioned by that key. All copies of one identity thus land in one task,
    whose Aggregator counts it once: no identity list is shuffled or collected, and only the
    documents cross the shuffle once.
-3. Each task runs batch.replay_fold (to_job + Aggregator) over Arrow batches and emits partial
-   rows; Spark groups them by (kind, bucket, scope) and sums. The result is small (one row per
+3. Each task runs batch.replay_fold (to_job + Aggregator) over Arrow batches of the records
+   (nested structs, turned into the dicts fastavro would give) and emits partial rows; Spark groups them by (kind, bucket, scope) and sums. The result is small (one row per
    bucket and scope) and is collected to the driver as Arrow.
 
 Which copy of a duplicated identity counts is the first the task meets; copies of one FWJR
@@ -32,16 +33,27 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batch.avro_source import is_local, list_archive_files
-from batch.replay_fold import DOC, FILE, KEY_COLUMNS, STAT_DOCUMENTS, STAT_DUPLICATES, STAT_OUTSIDE, fold_ddl, fold_partition
+from batch.avro_source import ALL, Projection, is_local, list_archive_files, read_records
+from batch.replay_fold import FILE, KEY_COLUMNS, STAT_DOCUMENTS, STAT_DUPLICATES, STAT_OUTSIDE, fold_ddl, fold_partition
 from fwjr.aggregate import VALUE_COLUMNS
+from fwjr.metrics import BY_GROUP, GROUP_ALIASES
 from fwjr.model import ERROR_KEYS, SCOPE_KEYS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-# Top-level fields fwjr.merge reads; the others (PFNArray, fallbackFiles, ...) are never decoded.
-MERGE_FIELDS: tuple[str, ...] = ("wmaid", "task", "Campaign", "meta_data", "steps", "WMTiming", "LFNArray", "siteName", "hostName")
+# What fwjr.merge reads to make the job's aggregate and error rows, and nothing else: input
+# files, PFNs, output file details, ... are skipped by the Avro decoder. LFNArray is left out
+# too: the merge takes only the job's log archive from it, which aggregates do not hold.
+_PERFORMANCE: Projection = {group: ALL for group in (*BY_GROUP, *GROUP_ALIASES, "cmssw")}
+MERGE_PROJECTION: Projection = {
+    **{name: ALL for name in ("wmaid", "task", "Campaign", "meta_data", "WMTiming", "siteName", "hostName")},
+    "steps": {
+        **{name: ALL for name in ("name", "site", "start", "stop", "startTime", "stopTime", "errors")},
+        "output": {"events": ALL, "acquisitionEra": ALL},
+        "performance": _PERFORMANCE,
+    },
+}
 ROUTE = "route"
 # Archive bytes (deflated Avro, ~1.2 kB per generated FWJR) folded by one task, and the most tasks.
 BYTES_PER_FOLD = 16 * 1024 * 1024
@@ -85,21 +97,17 @@ class Counters:
 
 
 def archive_dataframe(spark: SparkSession, files: list[str], start: int, end: int) -> DataFrame:
-    """(doc, file, route) rows of the records that can fall inside [start, end)."""
+    """The records that can fall inside [start, end), with their file and routing key."""
     from pyspark.sql import functions as F
 
-    records = spark.read.format("avro").load(list(files))
-    fields = [name for name in MERGE_FIELDS if name in records.columns]
-    ts = F.col("meta_data.ts") if "meta_data" in records.columns else F.lit(None)
+    records = read_records(spark, files, MERGE_PROJECTION)
+    columns = records.columns
+    ts = F.col("meta_data.ts") if "meta_data" in columns else F.lit(None)
     plausible = ts.isNull() | ts.between(start, end - 1) | (ts > _MILLIS_ABOVE)
-    wmaid = F.col("wmaid") if "wmaid" in records.columns else F.lit(None).cast("string")
-    task = F.col("task") if "task" in records.columns else F.lit(None).cast("string")
+    wmaid = F.col("wmaid") if "wmaid" in columns else F.lit(None).cast("string")
+    task = F.col("task") if "task" in columns else F.lit(None).cast("string")
     route = F.when(F.length(wmaid) > 0, F.concat(F.lit("w"), wmaid)).otherwise(F.concat(F.lit("t"), F.coalesce(task, F.lit(""))))
-    return records.where(plausible).select(
-        F.to_json(F.struct(*fields)).alias(DOC),
-        F.input_file_name().alias(FILE),
-        route.alias(ROUTE),
-    )
+    return records.where(plausible).select(*columns, F.input_file_name().alias(FILE), route.alias(ROUTE))
 
 
 def fold_partitions(input_bytes: int) -> int:
@@ -125,13 +133,13 @@ def input_bytes(spark: SparkSession, files: list[str]) -> int:
     return total
 
 
-def partial_rows(docs: DataFrame, start: int, end: int, precision: str, partitions: int) -> tuple[DataFrame, Counters]:
+def partial_rows(records: DataFrame, start: int, end: int, precision: str, partitions: int) -> tuple[DataFrame, Counters]:
     """The grouped result (one row per kind, bucket, scope, step, reason, with summed values) and
     accumulators of documents folded and rejected, which grow as tasks finish."""
     from pyspark.sql import functions as F
 
-    routed = docs.repartition(partitions, ROUTE).select(DOC, FILE)
-    context = docs.sparkSession.sparkContext
+    routed = records.repartition(partitions, ROUTE).drop(ROUTE)
+    context = records.sparkSession.sparkContext
     documents, rejected = context.accumulator(0), context.accumulator(0)
 
     def counted(seen: int, refused: int) -> None:
@@ -140,7 +148,7 @@ def partial_rows(docs: DataFrame, start: int, end: int, precision: str, partitio
 
     folded = routed.mapInArrow(lambda batches: fold_partition(batches, start, end, precision, counted), fold_ddl())
     sums = [F.sum(name).alias(name) for name in VALUE_COLUMNS]
-    grouped = folded.groupBy(*KEY_COLUMNS).agg(F.min("detail").alias("detail"), *sums)
+    grouped = folded.groupBy(*KEY_COLUMNS).agg(*sums)
     return grouped, Counters(documents, rejected)
 
 
@@ -227,6 +235,17 @@ def _split(table: pa.Table) -> tuple[pa.Table, pa.Table, list[dict], dict[str, i
         ["bucket", *ERROR_KEYS, "count"]
     )
     err = err.sort_by([(c, "ascending") for c in ("bucket", *ERROR_KEYS)])
-    rejects = table.filter(pc.equal(kinds, "rej")).select(["reason", "detail", "jobs"]).to_pylist()
+    rejects = _reject_rows(table.filter(pc.equal(kinds, "rej")).select(["reason", "detail", "jobs"]).to_pylist())
     stats = {row["reason"]: row["jobs"] for row in table.filter(pc.equal(kinds, "stat")).select(["reason", "jobs"]).to_pylist()}
     return agg, err, sorted(rejects, key=lambda r: r["reason"]), stats
+
+
+def _reject_rows(rows: list[dict]) -> list[dict]:
+    """One row per reason: Spark summed the counts per (reason, sample message), and each fold
+    task has its own sample; the first message in sort order is kept, the counts are added."""
+    merged: dict[str, dict] = {}
+    for row in rows:
+        kept = merged.setdefault(row["reason"], {"reason": row["reason"], "detail": row["detail"], "jobs": 0})
+        kept["jobs"] += row["jobs"]
+        kept["detail"] = min(kept["detail"], row["detail"])
+    return list(merged.values())

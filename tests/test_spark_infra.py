@@ -3,13 +3,11 @@ the archive listing and reader, and a loopback HDFS that Spark reads the archive
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import orjson
 import pytest
 
-from batch.avro_source import archive_days, list_archive_files, read_documents
+from batch.avro_source import ALL, archive_days, list_archive_files, read_records
 from fwjr.hdfs import fs_shell, put
 from tests.hdfs_fixtures import write_archive_tree
 
@@ -28,7 +26,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _wmaids(df) -> list[str]:
-    return sorted(orjson.loads(row[0])["wmaid"] for row in df.collect())
+    return sorted(row["wmaid"] for row in df.select("wmaid").collect())
 
 
 def test_archive_days_widen_the_range_by_the_slack():
@@ -68,19 +66,27 @@ def test_spark_avro_format_is_loadable(spark, archive: Path):
 
 
 @pytest.mark.spark
-def test_read_documents_yields_every_fwjr_as_json(spark, archive: Path):
+def test_read_records_yields_every_fwjr(spark, archive: Path):
     files = list_archive_files(str(archive), START_TS, START_TS + DAY)
-    df = read_documents(spark, files)
-    assert df.columns == ["doc"]
-    wmaids = _wmaids(df)
-    assert wmaids == sorted(f"{i:032x}" for i in range(DOCS))
-    doc = json.loads(df.first()[0])
-    assert doc["meta_data"]["ts"] >= START_TS and doc["steps"]
+    df = read_records(spark, files)
+    assert _wmaids(df) == sorted(f"{i:032x}" for i in range(DOCS))
+    record = df.where(df.wmaid == f"{0:032x}").first()
+    assert record["meta_data"]["ts"] == START_TS and record["steps"]
 
 
 @pytest.mark.spark
-def test_read_documents_of_no_files_is_empty(spark):
-    assert read_documents(spark, []).count() == 0
+def test_read_records_with_a_projection_decodes_only_its_fields(spark, archive: Path):
+    files = list_archive_files(str(archive), START_TS, START_TS + DAY)
+    df = read_records(spark, files, {"wmaid": ALL, "meta_data": {"ts": ALL}, "steps": {"name": ALL}, "nosuchfield": ALL})
+    assert df.columns == ["wmaid", "meta_data", "steps"]
+    assert df.schema["meta_data"].dataType.fieldNames() == ["ts"]
+    assert df.schema["steps"].dataType.elementType.fieldNames() == ["name"]
+    assert _wmaids(df) == sorted(f"{i:032x}" for i in range(DOCS))
+
+
+@pytest.mark.spark
+def test_read_records_of_no_files_is_empty(spark):
+    assert read_records(spark, []).count() == 0
 
 
 @pytest.mark.spark
@@ -95,5 +101,7 @@ def test_spark_reads_the_archive_back_from_hdfs(spark, hdfs_cluster, archive: Pa
     assert len(hdfs_files) == len(local_files)
     assert all(path.startswith(f"hdfs://127.0.0.1:{hdfs_cluster.port}/wmarchive/fwjr/") for path in hdfs_files)
 
-    from_hdfs = read_documents(spark, hdfs_files)
-    assert _wmaids(from_hdfs) == _wmaids(read_documents(spark, local_files))
+    projection = {"wmaid": ALL, "meta_data": ALL}
+    from_hdfs = read_records(spark, hdfs_files, projection)
+    assert from_hdfs.columns == ["wmaid", "meta_data"]
+    assert sorted(from_hdfs.collect()) == sorted(read_records(spark, local_files, projection).collect())
