@@ -1,10 +1,10 @@
 """Benchmark: reading the Avro archive into Spark as documents the merge can take.
 
-Every Spark variant ends the same way the replay will: a Python mapInArrow that turns each
+Every Spark variant ends the same way the replay does: a Python mapInArrow that turns each
 document into a dict (what fwjr.merge consumes) and counts it, so the numbers include the
 JVM -> Python hand-over and not just the JVM-side scan (a bare count() would let Spark prune
 every column and decode nothing). The baseline is fastavro in this one process over the same
-files; every rate is printed as docs/s and as a ratio to that baseline.
+files (what `fwjr aggregate` does); every rate is printed as docs/s and as a ratio to it.
 
     python -m bench.bench_avro_read [--docs 40000] [--hours 24] [--root DIR] [--master local[2]]
 
@@ -25,13 +25,14 @@ import fastavro
 import orjson
 import pyarrow as pa
 
-from batch.avro_source import DOCUMENT_COLUMN, read_documents
+from batch.arrow_records import records_converter
+from batch.avro_source import read_records
+from batch.replay import MERGE_PROJECTION
 from batch.spark_session import get_spark
 from fwjr.generate import generate_documents, write_archive
 
 START_TS = 1_700_000_000
-# The top-level fields fwjr.merge reads from an archive record.
-MERGE_FIELDS = ["wmaid", "task", "Campaign", "meta_data", "steps", "WMTiming", "LFNArray"]
+DOCUMENT_COLUMN = "doc"
 
 
 def _fastavro_decode_files(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -56,11 +57,20 @@ def _count_json_docs(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBat
     yield pa.RecordBatch.from_arrays([pa.array([count], pa.int64())], names=["n"])
 
 
-def _count_struct_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _count_converted_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The replay's route: nested Arrow structs turned into dicts by batch.arrow_records."""
     count = 0
+    convert = None
     for batch in batches:
-        count += sum(len(row) > 0 for row in batch.to_pylist())
+        convert = convert or records_converter(batch.schema)
+        count += sum(len(row) > 0 for row in convert(batch))
     yield pa.RecordBatch.from_arrays([pa.array([count], pa.int64())], names=["n"])
+
+
+def _as_json(df):
+    from pyspark.sql import functions as F
+
+    return df.select(F.to_json(F.struct(*df.columns)).alias(DOCUMENT_COLUMN))
 
 
 def baseline(files: list[str]) -> int:
@@ -83,12 +93,12 @@ def _spark_variants(spark, files: list[str]) -> dict[str, Callable[[], int]]:
         return df.mapInArrow(consumer, "n long").groupBy().sum("n").collect()[0][0]
 
     return {
-        "read_documents: spark-avro all fields, to_json": lambda: total(read_documents(spark, files), _count_json_docs),
-        "read_documents: spark-avro merge fields, to_json": lambda: total(
-            read_documents(spark, files, MERGE_FIELDS), _count_json_docs),
+        "spark-avro all fields, to_json, orjson": lambda: total(_as_json(read_records(spark, files)), _count_json_docs),
+        "spark-avro merge projection, to_json, orjson": lambda: total(
+            _as_json(read_records(spark, files, MERGE_PROJECTION)), _count_json_docs),
+        "spark-avro merge projection, Arrow -> dicts (replay)": lambda: total(
+            read_records(spark, files, MERGE_PROJECTION), _count_converted_rows),
         "binaryFile + fastavro in Python -> JSON": lambda: total(read_documents_fastavro(spark, files), _count_json_docs),
-        "spark-avro merge fields -> Arrow structs": lambda: total(
-            spark.read.format("avro").load(files).select(*MERGE_FIELDS), _count_struct_rows),
     }
 
 
