@@ -87,3 +87,16 @@ def test_error_and_dlq_counts_roll_up_too(empty: Store) -> None:
         assert [g["bucket"] for g in got] == expected_buckets, (age, precision)
         assert sum(g["count"] for g in got) == 2 * len(_minutes_around(age))
         assert sum(d["count"] for d in query.dlq_counts(empty, first, stop)) == len(_minutes_around(age))
+
+
+def test_rows_already_at_a_rules_precision_are_kept_as_written(empty: Store) -> None:
+    """A TTL rule regroups only rows finer than its precision (sql/0014): an hour row older than
+    the minute age, or a day row older than the hour age, is copied, not regrouped."""
+    hour = bucket_start(NOW - 10 * DAY, "hour") + 3600
+    day = bucket_start(NOW - 100 * DAY, "day")
+    written = [agg_row(hour, seed=2), agg_row(hour, seed=3), agg_row(day, seed=4), agg_row(day, seed=5)]
+    query.insert_aggregates(empty, written, batch="backfill")
+    query.optimize(empty, "agg")
+    stored = query.table_rows(empty, "agg")
+    assert sorted((row[0], row[query.AGG_COLUMNS.index("jobs")]) for row in stored) == [(day, 12), (day, 15), (hour, 6), (hour, 9)]
+    assert [(r["bucket"], r["jobs"]) for r in query.aggregates(empty, 0, NOW + DAY, "day")] == [(day, 27), (bucket_start(hour, "day"), 15)]
