@@ -55,8 +55,9 @@ MERGE_PROJECTION: Projection = {
     },
 }
 ROUTE = "route"
-# Archive bytes (deflated Avro, ~1.2 kB per generated FWJR) folded by one task, and the most tasks.
-BYTES_PER_FOLD = 16 * 1024 * 1024
+# Archive bytes (deflated Avro, ~1.2 kB per generated FWJR, so ~55,000 FWJRs) folded by one
+# task, and the most tasks.
+BYTES_PER_FOLD = 64 * 1024 * 1024
 MAX_FOLD_PARTITIONS = 2000
 # meta_data.ts may be written in milliseconds (fwjr.merge divides values above 1e11).
 _MILLIS_ABOVE = 100_000_000_000
@@ -113,9 +114,11 @@ def archive_dataframe(spark: SparkSession, files: list[str], start: int, end: in
 def fold_partitions(input_bytes: int) -> int:
     """How many tasks fold the documents: one per BYTES_PER_FOLD of archive files.
 
-    Each task pays a fixed price (a Python worker, its imports, a shuffle block) that
-    dwarfs folding a few thousand documents, so small replays use few tasks; large ones
-    get enough that one task's Aggregator (its identities and rows) stays small in memory.
+    Each task pays a fixed price (a Python worker, its imports, a shuffle block; and every
+    task makes the worker invalidate its import caches, which re-reads the directory of the
+    Spark jar on the workers' import path: ~0.3 s of CPU), so small replays use few tasks;
+    large ones get enough that one task's Aggregator (its identities and rows) stays small in
+    memory (~55,000 FWJRs per task).
     """
     return max(1, min(MAX_FOLD_PARTITIONS, math.ceil(input_bytes / BYTES_PER_FOLD)))
 
