@@ -108,6 +108,11 @@ class Store:
             self.client.insert(table, columns, column_names=list(column_names), column_oriented=True)
         return len(columns[0])
 
+    def insert_arrow_stream(self, table: str, column_names: Sequence[str], stream: bytes) -> None:
+        """Insert rows already encoded as an Arrow IPC stream (the worker's helper process builds them)."""
+        with self._lock:
+            self.client.raw_insert(table, list(column_names), insert_block=stream, fmt="ArrowStream")
+
     def insert_dicts(self, table: str, rows: Iterable[Mapping[str, Any]], column_names: Sequence[str]) -> int:
         """Insert row dicts (the aggregate/error/job row contracts) by turning them into columns."""
         columns: list[list[Any]] = [[] for _ in column_names]
