@@ -13,6 +13,10 @@
 -- row, and both carry the hour's bucket (likewise a day-start hour row, a month-start day row).
 -- Every read re-sums per bucket, so every answer is the same. (A TTL rule takes no WHERE together
 -- with GROUP BY on this engine: a syntax error.)
+--
+-- `materialize_ttl_after_modify = 0`: an existing store is not rewritten now (chDB runs mutations
+-- synchronously, and one would wait for the slow merges already running); its parts take the new
+-- rules at their next merge.
 ALTER TABLE agg MODIFY TTL
     if(bucket = toStartOfHour(bucket), toDateTime('2100-01-01 00:00:00', 'UTC'), bucket + INTERVAL {minute_days} DAY)
     GROUP BY workflow, task, site, host, jobtype, jobstate, exit_code, exit_step, acquisition_era, campaign, toStartOfMonth(bucket), toStartOfDay(bucket), toStartOfHour(bucket)
@@ -227,6 +231,7 @@ ALTER TABLE agg MODIFY TTL
         badput_core_hours_sum = sum(badput_core_hours_sum),
         badput_core_hours_count = sum(badput_core_hours_count),
         batch = max(batch)
+SETTINGS materialize_ttl_after_modify = 0
 ;
 ALTER TABLE errors MODIFY TTL
     if(bucket = toStartOfHour(bucket), toDateTime('2100-01-01 00:00:00', 'UTC'), bucket + INTERVAL {minute_days} DAY)
@@ -244,6 +249,7 @@ ALTER TABLE errors MODIFY TTL
     SET bucket = min(toStartOfMonth(bucket)),
         count = sum(count),
         batch = max(batch)
+SETTINGS materialize_ttl_after_modify = 0
 ;
 ALTER TABLE dlq_counts MODIFY TTL
     if(bucket = toStartOfHour(bucket), toDateTime('2100-01-01 00:00:00', 'UTC'), bucket + INTERVAL {minute_days} DAY)
@@ -261,4 +267,5 @@ ALTER TABLE dlq_counts MODIFY TTL
     SET bucket = min(toStartOfMonth(bucket)),
         count = sum(count),
         batch = max(batch)
+SETTINGS materialize_ttl_after_modify = 0
 ;
