@@ -144,6 +144,21 @@ def _range_params(start: int, end: int) -> dict[str, Any]:
     return {"start": int(start), "end": int(end)}
 
 
+# The scope keys each aggregating projection of `agg` holds (sql/0015): p_totals none,
+# p_site_code site, job state and exit code. The engine weighs every projection for every query
+# it is allowed to, at a cost of several ms of analysis each (measured), so a read whose scope
+# keys (grouped or filtered) no projection holds is told not to.
+_PROJECTION_KEYS: tuple[frozenset[str], ...] = (frozenset(), frozenset({"site", "jobstate", "exit_code"}))
+
+
+def _projections(keys: Iterable[str], filters: Mapping[str, Any] | None = None) -> str:
+    """The SETTINGS clause ending an `agg` read that groups by `keys` and filters on `filters`."""
+    used = set(keys) | set(filters or {})
+    if any(used <= held for held in _PROJECTION_KEYS):
+        return ""
+    return " SETTINGS optimize_use_projections = 0"
+
+
 # ---------------------------------------------------------------- aggregate rows (the contract)
 
 
@@ -162,7 +177,7 @@ def aggregates(
     sums = ", ".join(f"sum({c})" for c in VALUE_COLUMNS)
     sql = (
         f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, {scope}, {sums} FROM agg "
-        f"WHERE {_RANGE}{where} GROUP BY b, {scope} ORDER BY b, {scope}"
+        f"WHERE {_RANGE}{where} GROUP BY b, {scope} ORDER BY b, {scope}{_projections(SCOPE_KEYS)}"
     )
     names = ("bucket",) + SCOPE_KEYS + VALUE_COLUMNS
     return [dict(zip(names, row)) for row in store.rows(sql, params)]
@@ -235,7 +250,7 @@ def totals(store: Store, start: int, end: int, filters: Mapping[str, Any] | None
     params = _range_params(start, end)
     where = _where(filters, SCOPE_KEYS, params)
     sums = ", ".join(f"sum({c})" for c in VALUE_COLUMNS)
-    row = store.rows(f"SELECT {sums} FROM agg WHERE {_RANGE}{where}", params)[0]
+    row = store.rows(f"SELECT {sums} FROM agg WHERE {_RANGE}{where}{_projections((), filters)}", params)[0]
     return _summary(dict(zip(VALUE_COLUMNS, row)))
 
 
@@ -266,7 +281,7 @@ def series(
     sums = ", ".join(f"sum({c})" for c in VALUE_COLUMNS)
     sql = (
         f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b{', ' + split if split else ''}, {sums} "
-        f"FROM agg WHERE {_RANGE}{where} GROUP BY {group} ORDER BY {group}"
+        f"FROM agg WHERE {_RANGE}{where} GROUP BY {group} ORDER BY {group}{_projections([split] if split else [], filters)}"
     )
     out = []
     for row in store.rows(sql, params):
@@ -299,7 +314,7 @@ def top(
     where = _where(filters, SCOPE_KEYS, params)
     sql = (
         f"SELECT {key}, {_metric_sql(measure)} AS v, sum(jobs), sum(failed) FROM agg "
-        f"WHERE {_RANGE}{where} GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}}"
+        f"WHERE {_RANGE}{where} GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}}{_projections([key], filters)}"
     )
     return [{key: k, "value": v, "jobs": jobs, "failed": failed} for k, v, jobs, failed in store.rows(sql, params)]
 
@@ -401,14 +416,14 @@ def distinct_values(
     params: dict[str, Any] = _range_params(start, end)
     params.update({"prefix": prefix, "limit": int(limit)})
     if key in SCOPE_KEYS:
-        table, weight = "agg", "sum(jobs)"
+        table, weight, hint = "agg", "sum(jobs)", _projections([key])
     elif key in ERROR_KEYS:
-        table, weight = "errors", "sum(count)"
+        table, weight, hint = "errors", "sum(count)", ""
     else:
         raise ValueError(f"unknown key {key!r}; expected one of {', '.join(SCOPE_KEYS + ('step',))}")
     sql = (
         f"SELECT {key}, {weight} AS w FROM {table} WHERE {_RANGE} "
-        f"AND startsWith(toString({key}), {{prefix:String}}) GROUP BY {key} ORDER BY w DESC, {key} LIMIT {{limit:UInt32}}"
+        f"AND startsWith(toString({key}), {{prefix:String}}) GROUP BY {key} ORDER BY w DESC, {key} LIMIT {{limit:UInt32}}{hint}"
     )
     return [row[0] for row in store.rows(sql, params)]
 
@@ -636,6 +651,7 @@ def measure_by(
         f"WHERE {_RANGE}{where}"
         + (f" GROUP BY {', '.join(group)}" if group else "")
         + f" ORDER BY {order} LIMIT {{limit:UInt32}}"
+        + _projections(list(keys) + list(only or ()), filters)
     )
     names = (["bucket"] if precision is not None else []) + list(keys) + ["value", "jobs", "covered"]
     return [dict(zip(names, row)) for row in store.rows(sql, params)]
@@ -670,6 +686,7 @@ def ranking_page(
     sql = (
         f"SELECT {key}, {value_sql} AS v, sum(jobs), {covered_sql}, {totals} FROM agg WHERE {_RANGE}{where} "
         f"GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}} OFFSET {{offset:UInt32}}"
+        f"{_projections([key], filters)}"
     )
     names = (key, "value", "jobs", "covered", "total_value", "total_jobs", "total_covered")
     rows = [dict(zip(names, row)) for row in store.rows(sql, params)]
@@ -775,7 +792,7 @@ def headline(store: Store, start: int, end: int, filters: Mapping[str, Any] | No
     """
     params = _range_params(start, end)
     where = _where(filters, SCOPE_KEYS, params)
-    return _headline(store.rows(f"SELECT {_HEADLINE_SQL} FROM agg WHERE {_RANGE}{where}", params)[0])
+    return _headline(store.rows(f"SELECT {_HEADLINE_SQL} FROM agg WHERE {_RANGE}{where}{_projections((), filters)}", params)[0])
 
 
 def headline_series(
@@ -788,7 +805,7 @@ def headline_series(
     where = _where(filters, SCOPE_KEYS, params)
     sql = (
         f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, {_HEADLINE_SQL} FROM agg "
-        f"WHERE {_RANGE}{where} GROUP BY b ORDER BY b"
+        f"WHERE {_RANGE}{where} GROUP BY b ORDER BY b{_projections((), filters)}"
     )
     return [{"bucket": row[0], **_headline(row[1:])} for row in store.rows(sql, params)]
 
@@ -902,7 +919,7 @@ def failure_counts(
     where = _where(filters, SCOPE_KEYS, params)
     sql = (
         f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, site, exit_code, sum(jobs), sum(failed) FROM agg "
-        f"WHERE {_RANGE}{where} GROUP BY b, site, exit_code ORDER BY b, site, exit_code"
+        f"WHERE {_RANGE}{where} GROUP BY b, site, exit_code ORDER BY b, site, exit_code{_projections(('site', 'exit_code'), filters)}"
     )
     names = ("bucket", "site", "exit_code", "jobs", "failed")
     return [dict(zip(names, row)) for row in store.rows(sql, params)]
