@@ -95,7 +95,7 @@ def explore(store: Store, view: View, now: int, ladder: list[tuple[str, int | No
         _time_view(store, result, filters, now, ladder)
     else:
         _key_view(store, result, filters)
-    if not result.total:  # a time view, or a page past the last value: one more query
+    if not result.total:  # an unsplit time view, an empty selection, or a page past the last value
         total = query.measure_by(store, start, end, (), view.metric, stat, filters=filters)
         result.total = total[0] if total else {"value": None, "jobs": 0, "covered": 0}
     result.query_ms = (time.perf_counter() - started) * 1000
@@ -106,10 +106,14 @@ def _time_view(store: Store, result: Exploration, filters: dict, now: int, ladde
     result.shape = "time"
     result.precision = timeframe.display_precision(result.start, result.end, now, ladder)
     only = None
-    if result.by:  # the series drawn are the split values with the most jobs
-        ranked, _ = query.ranking_page(store, result.start, result.end, result.by, "jobs", "sum", filters, n=SERIES_MAX)
+    if result.by:  # the series drawn are the split values with the most jobs; the same scan gives the total
+        ranked, _ = query.ranking_page(
+            store, result.start, result.end, result.by, result.measure, result.stat, filters, n=SERIES_MAX, rank_by="jobs"
+        )
         result.by_order = [r[result.by] for r in ranked]
         only = {result.by: result.by_order}
+        if ranked:
+            result.total = _total_of(ranked[0])
     keys = (result.by,) if result.by else ()
     if result.by and not result.by_order:
         return
@@ -124,7 +128,7 @@ def _key_view(store: Store, result: Exploration, filters: dict) -> None:
     )
     result.x_order = [r[result.x] for r in ranked]
     if ranked:
-        result.total = {"value": ranked[0]["total_value"], "jobs": ranked[0]["total_jobs"], "covered": ranked[0]["total_covered"]}
+        result.total = _total_of(ranked[0])
     additive = result.stat == "sum" and units.unit_of(result.measure) != "ratio"
     if not result.by:
         result.rows = [{k: v for k, v in r.items() if not k.startswith("total_")} for r in ranked]
@@ -147,3 +151,8 @@ def _key_view(store: Store, result: Exploration, filters: dict) -> None:
         kept = set(result.by_order)
         rows = [r for r in rows if r[result.by] in kept]
     result.rows = rows
+
+
+def _total_of(ranked: dict[str, Any]) -> dict[str, Any]:
+    """The measure over the whole selection, as a ranking row carries it."""
+    return {"value": ranked["total_value"], "jobs": ranked["total_jobs"], "covered": ranked["total_covered"]}

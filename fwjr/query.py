@@ -667,25 +667,30 @@ def ranking_page(
     filters: Mapping[str, Any] | None = None,
     n: int = 10,
     offset: int = 0,
+    rank_by: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page of the values of `key` ranked by a measure, and whether a further page exists.
 
     Each row also carries the measure over all values of the key (`total_value`, `total_jobs`,
     `total_covered`), computed by window functions in the same scan: a card's headline costs
-    no second query.
+    no second query. `rank_by` (a count column, e.g. "jobs") orders the values by that count
+    instead of by the measure.
     """
     if key not in SCOPE_KEYS:
         raise ValueError(f"unknown key {key!r}; expected one of {', '.join(SCOPE_KEYS)}")
     if n < 1 or offset < 0:
         raise ValueError(f"ranking page: n must be >= 1 and offset >= 0, got n={n}, offset={offset}")
+    if rank_by is not None and rank_by not in COUNT_COLUMNS:
+        raise ValueError(f"unknown rank_by {rank_by!r}; expected one of {', '.join(COUNT_COLUMNS)}")
     value_sql, covered_sql = _measure_sql(measure, stat)
+    order_sql = "v" if rank_by is None else f"sum({rank_by})"
     params = _range_params(start, end)
     params.update({"n": int(n) + 1, "offset": int(offset)})
     where = _where(filters, SCOPE_KEYS, params)
     totals = ", ".join(_over_all(part) for part in (value_sql, "sum(jobs)", covered_sql))
     sql = (
         f"SELECT {key}, {value_sql} AS v, sum(jobs), {covered_sql}, {totals} FROM agg WHERE {_RANGE}{where} "
-        f"GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}} OFFSET {{offset:UInt32}}"
+        f"GROUP BY {key} ORDER BY {order_sql} DESC, {key} LIMIT {{n:UInt32}} OFFSET {{offset:UInt32}}"
         f"{_projections([key], filters)}"
     )
     names = (key, "value", "jobs", "covered", "total_value", "total_jobs", "total_covered")

@@ -82,6 +82,20 @@ def test_means_are_job_weighted(board: str, seeded: tuple) -> None:
     assert body["total"]["covered"] == sum(r["PeakValueRss_count"] for r in rows)
 
 
+def test_a_split_time_view_states_the_total_of_the_whole_selection(board: str, seeded: tuple) -> None:
+    """The split's ranking query carries the total; it must be the unsplit view's total, every site counted."""
+    _, _, aggregator, _ = seeded
+    start, end = window(seeded)
+    rows = row_dicts(aggregator.rows)
+    expected = sum(r["PeakValueRss_sum"] for r in rows) / sum(r["PeakValueRss_count"] for r in rows) / 1e6
+    view = {"from": start, "to": end, "metric": "PeakValueRss", "x": "time"}
+    _, whole = get(board, "/api/v1/performance", **view, by="")
+    _, split = get(board, "/api/v1/performance", **view, by="site")
+    assert split["total"] == whole["total"]
+    assert whole["total"]["value"] == pytest.approx(expected, rel=1e-9)
+    assert whole["total"]["jobs"] == aggregator.jobs
+
+
 def test_a_time_axis_returns_buckets_within_the_range(board: str, seeded: tuple) -> None:
     start, end = window(seeded)
     _, body = get(board, "/api/v1/performance", **{"from": start, "to": end, "metric": "failed", "x": "time", "by": "site"})

@@ -118,6 +118,21 @@ def test_totals_series_and_top(empty: Store) -> None:
         query.top(empty, BASE, BASE + 7200, "site", "jobs) --")
 
 
+def test_a_ranking_can_order_by_jobs_and_carry_another_measure(empty: Store) -> None:
+    rows = [agg_row(BASE, seed=1, site="A"), agg_row(BASE, seed=2, site="B"), agg_row(BASE + 60, seed=4, site="C")]
+    rows[0]["PeakValueRss_sum"] = 10**15
+    query.insert_aggregates(empty, rows)
+    by_value, _ = query.ranking_page(empty, BASE, BASE + 120, "site", "PeakValueRss", "avg")
+    by_jobs, _ = query.ranking_page(empty, BASE, BASE + 120, "site", "PeakValueRss", "avg", rank_by="jobs")
+    assert [r["site"] for r in by_value] == ["A", "C", "B"]
+    assert [r["site"] for r in by_jobs] == ["C", "B", "A"]
+    rss = sum(r["PeakValueRss_sum"] for r in rows) / sum(r["PeakValueRss_count"] for r in rows) / 1e6
+    assert {r["total_value"] for r in by_jobs} == {by_value[0]["total_value"]}
+    assert by_value[0]["total_value"] == pytest.approx(rss)
+    with pytest.raises(ValueError, match="unknown rank_by"):
+        query.ranking_page(empty, BASE, BASE + 120, "site", rank_by="cores_sum")
+
+
 def _error(bucket: int, site: str, code: int, count: int, step: str = "cmsRun1", workflow: str = "wf") -> dict:
     return {"bucket": bucket, "workflow": workflow, "task": "t", "step": step, "site": site, "exit_code": code, "count": count}
 
