@@ -2,10 +2,9 @@
 deletes and replay range replaces.
 
 Reads without a scope filter or grouping (the overview's headline and series, the explorer's
-unfiltered totals) are answered from the `p_totals` projection (sql/0015), reads by site, job
-state and exit code from `p_site_code`, the others from the table; the engine rebuilds each
-part's projections on every merge, rollup and delete. Each expectation below is computed in
-Python from the rows written.
+unfiltered totals) are answered from the `p_totals` projection (sql/0015), the others from the
+table; the engine rebuilds each part's projection on every merge, rollup and delete. Each
+expectation below is computed in Python from the rows written.
 """
 
 from __future__ import annotations
