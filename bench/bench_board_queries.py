@@ -8,8 +8,8 @@ retention. Rows are synthesized directly (not from FWJRs: a year is billions of 
 
 Then runs each page's queries (the same fwjr.query calls the pages and API make, with
 varying filter values; an explorer view is its 1-3 queries together) --repeat times and prints p50/p95 per query, against a baseline
-measured in the same run: a full scan of one column of the aggregate table
-(the sum of `jobs` over all time). Target p95 < 100 ms per query; above 300 ms is a defect.
+measured in the same run: a full scan of the aggregate table's `jobs` column
+(its sum per job state over all time; a grouped read, so no projection can answer it). Target p95 < 100 ms per query; above 300 ms is a defect.
 
     .venv/bin/python bench/bench_board_queries.py [--scale 1.0] [--repeat 20] [--home DIR] [--only TEXT]
 """
@@ -283,10 +283,10 @@ def main() -> int:
             settle(store)
         rows, errors, jobs = (query.row_count(store, t) for t in ("agg", "errors", "jobs"))
         print(f"store: {rows:,} aggregate rows, {errors:,} error rows, {jobs:,} job rows; {args.repeat} runs per query\n")
-        baseline = measure(lambda: query.measure_by(store, 0, now + 86400, (), "jobs"), args.repeat)
+        baseline = measure(lambda: query.top(store, 0, now + 86400, "jobstate", "jobs", 2), args.repeat)
         base95 = p95(baseline)
         print(f"{'query':58s} {'p50 ms':>8s} {'p95 ms':>8s} {'p95/base':>9s}")
-        print(f"{'baseline: sum(jobs) over the whole table':58s} {statistics.median(baseline):8.1f} {base95:8.1f} {1.0:9.2f}")
+        print(f"{'baseline: sum(jobs) by jobstate, whole table':58s} {statistics.median(baseline):8.1f} {base95:8.1f} {1.0:9.2f}")
         worst = 0.0
         for name, function in page_queries(store, settings, now, random.Random(args.seed)).items():
             if args.only not in name:
