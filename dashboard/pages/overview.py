@@ -21,6 +21,7 @@ from dashboard.outage_bands import add_outage_bands
 
 REFRESH_MS = 5000
 TOP_N = 8
+DEFAULT_WINDOW = "1h"
 _OUTPUTS = (
     "overview-jobs", "overview-failure-rate", "overview-efficiency", "overview-wasted",
     "overview-jobs-foot", "overview-failure-rate-foot", "overview-efficiency-foot", "overview-wasted-foot",
@@ -28,12 +29,16 @@ _OUTPUTS = (
 
 
 def layout(**_: str) -> html.Div:
+    """The page with its headline numbers already filled in (two queries), so they are on screen with
+    the page, before plotly.js has loaded and the charts' callback has run; the timer refreshes them."""
     kpis = [
         ("Jobs finished", "overview-jobs"),
         ("Failure rate", "overview-failure-rate"),
         ("CPU efficiency", "overview-efficiency"),
         ("Core-hours wasted by failed jobs", "overview-wasted"),
     ]
+    *values, freshness, freshness_class, status = _numbers(DEFAULT_WINDOW)
+    filled = dict(zip(_OUTPUTS, values))
     return html.Div(
         [
             html.Div(
@@ -42,17 +47,20 @@ def layout(**_: str) -> html.Div:
                     dcc.RadioItems(
                         id="overview-window",
                         options=[{"label": text, "value": key} for key, (text, _) in timeframe.WINDOWS.items()],
-                        value="1h",
+                        value=DEFAULT_WINDOW,
                         inline=True,
                         className="window-picker",
                     ),
-                    html.Span("…", id="overview-freshness", className="freshness freshness-none"),
+                    html.Span(freshness, id="overview-freshness", className=freshness_class),
                 ],
                 className="page-head",
             ),
-            html.Div(id="overview-status"),
+            html.Div(status, id="overview-status"),
             html.Div(
-                [components.card(title, html.Div("…", id=key, className="kpi"), html.Span(id=f"{key}-foot")) for title, key in kpis],
+                [
+                    components.card(title, html.Div(filled[key], id=key, className="kpi"), html.Span(filled[f"{key}-foot"], id=f"{key}-foot"))
+                    for title, key in kpis
+                ],
                 className="kpis",
             ),
             html.Div(
@@ -92,9 +100,16 @@ dash.register_page(
     Output("overview-status", "children"),
     Input("overview-tick", "n_intervals"),
     Input("overview-window", "value"),
+    prevent_initial_call=True,
 )
 def refresh_numbers(_tick: int | None, window: str) -> tuple:
-    """The headline numbers and the feed's freshness (two queries: they show first)."""
+    """The headline numbers and the feed's freshness, on every tick and change of window (the
+    page's layout fills them the first time)."""
+    return _numbers(window)
+
+
+def _numbers(window: str) -> tuple:
+    """The headline numbers and the feed's freshness (two queries)."""
     now = context.now()
     store = context.store()
     try:
