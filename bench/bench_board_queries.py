@@ -223,7 +223,7 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     queries["overview: last FWJR seen"] = lambda: query.last_seen(store)
     queries["explorer 7d: jobs by site x jobstate [view: 2 queries]"] = explore(tf="last7d", x="site", by="jobstate")
     queries["explorer 30d: failed, exit_code x workflow [view: 2 q]"] = explore(tf="last30d", x="exit_code", by="workflow", metric="failed")
-    queries["explorer 30d: PeakValueRss avg, time by site [view: 3 q]"] = explore(tf="last30d", x="time", by="site", metric="PeakValueRss", stat="avg")
+    queries["explorer 30d: PeakValueRss avg, time by site [view: 2 q]"] = explore(tf="last30d", x="time", by="site", metric="PeakValueRss", stat="avg")
     queries["explorer year: CPU efficiency over time [view: 2 q]"] = explore(tf="custom", start=str(year), end=str(now), x="time", by="", metric="cpu_efficiency")
     queries["explorer year: jobs by workflow, page 3 [view: 1 q]"] = explore(tf="custom", start=str(year), end=str(now), x="workflow", by="", page=3)
     queries["explorer 7d: site regex, jobtype x exit_code [view: 2 q]"] = lambda: performance.explore(
