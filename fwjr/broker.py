@@ -9,7 +9,6 @@ can find, check or stop a broker that another process started.
 from __future__ import annotations
 
 import base64
-import ctypes
 import hashlib
 import json
 import logging
@@ -27,6 +26,8 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from fwjr.processes import alive, cmdline, terminate_with_parent
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_POM = REPO_ROOT / "tools" / "kafka" / "pom.xml"
 JAR_MARKER = ".complete"
@@ -36,7 +37,6 @@ LOOPBACK = "127.0.0.1"
 NODE_ID = 1
 LOG_ROTATE_BYTES = 50 * 1024 * 1024
 DAY_MS = 24 * 3600 * 1000
-PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger(__name__)
 
@@ -167,30 +167,6 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _process_alive(pid: int) -> bool:
-    """True when pid exists and is not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _terminate_with_parent() -> None:
-    """Runs in the child before exec: ask Linux to SIGTERM it when its parent dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
 class KafkaBroker:
     """A single-node KRaft broker (broker and controller in one JVM) bound to loopback.
 
@@ -286,10 +262,10 @@ class KafkaBroker:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if not _process_alive(pid):
+        if not alive(pid):
             return None
         # A recycled pid would belong to some other program: check it is our broker.
-        cmd = _cmdline(pid)
+        cmd = cmdline(pid)
         if MAIN_CLASS not in cmd or str(self.properties_file) not in cmd:
             return None
         return pid
@@ -430,7 +406,7 @@ class KafkaBroker:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 cwd=self.state_dir, start_new_session=True,
-                preexec_fn=None if self.detach else _terminate_with_parent,
+                preexec_fn=None if self.detach else terminate_with_parent,
             )
         self.pid_file.write_text(f"{self._proc.pid}\n")
 
@@ -461,7 +437,7 @@ class KafkaBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._reap()
-            if not _process_alive(pid):
+            if not alive(pid):
                 return True
             time.sleep(0.1)
         return False

@@ -12,8 +12,6 @@ the same jars, so nothing here needs Spark.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import os
 import re
@@ -26,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fwjr.processes import terminate_with_parent
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HADOOP_POM = REPO_ROOT / "tools" / "hadoop" / "pom.xml"
 JAR_MARKER = ".complete"
@@ -33,7 +33,6 @@ LOOPBACK = "127.0.0.1"
 MINICLUSTER_MAIN = "org.apache.hadoop.mapreduce.MiniHadoopClusterManager"
 FS_SHELL_MAIN = "org.apache.hadoop.fs.FsShell"
 DEFAULT_HADOOP_VERSION = "3.4.1"
-PR_SET_PDEATHSIG = 1
 _DEFAULT_FS = re.compile(r"<name>fs\.defaultFS</name>\s*<value>hdfs://[^:<]+:(\d+)</value>")
 
 
@@ -168,13 +167,6 @@ def _log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the cluster JVM gets SIGTERM when its owner dies, so a
-    killed test run never leaves an orphaned namenode holding ports and disk."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def _wait_for_port(process: subprocess.Popen, written_conf: Path, log_file: Path, timeout: float) -> int:
     """The namenode's RPC port, read from the config the launcher writes once the cluster is up."""
     deadline = time.monotonic() + timeout
@@ -216,7 +208,7 @@ def start_hdfs(state_dir: Path, port: int = 0, timeout: float = 120.0) -> HdfsHa
     with open(log_file, "wb") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    cwd=state_dir, start_new_session=True,
-                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                   preexec_fn=terminate_with_parent if sys.platform == "linux" else None)
     actual_port = _wait_for_port(process, written_conf, log_file, timeout)
     url = f"hdfs://{LOOPBACK}:{actual_port}"
     conf_dir = state_dir / "client-conf"

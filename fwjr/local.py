@@ -16,15 +16,7 @@ from pathlib import Path
 
 from fwjr.broker import DEFAULT_TOPICS, KafkaBroker, TopicSpec, ensure_kafka_jars, ensure_topics
 from fwjr.config import Settings
-
-
-def alive(pid: int) -> bool:
-    """Whether the process runs; a killed child nobody has reaped yet (a zombie) does not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+from fwjr.processes import alive
 
 
 @dataclass

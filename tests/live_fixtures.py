@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from fwjr.broker import find_executable, free_port
-from fwjr.local import alive
+from fwjr.processes import alive
 
 FWJR = [sys.executable, "-m", "fwjr"]
 
