@@ -36,6 +36,7 @@ from confluent_kafka import Consumer
 from fwjr.broker import KafkaBroker, default_cache_dir, ensure_kafka_jars, ensure_topics, free_port
 from fwjr.generate import generate_documents
 from fwjr.produce import RAW_TOPIC, committed_offsets, end_offsets, make_producer, message_key
+from streams.helper import helper_pids
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -105,12 +106,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of one process so far (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def helper_pids(pid: int) -> list[int]:
-    """The worker's helper process (multiprocessing's resource tracker, also a child, is left out)."""
-    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()]
-    return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
 def faust_floor(bootstrap: str, count: int, home: Path) -> dict:

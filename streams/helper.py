@@ -14,19 +14,17 @@ order they were made; the state below is that process's own.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
 
 from fwjr.alerting.rule import Outcome
+from fwjr.processes import children, cmdline, terminate_with_parent
 from streams import topics
 from streams.pipeline import Flush, Message, Pipeline, job_record, reason_label
 from streams.sink import TableInsert, store_tables
 
 _PUBLISH_TIMEOUT = 30.0
-_PARENT_POLL_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -100,21 +98,18 @@ class BatchPreparer:
 _preparer: BatchPreparer | None = None
 
 
-def start(bootstrap: str) -> None:
-    """Executor initializer: this process's preparer, and a watch that ends it with the worker.
+def start(bootstrap: str, worker: int) -> None:
+    """Executor initializer: this process's preparer, ended by Linux when the worker dies.
 
     A SIGKILLed worker cannot tell its helper to stop, and the helper holds both ends of the
-    executor's call queue, so it would wait for work forever.
+    executor's call queue, so it would wait for work forever. The worker spawns helpers from
+    its event-loop thread, which lives as long as the worker.
     """
     global _preparer
+    terminate_with_parent()
+    if os.getppid() != worker:  # the worker died before the request took effect
+        os._exit(1)
     _preparer = BatchPreparer(bootstrap)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(_PARENT_POLL_SECONDS)
-    os._exit(1)
 
 
 def reset(committed: dict[tuple[str, int], int], seen: set[str]) -> None:
@@ -125,6 +120,11 @@ def reset(committed: dict[tuple[str, int], int], seen: set[str]) -> None:
 def prepare(messages: list[Message]) -> PreparedBatch:
     """Executor call: see BatchPreparer.prepare."""
     return _active().prepare(messages)
+
+
+def helper_pids(worker: int) -> list[int]:
+    """The helper processes of a worker (multiprocessing's resource tracker is its child too)."""
+    return [child for child in children(worker) if "multiprocessing.spawn" in " ".join(cmdline(child))]
 
 
 def _active() -> BatchPreparer:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -52,7 +53,10 @@ class _Batch:
 def _spawn_helper(bootstrap: str) -> ProcessPoolExecutor:
     # spawn, not fork: the worker runs threads (waitress, librdkafka, chDB).
     return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=helper.start, initargs=(bootstrap,)
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=helper.start,
+        initargs=(bootstrap, os.getpid()),
     )
 
 

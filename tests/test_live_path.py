@@ -19,6 +19,7 @@ from confluent_kafka import Consumer
 
 from fwjr.broker import KafkaBroker
 from fwjr.produce import committed_offsets, end_offsets, wait_drained
+from streams.helper import helper_pids
 from tests.live_fixtures import FWJR, Stack
 from tests.waiting import wait_until
 
@@ -124,12 +125,6 @@ def test_sigkilled_worker_neither_loses_nor_double_counts(stack: Stack, tmp_path
     _assert_store_equals_offline(stack)
 
 
-def _helpers(worker: int) -> list[int]:
-    """The worker's helper processes (multiprocessing's resource tracker is a child too)."""
-    children = [int(child) for task in Path(f"/proc/{worker}/task").iterdir() for child in (task / "children").read_text().split()]
-    return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
-
-
 def test_killed_helper_process_is_replaced_and_totals_stay_exact(stack: Stack, tmp_path: Path) -> None:
     archive = _generate(stack, tmp_path, 8000, seed=14)
     worker = stack.worker_pid()
@@ -139,8 +134,8 @@ def test_killed_helper_process_is_replaced_and_totals_stay_exact(stack: Stack, t
     try:
         for _ in range(2):
             _wait_for_progress(stack, 1000)
-            wait_until(lambda: any(pid not in killed for pid in _helpers(worker)), 120, "a live helper process")
-            victim = next(pid for pid in _helpers(worker) if pid not in killed)
+            wait_until(lambda: any(pid not in killed for pid in helper_pids(worker)), 120, "a live helper process")
+            victim = next(pid for pid in helper_pids(worker) if pid not in killed)
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
     finally:
