@@ -14,12 +14,14 @@ the store-owning process only inserts them, in order, with `StoreSink.write`.
 from __future__ import annotations
 
 import time
+from itertools import chain
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
 from fwjr import query
-from fwjr.aggregate import ERROR_COLUMNS, ROW_COLUMNS
+from fwjr.aggregate import ERROR_COLUMNS, ROW_COLUMNS, VALUE_COLUMNS
 from fwjr.bucket import bucket_start
 from fwjr.model import Job
 from fwjr.store import Store
@@ -31,73 +33,136 @@ JOB_COLUMNS: tuple[str, ...] = (
     "wall_time", "cpu_efficiency", "core_hours", "error_type", "error_details", "errors",
     "log_archive", "batch", "src_partition", "src_offset",
 )
+AGG_COLUMNS: tuple[str, ...] = ROW_COLUMNS + ("batch",)
+ERRORS_COLUMNS: tuple[str, ...] = ERROR_COLUMNS + ("batch",)
 LEDGER_COLUMNS: tuple[str, ...] = ("batch", "topic", "partition", "last_offset")
+DLQ_COLUMNS: tuple[str, ...] = ("bucket", "reason", "count", "batch")
 _JOB_DETAILS_LIMIT = 2000
 
 # (table, column names, the rows as an Arrow IPC stream): one insert.
 TableInsert = tuple[str, tuple[str, ...], bytes]
 # Columns that may be all null in a batch, where Arrow could not infer their type.
 _ARROW_TYPES = {"cpu_efficiency": pa.float64()}
+Column = list | pa.Array
 
 
-def job_row(job: Job, batch: str, partition: int, offset: int) -> list:
-    """One `jobs` row: what an operator needs to drill down to a failed job."""
-    first = job.errors[0] if job.errors else None
+def job_columns(jobs: list[Job], batches: list[str], partitions: list[int], offsets: list[int]) -> list[list]:
+    """The `jobs` rows of these jobs as columns in JOB_COLUMNS order: what an operator needs to
+    drill down to a failed job. Built a column at a time, since the store takes columns and a
+    batch has ~10,000 jobs; `job_row` is the one-row view of the same contract."""
+    firsts = [job.errors[0] if job.errors else None for job in jobs]
     return [
-        job.identity, job.ts, job.workflow, job.task, job.site, job.host, job.jobtype, job.jobstate,
-        job.exit_code, job.exit_step, job.acquisition_era, job.campaign, job.wn_name, job.fwjr_id,
-        job.agent_ver, int(job.failed), job.metrics.get("wall_time", 0.0), job.cpu_efficiency,
-        job.metrics.get("core_hours", 0.0), first.type if first else "",
-        first.details[:_JOB_DETAILS_LIMIT] if first else "",
-        orjson.dumps([[e.step, e.exit_code, e.type, e.details[:_JOB_DETAILS_LIMIT]] for e in job.errors]).decode(),
-        job.log_archive, batch, partition, offset,
+        [job.identity for job in jobs],
+        [job.ts for job in jobs],
+        [job.workflow for job in jobs],
+        [job.task for job in jobs],
+        [job.site for job in jobs],
+        [job.host for job in jobs],
+        [job.jobtype for job in jobs],
+        [job.jobstate for job in jobs],
+        [job.exit_code for job in jobs],
+        [job.exit_step for job in jobs],
+        [job.acquisition_era for job in jobs],
+        [job.campaign for job in jobs],
+        [job.wn_name for job in jobs],
+        [job.fwjr_id for job in jobs],
+        [job.agent_ver for job in jobs],
+        [int(job.failed) for job in jobs],
+        [job.metrics.get("wall_time", 0.0) for job in jobs],
+        [job.cpu_efficiency for job in jobs],
+        [job.metrics.get("core_hours", 0.0) for job in jobs],
+        [first.type if first else "" for first in firsts],
+        [first.details[:_JOB_DETAILS_LIMIT] if first else "" for first in firsts],
+        [_errors_text(job) for job in jobs],
+        [job.log_archive for job in jobs],
+        batches,
+        partitions,
+        offsets,
     ]
 
 
-def _arrow_stream(columns: tuple[str, ...], rows: list[list]) -> bytes:
-    """Rows as an Arrow IPC stream: built in the helper, so the store owner only hands bytes over."""
-    table = pa.table(
-        {name: pa.array(values, type=_ARROW_TYPES.get(name)) for name, values in zip(columns, zip(*rows))}
-    )
+def job_row(job: Job, batch: str, partition: int, offset: int) -> list:
+    """One `jobs` row (JOB_COLUMNS order), for callers that insert rows one by one."""
+    return [column[0] for column in job_columns([job], [batch], [partition], [offset])]
+
+
+def _errors_text(job: Job) -> str:
+    """Every error of the job as JSON `[[step, exit_code, type, details], ...]`, details cut short."""
+    if not job.errors:
+        return "[]"
+    return orjson.dumps([[e.step, e.exit_code, e.type, e.details[:_JOB_DETAILS_LIMIT]] for e in job.errors]).decode()
+
+
+def _integer_columns(vectors: list[list[int]], width: int) -> list[pa.Array]:
+    """Int64 columns of equal-length integer vectors (the aggregate values).
+
+    One numpy block filled from the flattened vectors and sliced per column costs a sixth
+    of building each column from Python ints (~70 columns x 10,000 rows per batch). A sum
+    beyond Int64 raises OverflowError here, as pyarrow would.
+    """
+    block = np.fromiter(chain.from_iterable(vectors), dtype=np.int64, count=len(vectors) * width)
+    block = block.reshape(len(vectors), width)
+    return [pa.array(block[:, index]) for index in range(width)]
+
+
+def _arrow_stream(names: tuple[str, ...], columns: list[Column]) -> bytes:
+    """Columns as an Arrow IPC stream: built in the helper, so the store owner only hands bytes over."""
+    arrays = [
+        column if isinstance(column, pa.Array) else pa.array(column, type=_ARROW_TYPES.get(name))
+        for name, column in zip(names, columns)
+    ]
+    table = pa.Table.from_arrays(arrays, names=list(names))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
 
-def _dlq_rows(dead: list[DeadLetter], batch: str) -> list[list]:
-    counts: dict[tuple[int, str], int] = {}
+def _dlq_counts(dead: list[DeadLetter], batch: str, counts: dict[tuple[int, str, str], int]) -> None:
     minute = bucket_start(int(time.time()), "minute")
     for letter in dead:
-        key = (minute, reason_label(letter.rejection))
+        key = (minute, reason_label(letter.rejection), batch)
         counts[key] = counts.get(key, 0) + 1
-    return [[bucket, reason, count, batch] for (bucket, reason), count in counts.items()]
 
 
 def store_tables(flush: Flush) -> list[TableInsert]:
     """Every insert a flush needs, in the order that makes a crash harmless: rows, then the ledger marker."""
-    agg, errors, jobs, dlq = [], [], [], []
+    agg_keys: list[tuple] = []
+    agg_values: list[list[int]] = []
+    agg_batches: list[str] = []
+    error_rows: list[tuple] = []
+    jobs: list[Job] = []
+    job_batches: list[str] = []
+    job_partitions: list[int] = []
+    job_offsets: list[int] = []
+    dlq: dict[tuple[int, str, str], int] = {}
     for part in flush.partitions:
-        for key, vector in part.aggregator.rows.items():
-            agg.append(list(key) + vector + [part.batch])
-        for key, count in part.aggregator.errors.items():
-            errors.append(list(key) + [count, part.batch])
-        for job, offset in part.jobs:
-            jobs.append(job_row(job, part.batch, part.partition, offset))
-        dlq.extend(_dlq_rows(part.dead, part.batch))
-    inserts = [
-        (table, columns, _arrow_stream(columns, rows))
-        for table, columns, rows in (
-            ("agg", ROW_COLUMNS + ("batch",), agg),
-            ("errors", ERROR_COLUMNS + ("batch",), errors),
-            ("jobs", JOB_COLUMNS, jobs),
-            ("dlq_counts", ("bucket", "reason", "count", "batch"), dlq),
-        )
-        if rows
-    ]
+        rows = part.aggregator.rows
+        agg_keys.extend(rows)
+        agg_values.extend(rows.values())
+        agg_batches.extend([part.batch] * len(rows))
+        error_rows.extend(key + (count, part.batch) for key, count in part.aggregator.errors.items())
+        jobs.extend(job for job, _ in part.jobs)
+        job_batches.extend([part.batch] * len(part.jobs))
+        job_partitions.extend([part.partition] * len(part.jobs))
+        job_offsets.extend(offset for _, offset in part.jobs)
+        _dlq_counts(part.dead, part.batch, dlq)
+    inserts: list[TableInsert] = []
+    if agg_keys:
+        agg = [*map(list, zip(*agg_keys)), *_integer_columns(agg_values, len(VALUE_COLUMNS)), agg_batches]
+        inserts.append(("agg", AGG_COLUMNS, _arrow_stream(AGG_COLUMNS, agg)))
+    if error_rows:
+        inserts.append(("errors", ERRORS_COLUMNS, _arrow_stream(ERRORS_COLUMNS, list(map(list, zip(*error_rows))))))
+    if jobs:
+        columns = job_columns(jobs, job_batches, job_partitions, job_offsets)
+        inserts.append(("jobs", JOB_COLUMNS, _arrow_stream(JOB_COLUMNS, columns)))
+    if dlq:
+        rows = [key + (count,) for key, count in dlq.items()]
+        bucket, reason, batch, count = map(list, zip(*rows))
+        inserts.append(("dlq_counts", DLQ_COLUMNS, _arrow_stream(DLQ_COLUMNS, [bucket, reason, count, batch])))
     marks = [[p.batch, p.topic, p.partition, p.last_offset] for p in flush.partitions]
     if marks:
-        inserts.append(("ingest_batches", LEDGER_COLUMNS, _arrow_stream(LEDGER_COLUMNS, marks)))
+        inserts.append(("ingest_batches", LEDGER_COLUMNS, _arrow_stream(LEDGER_COLUMNS, list(map(list, zip(*marks))))))
     return inserts
 
 
