@@ -17,7 +17,6 @@ Every output row has one shape (FOLD_SCHEMA), told apart by `kind`:
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -25,6 +24,7 @@ import pyarrow as pa
 
 from batch.arrow_records import records_converter
 from fwjr.aggregate import VALUE_COLUMNS, Aggregator
+from fwjr.gcpause import collector_paused
 from fwjr.model import ERROR_KEYS, SCOPE_KEYS, Rejection
 from fwjr.reader import Document, to_job
 
@@ -113,15 +113,11 @@ def fold_partition(
     `counted(documents, rejected)` is called after each input batch with that batch's counts
     (the replay feeds them to Spark accumulators for its progress bar).
 
-    Python's cyclic garbage collector is paused while the task folds: the fold makes millions
-    of dicts and lists, none in a reference cycle (reference counting frees them), and the
-    collector's passes over them cost 15-40% of the fold's time.
+    Python's cyclic garbage collector is paused while the task folds (fwjr.gcpause says why).
     """
     fold = PartitionFold(start, end, precision)
     convert: Callable[[pa.RecordBatch], list[dict]] | None = None
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         for batch in batches:
             files = batch.column(FILE).to_pylist()
             records = batch.drop_columns([FILE])
@@ -134,7 +130,4 @@ def fold_partition(
             if counted is not None:
                 counted(len(docs), sum(fold.rejects.values()) - rejected_before)
         output = fold.output()
-    finally:
-        if collecting:
-            gc.enable()
     yield from output
