@@ -4,7 +4,9 @@ Run by bench_stream.py beside the real worker, over the same pre-loaded messages
 worker's batch size and broker settings, so the worker's rate can be read against what
 Faust's per-event machinery (aiokafka fetch, conductor, stream, acks) allows on its own.
 
-Usage: python bench/faust_floor.py BOOTSTRAP COUNT RESULT_FILE worker -l warn
+Usage: python bench/faust_floor.py SCHEME BOOTSTRAP COUNT RESULT_FILE worker -l warn
+SCHEME is the Faust transport: `kafka` (Faust's own aiokafka consumer) or `kafka-batched`
+(streams/transport.py, the worker's).
 Writes {"rate": messages/s, "cpu_us": CPU microseconds per message} to RESULT_FILE after COUNT messages.
 """
 
@@ -21,14 +23,15 @@ import faust
 
 from fwjr.config import Settings
 from streams import topics
+from streams.app import consumer_settings
 
-BOOTSTRAP, COUNT, RESULT = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
-sys.argv = [sys.argv[0], *sys.argv[4:]]
+SCHEME, BOOTSTRAP, COUNT, RESULT = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+sys.argv = [sys.argv[0], *sys.argv[5:]]
 SETTINGS = Settings()
 
 app = faust.App(
     f"bench-floor-{uuid.uuid4().hex}",
-    broker=f"kafka://{BOOTSTRAP}",
+    **{**consumer_settings(SETTINGS), "broker": f"{SCHEME}://{BOOTSTRAP}"},
     web_enabled=False,
     consumer_auto_offset_reset="earliest",
     topic_partitions=SETTINGS.raw_partitions,

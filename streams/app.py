@@ -48,11 +48,25 @@ def _ack(events: list[faust.types.EventT]) -> None:
         event.ack()
 
 
+def consumer_settings(settings: Settings) -> dict[str, object]:
+    """How the worker's Faust consumer fetches, shared with bench/faust_floor.py.
+
+    The batched drain (streams/transport.py) cut Faust's CPU per message; what then held the
+    rate back was waiting: Faust's default 1 MB fetch per partition and 4,096-event stream
+    buffer are smaller than one of our batches (`batch_size` events of a few KB each).
+    """
+    return {
+        "broker": f"kafka-batched://{settings.bootstrap}",
+        "consumer_max_fetch_size": 8 * 1024 * 1024,
+        "stream_buffer_maxsize": 2 * settings.batch_size,
+    }
+
+
 def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     """A Faust app whose one agent hands batches of fwjr.raw to the runtime, and a task that writes them."""
     app = faust.App(
         topics.CONSUMER_GROUP,
-        broker=f"kafka://{settings.bootstrap}",
+        **consumer_settings(settings),
         web_enabled=False,
         broker_commit_interval=0.5,
         broker_session_timeout=10.0,
