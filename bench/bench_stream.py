@@ -4,7 +4,8 @@ Prints, from one run on this machine:
   - decode-only rate: a confluent-kafka consumer reading the same pre-loaded messages and
     orjson-decoding each (the baseline),
   - the Faust floor: a Faust agent that only takes batches of the same messages
-    (bench/faust_floor.py), i.e. what the framework's per-event work allows by itself,
+    (bench/faust_floor.py), i.e. what the framework's per-event work allows by itself, with
+    Faust's own consumer and with the worker's batched drain (streams/transport.py),
   - end-to-end rate of one worker process (first commit to everything committed), as FWJRs/s
     and as a ratio of the baseline,
   - freshness p50/p95 at a steady produce rate: produce time -> the worker group's committed
@@ -108,11 +109,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def faust_floor(bootstrap: str, count: int, home: Path) -> dict:
+def faust_floor(scheme: str, bootstrap: str, count: int, home: Path) -> dict:
     """Rate and CPU per message of a Faust agent that only takes batches (bench/faust_floor.py)."""
-    result = home / "faust-floor.json"
+    result = home / f"faust-floor-{scheme}.json"
     subprocess.run(
-        [sys.executable, str(REPO / "bench" / "faust_floor.py"), bootstrap, str(count), str(result), "worker", "-l", "warn"],
+        [sys.executable, str(REPO / "bench" / "faust_floor.py"), scheme, bootstrap, str(count), str(result),
+         "worker", "-l", "warn"],
         cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800, check=False,
     )
     return orjson.loads(result.read_bytes())
@@ -141,17 +143,37 @@ def drain(bootstrap: str, ends: dict[int, int], worker: int) -> tuple[float, dic
 
 
 def freshness(bootstrap: str, rate: float, seconds: float) -> list[float]:
+    """Seconds from produce to the worker's committed offset passing the message, for FWJRs
+    produced at a steady rate; the offsets are polled while producing, every 50 ms."""
     producer = make_producer(bootstrap)
     produced: list[tuple[int, int, float]] = []
     lock = threading.Lock()
+    producing = threading.Event()
+    producing.set()
+    latencies: list[float] = []
 
     def delivered(err, msg) -> None:
         if err is None:
             with lock:
                 produced.append((msg.partition(), msg.offset(), sent_at[msg.key()]))
 
+    def watch() -> None:
+        pending: list[tuple[int, int, float]] = []
+        while producing.is_set() or pending or produced:
+            with lock:
+                pending.extend(produced)
+                produced.clear()
+            if pending:
+                done = committed_offsets(bootstrap, {partition for partition, _, _ in pending})
+                now = time.monotonic()
+                latencies.extend(now - at for partition, offset, at in pending if done.get(partition, -1) > offset)
+                pending = [item for item in pending if done.get(item[0], -1) <= item[1]]
+            time.sleep(0.05)
+
     sent_at: dict[bytes, float] = {}
     docs = generate_documents(int(rate * seconds), seed=202, start_ts=int(time.time()), minutes=seconds / 60, malformed_share=0.0, duplicate_share=0.0)
+    watcher = threading.Thread(target=watch, name="freshness-watch")
+    watcher.start()
     started = time.monotonic()
     for index, doc in enumerate(docs):
         key = message_key(doc) or uuid.uuid4().hex.encode()
@@ -162,20 +184,8 @@ def freshness(bootstrap: str, rate: float, seconds: float) -> list[float]:
         if ahead > 0:
             time.sleep(ahead)
     producer.flush(60)
-    latencies: list[float] = []
-    pending = sorted(produced, key=lambda item: item[1])
-    partitions = {p for p, _, _ in pending}
-    while pending:
-        done = committed_offsets(bootstrap, partitions)
-        now = time.monotonic()
-        still = []
-        for partition, offset, at in pending:
-            if done.get(partition, -1) > offset:
-                latencies.append(now - at)
-            else:
-                still.append((partition, offset, at))
-        pending = still
-        time.sleep(0.05)
+    producing.clear()
+    watcher.join()
     return latencies
 
 
@@ -194,7 +204,8 @@ def main() -> None:
             ensure_topics(broker.bootstrap)
             loaded = preload(broker.bootstrap, args.count)
             baseline = decode_only(broker.bootstrap, loaded)
-            floor = faust_floor(broker.bootstrap, loaded, home)
+            floor = faust_floor("kafka", broker.bootstrap, loaded, home)
+            batched_floor = faust_floor("kafka-batched", broker.bootstrap, loaded, home)
             ends = end_offsets(broker.bootstrap)
             (home / "worker-home").mkdir()
             worker = start_worker(home / "worker-home", broker.bootstrap)
@@ -214,6 +225,8 @@ def main() -> None:
     print(f"messages pre-loaded            {loaded}")
     print(f"decode-only (baseline)         {baseline:10.0f} msg/s")
     print(f"Faust floor (take_events only) {floor['rate']:10.0f} msg/s   {floor['cpu_us']:.0f} CPU-us/msg")
+    print(f"  same, batched drain          {batched_floor['rate']:10.0f} msg/s   {batched_floor['cpu_us']:.0f} CPU-us/msg"
+          "   (streams/transport.py)")
     print(f"worker end-to-end              {end_to_end:10.0f} FWJR/s   ratio {end_to_end / baseline:.3f} of decode-only, "
           f"{end_to_end / floor['rate']:.3f} of the Faust floor")
     for pid, micros in cpu.items():
