@@ -222,3 +222,30 @@ def test_crashed_flush_debris_is_deleted_by_offset(empty: Store) -> None:
     query.commit_batch(empty, "fwjr.raw/0/100-250", {(topic, 0): 250})
     assert query.committed_offsets(empty, topic) == {0: 250}
     assert query.freshness(empty)["last_write"] is not None
+
+
+def test_failed_job_search_by_id_is_exact_and_any_other_text_a_substring(empty: Store) -> None:
+    def job(identity: str, fwjr_id: str, ts: int, **fields: object) -> dict:
+        return {**_job(identity, ts, True, "Fatal: FileOpenError on root://eos/file"), "fwjr_id": fwjr_id, **fields}
+
+    query.insert_jobs(empty, [
+        job("wma-a", "7-12", BASE + 10),
+        job("wma-b", "7-120", BASE + 20),
+        job("wma-c", "x7-12y", BASE + 30, site="T1_US_FNAL"),
+        job("wma-d", "8-1", BASE + 40, host="vocms0301"),
+    ])
+    query.insert_jobs(empty, [job("wma-a", "7-12", BASE + 10)], batch="redelivered")
+
+    def found(text: str, **filters: object) -> list[str]:
+        return [j["identity"] for j in query.search_failed_jobs(empty, BASE, BASE + 3600, text, filters or None, 100)]
+
+    assert found("7-12") == ["wma-a"]  # an id that is exactly a job's fwjr_id finds that job, once
+    assert found("wma-b") == ["wma-b"]  # ... or its identity
+    assert found("7-1") == ["wma-c", "wma-b", "wma-a"]  # no job has it as an id: a substring, newest first
+    assert found("WMA-B") == ["wma-b"]  # not the exact id (case): the case-insensitive substring finds it
+    assert found("T2_CH_CERN h") == ["wma-b", "wma-a"]  # a text across two columns (site, host)
+    assert found("vocms0301") == ["wma-d"]
+    assert found("x7-12Y") == ["wma-c"]
+    assert found("7-12", site="T1_US_FNAL") == ["wma-c"]  # the exact id is filtered out: substring in what is left
+    assert found("no-such-id") == []
+    assert [j["identity"] for j in query.search_failed_jobs(empty, BASE, BASE + 3600, None, None, 2)] == ["wma-d", "wma-c"]

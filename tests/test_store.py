@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,25 @@ def test_closing_removes_the_owner_file_and_a_stale_one_is_replaced(tmp_path: Pa
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_jobs_id_index_migration_applies_to_an_existing_store(store: Store) -> None:
+    """sql/0017 on a store that already holds jobs: recorded once, the index built, lookups exact."""
+    index = "SELECT count() FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = 'jobs' AND name = 'jobs_ids_bloom'"
+    store.command("ALTER TABLE jobs DROP INDEX IF EXISTS jobs_ids_bloom")
+    store.command("ALTER TABLE schema_migrations DELETE WHERE version = '0017_jobs_id_index'", settings={"mutations_sync": 2})
+    assert store.rows(index)[0][0] == 0
+    now = int(time.time())
+    jobs = [
+        {name: "" for name in query.JOB_COLUMNS}
+        | {"identity": f"id-{i}", "ts": now - i, "fwjr_id": f"f-{i}", "failed": 1, "exit_code": 8021, "wall_time": 1.0,
+           "cpu_efficiency": None, "core_hours": 1.0, "src_partition": -1, "src_offset": -1}
+        for i in range(3000)
+    ]
+    query.insert_jobs(store, jobs, batch="existing")
+    assert migrate(store, LADDER) == ["0017_jobs_id_index"]
+    assert migrate(store, LADDER) == []
+    assert store.rows(index)[0][0] == 1
+    hits = query.search_failed_jobs(store, now - 86400, now + 1, "f-1234", None, 10)
+    assert [(j["identity"], j["fwjr_id"]) for j in hits] == [("id-1234", "f-1234")]
+    query.truncate(store, "jobs")
