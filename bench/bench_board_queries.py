@@ -244,7 +244,35 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     queries["failed 24h: site + exit code filter"] = lambda: query.search_failed_jobs(
         store, day, now, None, {"site": rng.choice(sites), "exit_code": 8021}, 200)
     queries["api: aggregates 1 day at hour (bulk export, ~36k rows)"] = lambda: query.aggregates(store, month, month + 86400, "hour")
+    queries.update(api_queries(store, settings, month, month + 86400))
     return queries
+
+
+def api_queries(store: Store, settings: Settings, start: int, end: int) -> dict[str, Callable[[], Any]]:
+    """The bulk export as the CLI gets it: the API's whole answer (query, serialization; Flask's
+    test client, no socket), and for format=compact also the CLI's decoding into row dicts."""
+    from dashboard.server import create_app
+
+    client = create_app(settings, store).server.test_client()
+    path = f"/api/v1/aggregates?from={start}&to={end}&precision=hour&format="
+
+    def get(fmt: str) -> bytes:
+        response = client.get(path + fmt)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path + fmt}: {response.status_code} {response.get_data()[:200]!r}")
+        return response.get_data()
+
+    def cli_rows() -> list[dict]:
+        import orjson
+
+        body = orjson.loads(get("compact"))
+        return [dict(zip(body["columns"], row)) for row in body["rows"]]
+
+    return {
+        "api: GET /aggregates 1 day, format=rows (answer only)": lambda: get("rows"),
+        "api: GET /aggregates 1 day, format=compact (answer only)": lambda: get("compact"),
+        "api: CLI read path, compact answer decoded to rows": cli_rows,
+    }
 
 
 def measure(function: Callable[[], Any], repeat: int) -> list[float]:

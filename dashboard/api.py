@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -80,13 +81,24 @@ def health() -> Response:
 
 @api.get("/aggregates")
 def aggregates() -> Response:
-    """Aggregate rows in the shared row contract (format=rows), the CLI's read path."""
+    """Aggregate rows in the shared row contract, the CLI's read path.
+
+    format=rows (default): {"rows": [{column: value, ...}, ...]}; format=compact: the same rows
+    as {"columns": [name, ...], "rows": [[value, ...], ...]}, a third of the bytes, what the CLI
+    reads. Serialized with orjson: a day of hour rows is ~36k rows of ~80 columns, and Flask's
+    json (sorted keys, pure Python) took longer than the query.
+    """
     start, end = _range()
     precision = check_precision(request.args.get("precision", "hour"))
     fmt = request.args.get("format", "rows")
-    if fmt != "rows":
-        raise BadRequest(f"format={fmt!r}: expected rows")
-    return jsonify({"rows": query.aggregates(context.store(), start, end, precision, _filters())})
+    if fmt not in ("rows", "compact"):
+        raise BadRequest(f"format={fmt!r}: expected rows or compact")
+    names, rows = query.aggregate_rows(context.store(), start, end, precision, _filters())
+    if fmt == "compact":
+        body = orjson.dumps({"columns": names, "rows": rows})
+    else:
+        body = orjson.dumps({"rows": [dict(zip(names, row)) for row in rows]})
+    return Response(body, mimetype="application/json")
 
 
 @api.get("/totals")

@@ -6,9 +6,10 @@ owns it, so the CLI asks the board's JSON API instead of failing on the lock.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 import urllib.request
+
+import orjson
 
 from fwjr.config import Settings
 from fwjr.store import StoreBusyError, connect
@@ -27,7 +28,9 @@ def read_aggregates(settings: Settings, start: int, end: int, precision: str) ->
 
 
 def _api_rows(settings: Settings, start: int, end: int, precision: str) -> list[dict]:
-    params = urllib.parse.urlencode({"from": start, "to": end, "precision": precision, "format": "rows"})
+    params = urllib.parse.urlencode({"from": start, "to": end, "precision": precision, "format": "compact"})
     url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/v1/aggregates?{params}"
     with urllib.request.urlopen(url, timeout=60) as response:
-        return json.loads(response.read())["rows"]
+        body = orjson.loads(response.read())
+    names = body["columns"]
+    return [dict(zip(names, row)) for row in body["rows"]]

@@ -174,3 +174,13 @@ def test_every_page_of_a_ranking_states_the_same_total(board: str, seeded: tuple
         assert body["total"]["jobs"] == aggregator.jobs
         rows = row_dicts(aggregator.rows)
         assert body["total"]["value"] == pytest.approx(sum(r["failed"] for r in rows) / aggregator.jobs)
+
+
+def test_the_compact_format_holds_the_same_rows(board: str, seeded: tuple) -> None:
+    start, end = window(seeded)
+    _, rows = get(board, "/api/v1/aggregates", **{"from": start, "to": end, "precision": "hour"})
+    status, compact = get(board, "/api/v1/aggregates", **{"from": start, "to": end, "precision": "hour", "format": "compact"})
+    assert status == 200 and rows["rows"]
+    assert [dict(zip(compact["columns"], row)) for row in compact["rows"]] == rows["rows"]
+    status, body = get(board, "/api/v1/aggregates", **{"from": start, "to": end, "format": "csv"})
+    assert status == 400 and "format" in body["error"]
