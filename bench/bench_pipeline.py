@@ -12,12 +12,15 @@ values the helper receives, then measures in one process, on the same messages:
   breakdown  the same work in growing prefixes, batch by batch: decode (fwjr.reader.decode_message),
              + merge (fwjr.reader.to_job), + fold (Pipeline.process: dedupe, bucket, Aggregator),
              + rows and Arrow (store_tables), + publish (prepare: job records, dead letters,
-             outcomes); a stage's figure is the difference of two prefixes (so it carries the
-             garbage collector's passes its objects cause, as in the helper)
+             outcomes); a stage's figure is the difference of two prefixes, each run like
+             the helper runs it (the cyclic garbage collector paused per batch)
 
 Figures are CPU-microseconds per FWJR (time.process_time, so other work on the machine skews
 them less than wall time) and ratios to the baseline of the same run. Each measurement is
-repeated and its best run kept; a stage is the difference of its prefixes' best runs. `--profile OUT` also writes a cProfile of the helper stage.
+repeated and its best run kept; a stage is the difference of its prefixes' best runs. On a
+machine shared with other benchmarks, absolute figures still move by up to a third between
+runs: compare the ratios, or old and new code interleaved in one process (docs/merge.md).
+`--profile OUT` also writes a cProfile of the helper stage.
 
     .venv/bin/python bench/bench_pipeline.py [--count 30000] [--batch 10000] [--repeat 3]
 """
