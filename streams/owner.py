@@ -18,6 +18,7 @@ from fwjr.config import Settings
 from fwjr.migrate import ladder_parameters, migrate
 from fwjr.store import connect
 from streams.app import create_app
+from streams.gc_tuning import collect_less_often
 from streams.runtime import Runtime
 
 log = logging.getLogger("fwjr.worker")
@@ -36,6 +37,7 @@ def run_worker(settings: Settings, with_dashboard: bool) -> None:
     runtime.ready_file = settings.home / "worker.ready"
     app = create_app(settings, runtime)
     log.info("worker pid %d consuming from %s", os.getpid(), settings.bootstrap)
+    collect_less_often()
     try:
         faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
     finally:

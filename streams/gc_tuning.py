@@ -1,0 +1,28 @@
+"""Garbage-collector settings for the store-owning worker process.
+
+It holds tens of thousands of live objects per batch in flight (Faust events and their
+messages, held until the store has the batch), and with CPython's default thresholds
+(700, 10, 10) they reach the old generation, where every full collection walks them all
+again. Measured on 60,000 FWJRs (bench/bench_stream.py, collections timed with gc.callbacks,
+load 3): the store owner spent 4.3 of its 20 CPU seconds in 1,070 collections; with the
+settings below, 0.4 s in 9, and the worker's rate went from 2,024 to 3,892 FWJR/s. Cycles
+are still collected, only less often. (The helper process instead pauses the collector
+while it prepares a batch: fwjr/gcpause.py.)
+"""
+from __future__ import annotations
+
+import gc
+
+YOUNG_THRESHOLD = 50_000
+MIDDLE_THRESHOLD = 20
+OLD_THRESHOLD = 100
+
+
+def collect_less_often() -> None:
+    """Freeze what start-up created (modules, app, schema) and raise the collection thresholds.
+
+    Call once, after start-up and before the first batch: frozen objects are never scanned again.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
