@@ -155,8 +155,16 @@ def free_port() -> int:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form.
+
+    One id in 64 would start with "-", which kafka-storage's argument parser reads as an
+    option ("argument --cluster-id: expected one argument"); Kafka's own Uuid.randomUuid
+    draws again in that case, and so do we.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _port_open(port: int) -> bool:

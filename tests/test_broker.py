@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import uuid
 from collections.abc import Callable
@@ -17,11 +18,19 @@ from fwjr.broker import (
     BrokerError,
     KafkaBroker,
     ensure_topics,
+    new_cluster_id,
 )
 
 pytestmark = pytest.mark.kafka
 
 GIVE_UP_S = 30.0
+
+
+def test_cluster_ids_never_read_as_an_option() -> None:
+    """Without the redraw, one id in 64 starts with "-" and kafka-storage format refuses it."""
+    ids = [new_cluster_id() for _ in range(2000)]
+    assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
+    assert {len(base64.urlsafe_b64decode(cluster_id + "==")) for cluster_id in ids} == {16}
 
 
 def produce(bootstrap: str, topic: str, values: list[str]) -> None:
