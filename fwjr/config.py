@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     dashboard_host: str = Field(default="127.0.0.1", description="Address the board listens on.")
     dashboard_port: int = Field(default=8050, description="Port of the board and its JSON API.")
     metrics_port: int = Field(default=9108, description="Prometheus metrics port of the worker (0 = off).")
-    flush_interval: float = Field(default=1.0, description="Seconds between worker flushes to the store.")
+    flush_interval: float = Field(default=0.5, description="Seconds between worker flushes to the store.")
     batch_size: int = Field(default=10000, description="Messages taken from the stream per batch.")
     dedupe_days: int = Field(default=14, description="How long an FWJR identity is remembered for dedupe.")
     minute_days: int = Field(default=2, description="Age until minute rows roll up to hours.")

@@ -68,7 +68,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         topics.CONSUMER_GROUP,
         **consumer_settings(settings),
         web_enabled=False,
-        broker_commit_interval=0.5,
+        broker_commit_interval=0.2,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
         consumer_auto_offset_reset="earliest",
