@@ -21,20 +21,13 @@ import orjson
 import pyarrow as pa
 
 from fwjr import query
-from fwjr.aggregate import ERROR_COLUMNS, ROW_COLUMNS, VALUE_COLUMNS
+from fwjr.query import AGG_COLUMNS, ERROR_COLUMNS, JOB_COLUMNS
+from fwjr.aggregate import VALUE_COLUMNS
 from fwjr.bucket import bucket_start
 from fwjr.model import Job
 from fwjr.store import Store
 from streams.pipeline import DeadLetter, Flush, reason_label
 
-JOB_COLUMNS: tuple[str, ...] = (
-    "identity", "ts", "workflow", "task", "site", "host", "jobtype", "jobstate", "exit_code",
-    "exit_step", "acquisition_era", "campaign", "wn_name", "fwjr_id", "agent_ver", "failed",
-    "wall_time", "cpu_efficiency", "core_hours", "error_type", "error_details", "errors",
-    "log_archive", "batch", "src_partition", "src_offset",
-)
-AGG_COLUMNS: tuple[str, ...] = ROW_COLUMNS + ("batch",)
-ERRORS_COLUMNS: tuple[str, ...] = ERROR_COLUMNS + ("batch",)
 LEDGER_COLUMNS: tuple[str, ...] = ("batch", "topic", "partition", "last_offset")
 DLQ_COLUMNS: tuple[str, ...] = ("bucket", "reason", "count", "batch")
 _JOB_DETAILS_LIMIT = 2000
@@ -97,6 +90,11 @@ def _errors_text(job: Job) -> str:
     return orjson.dumps([[e.step, e.exit_code, e.type, e.details[:_JOB_DETAILS_LIMIT]] for e in job.errors]).decode()
 
 
+def _transposed(rows: list) -> list[list]:
+    """Rows turned into columns, the shape Arrow and the store take."""
+    return [list(column) for column in zip(*rows)]
+
+
 def _integer_columns(vectors: list[list[int]], width: int) -> list[pa.Array]:
     """Int64 columns of equal-length integer vectors (the aggregate values).
 
@@ -153,20 +151,20 @@ def store_tables(flush: Flush) -> list[TableInsert]:
         _dlq_counts(part.dead, part.batch, dlq)
     inserts: list[TableInsert] = []
     if agg_keys:
-        agg = [*map(list, zip(*agg_keys)), *_integer_columns(agg_values, len(VALUE_COLUMNS)), agg_batches]
+        agg = [*_transposed(agg_keys), *_integer_columns(agg_values, len(VALUE_COLUMNS)), agg_batches]
         inserts.append(("agg", AGG_COLUMNS, _arrow_stream(AGG_COLUMNS, agg)))
     if error_rows:
-        inserts.append(("errors", ERRORS_COLUMNS, _arrow_stream(ERRORS_COLUMNS, list(map(list, zip(*error_rows))))))
+        inserts.append(("errors", ERROR_COLUMNS, _arrow_stream(ERROR_COLUMNS, _transposed(error_rows))))
     if jobs:
         columns = job_columns(jobs, job_batches, job_partitions, job_offsets)
         inserts.append(("jobs", JOB_COLUMNS, _arrow_stream(JOB_COLUMNS, columns)))
     if dlq:
         rows = [key + (count,) for key, count in dlq.items()]
-        bucket, reason, batch, count = map(list, zip(*rows))
+        bucket, reason, batch, count = _transposed(rows)
         inserts.append(("dlq_counts", DLQ_COLUMNS, _arrow_stream(DLQ_COLUMNS, [bucket, reason, count, batch])))
     marks = [[p.batch, p.topic, p.partition, p.last_offset] for p in flush.partitions]
     if marks:
-        inserts.append(("ingest_batches", LEDGER_COLUMNS, _arrow_stream(LEDGER_COLUMNS, list(map(list, zip(*marks))))))
+        inserts.append(("ingest_batches", LEDGER_COLUMNS, _arrow_stream(LEDGER_COLUMNS, _transposed(marks))))
     return inserts
 
 

@@ -21,8 +21,9 @@ from fwjr.generate import generate_documents
 from fwjr.migrate import migrate
 from fwjr.model import Job, StepError
 from fwjr.reader import decode_json, to_job
+from fwjr.query import JOB_COLUMNS
 from fwjr.store import Store, connect
-from streams.sink import JOB_COLUMNS, job_row
+from streams.sink import job_row
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 SEED_COUNT = 3000

@@ -13,8 +13,9 @@ from fwjr.alerting.correlate import CODE, SERVICE, correlate_store, services_for
 from fwjr.errors import RejectedDocument
 from fwjr.generate import generate_documents
 from fwjr.merge import merge_document
+from fwjr.query import JOB_COLUMNS
 from fwjr.store import Store
-from streams.sink import JOB_COLUMNS, job_row
+from streams.sink import job_row
 from tests.store_fixtures import store  # noqa: F401 (fixture)
 
 # Recent enough that the jobs table's retention and the minute rollup keep every row.

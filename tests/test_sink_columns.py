@@ -14,8 +14,9 @@ import pytest
 from fwjr.aggregate import ERROR_COLUMNS, ROW_COLUMNS
 from fwjr.generate import generate_documents
 from fwjr.produce import message_key
+from fwjr.query import JOB_COLUMNS
 from streams.pipeline import Flush, Message, Pipeline
-from streams.sink import JOB_COLUMNS, LEDGER_COLUMNS, job_row, store_tables
+from streams.sink import LEDGER_COLUMNS, job_row, store_tables
 
 
 def _flush() -> Flush:
