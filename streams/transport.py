@@ -57,8 +57,8 @@ class Consumer(faust_aiokafka.Consumer):
     async def _deliver(self, fetched: list[tuple[TP, Message]]) -> None:
         """Hand one fetch to the streams in offset order, as Faust's loop does message by message.
 
-        A message at or below the partition's read offset was delivered before (a fetch that
-        raced a seek) and is skipped; a jump in offsets is recorded as a gap so acks can still
+        A message below the partition's read offset was delivered before (a fetch that raced
+        a seek) and is skipped; a jump in offsets is recorded as a gap so acks can still
         commit past it.
         """
         callback = self.callback
