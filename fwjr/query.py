@@ -144,15 +144,36 @@ def _range_params(start: int, end: int) -> dict[str, Any]:
     return {"start": int(start), "end": int(end)}
 
 
-def _projections(keys: Iterable[str], filters: Mapping[str, Any] | None = None) -> str:
-    """The SETTINGS clause ending an `agg` read that groups by `keys` and filters on `filters`.
+# The aggregating projections of `agg`: name, the scope keys it keeps, the value columns it sums.
+# p_totals (sql/0015) keeps no key; p_site and p_code_workflow (sql/0018) keep the stored bucket and
+# one or two keys, so any range and re-bucketing of them is exact.
+AGG_PROJECTIONS: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
+    ("p_totals", frozenset(), frozenset(VALUE_COLUMNS)),
+    ("p_site", frozenset({"site"}), frozenset(VALUE_COLUMNS)),
+    (
+        "p_code_workflow",
+        frozenset({"exit_code", "workflow"}),
+        frozenset({"jobs", "failed", "eff_outliers", "wasted_core_hours_sum", "wasted_core_hours_count"}),
+    ),
+)
+_SUMMED = re.compile(r"\bsum\((\w+)\)")
 
-    `agg`'s projection p_totals (sql/0015) holds no scope key, so only a read with no key can use
-    it; the engine weighs it for every read it is allowed to, at several ms of analysis (measured),
-    so every other read is told not to.
+
+def _projections(keys: Iterable[str], filters: Mapping[str, Any] | None = None, reads: Iterable[str] | str = VALUE_COLUMNS) -> str:
+    """The SETTINGS clause ending an `agg` read that groups by `keys`, filters on `filters` and sums
+    `reads` (value columns, or SQL text whose `sum(column)` terms name them).
+
+    The engine weighs every projection it is allowed to at each query, at a cost that grows with the
+    projection's aggregates (p_totals: ~6-17 ms of CPU, measured), so a read is pointed at the one
+    projection that holds all it uses (`preferred_optimize_projection_name`) and told not to weigh
+    any when none does. Answers are the same either way; a part without the projection is read from
+    the table.
     """
-    if not set(keys) and not set(filters or {}):
-        return ""
+    used = set(keys) | set(filters or {})
+    needed = set(_SUMMED.findall(reads)) if isinstance(reads, str) else set(reads)
+    for name, held_keys, held_values in AGG_PROJECTIONS:
+        if used <= held_keys and needed <= held_values:
+            return f" SETTINGS preferred_optimize_projection_name = '{name}'"
     return " SETTINGS optimize_use_projections = 0"
 
 
@@ -318,7 +339,8 @@ def top(
     where = _where(filters, SCOPE_KEYS, params)
     sql = (
         f"SELECT {key}, {_metric_sql(measure)} AS v, sum(jobs), sum(failed) FROM agg "
-        f"WHERE {_RANGE}{where} GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}}{_projections([key], filters)}"
+        f"WHERE {_RANGE}{where} GROUP BY {key} ORDER BY v DESC, {key} LIMIT {{n:UInt32}}"
+        f"{_projections([key], filters, _metric_sql(measure) + ' sum(jobs) sum(failed)')}"
     )
     return [{key: k, "value": v, "jobs": jobs, "failed": failed} for k, v, jobs, failed in store.rows(sql, params)]
 
@@ -420,7 +442,7 @@ def distinct_values(
     params: dict[str, Any] = _range_params(start, end)
     params.update({"prefix": prefix, "limit": int(limit)})
     if key in SCOPE_KEYS:
-        table, weight, hint = "agg", "sum(jobs)", _projections([key])
+        table, weight, hint = "agg", "sum(jobs)", _projections([key], reads="sum(jobs)")
     elif key in ERROR_KEYS:
         table, weight, hint = "errors", "sum(count)", ""
     else:
@@ -655,7 +677,7 @@ def measure_by(
         f"WHERE {_RANGE}{where}"
         + (f" GROUP BY {', '.join(group)}" if group else "")
         + f" ORDER BY {order} LIMIT {{limit:UInt32}}"
-        + _projections(list(keys) + list(only or ()), filters)
+        + _projections(list(keys) + list(only or ()), filters, f"{value_sql} {covered_sql} sum(jobs)")
     )
     names = (["bucket"] if precision is not None else []) + list(keys) + ["value", "jobs", "covered"]
     return [dict(zip(names, row)) for row in store.rows(sql, params)]
@@ -695,7 +717,7 @@ def ranking_page(
     sql = (
         f"SELECT {key}, {value_sql} AS v, sum(jobs), {covered_sql}, {totals} FROM agg WHERE {_RANGE}{where} "
         f"GROUP BY {key} ORDER BY {order_sql} DESC, {key} LIMIT {{n:UInt32}} OFFSET {{offset:UInt32}}"
-        f"{_projections([key], filters)}"
+        f"{_projections([key], filters, f'{value_sql} {covered_sql} {order_sql} sum(jobs)')}"
     )
     names = (key, "value", "jobs", "covered", "total_value", "total_jobs", "total_covered")
     rows = [dict(zip(names, row)) for row in store.rows(sql, params)]
@@ -826,7 +848,7 @@ def headline(store: Store, start: int, end: int, filters: Mapping[str, Any] | No
     """
     params = _range_params(start, end)
     where = _where(filters, SCOPE_KEYS, params)
-    return _headline(store.rows(f"SELECT {_HEADLINE_SQL} FROM agg WHERE {_RANGE}{where}{_projections((), filters)}", params)[0])
+    return _headline(store.rows(f"SELECT {_HEADLINE_SQL} FROM agg WHERE {_RANGE}{where}{_projections((), filters, _HEADLINE_SQL)}", params)[0])
 
 
 def headline_series(
@@ -839,7 +861,7 @@ def headline_series(
     where = _where(filters, SCOPE_KEYS, params)
     sql = (
         f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, {_HEADLINE_SQL} FROM agg "
-        f"WHERE {_RANGE}{where} GROUP BY b ORDER BY b{_projections((), filters)}"
+        f"WHERE {_RANGE}{where} GROUP BY b ORDER BY b{_projections((), filters, _HEADLINE_SQL)}"
     )
     return [{"bucket": row[0], **_headline(row[1:])} for row in store.rows(sql, params)]
 

@@ -117,3 +117,106 @@ def test_a_replayed_range_replaces_what_the_reads_sum(empty: Store) -> None:
     query.replace_range(empty, start, end, pa.table(columns), no_errors, "replay-test")
     outside = [r for r in old if not start <= r["bucket"] < end]
     _check_reads(empty, outside + replayed)
+
+
+# ---------------------------------------------------------------- the projections by site and by exit code x workflow (sql/0018)
+
+
+def _varied_rows(seed: int) -> list[dict]:
+    """Rows of the three ages at whole and odd minutes, several sites, exit codes and workflows."""
+    rows = []
+    for age in AGES_DAYS:
+        start = bucket_start(NOW - int(age * DAY), "hour")
+        for minute in range(0, 150, 7):
+            for n, site in enumerate(("T2_CH_CERN", "T1_US_FNAL", "T2_DE_DESY")):
+                code = (0, 8021, 50660, 8028)[(minute + n) % 4]
+                workflow = f"wf-{(minute // 7 + n) % 5}"
+                rows.append(agg_row(start + 60 * minute, seed=seed + (minute + n) % 5, site=site, exit_code=code, workflow=workflow))
+    return rows
+
+
+def _projection_reads(db: Store) -> dict[str, object]:
+    """Every read that sql/0018's projections can answer, at ranges with uneven edges and every precision."""
+    out: dict[str, object] = {}
+    for label, (start, end) in {
+        "all": (0, NOW + DAY),
+        "30d": (NOW - 30 * DAY + 1234, NOW - 17),
+        "12d": (NOW - 12 * DAY - 77, NOW - 9 * DAY + 3599),
+        "6h": (NOW - 6 * 3600 - 61, NOW),
+    }.items():
+        for precision in ("minute", "hour", "day"):
+            out[f"{label} site series {precision}"] = query.measure_by(db, start, end, ("site",), "PeakValueRss", "avg", precision)
+            out[f"{label} site jobs {precision}"] = query.series(db, start, end, precision, split="site")
+            out[f"{label} failed by code {precision}"] = query.measure_by(db, start, end, ("exit_code",), "failed", precision=precision)
+        out[f"{label} rank site"] = query.ranking_page(db, start, end, "site", "PeakValueRss", "avg", rank_by="jobs")
+        out[f"{label} rank code"] = query.ranking_page(db, start, end, "exit_code", "failed")
+        out[f"{label} code x workflow"] = query.measure_by(db, start, end, ("exit_code", "workflow"), "failed", only={"exit_code": [8021, 50660]})
+        out[f"{label} failure rate by workflow"] = query.measure_by(db, start, end, ("workflow",), "failure_rate", filters={"exit_code": {"regex": "^80"}})
+        out[f"{label} wasted by code"] = query.ranking_page(db, start, end, "exit_code", "wasted_core_hours", "sum", filters={"workflow": "wf-1"})
+        out[f"{label} top sites"] = query.top(db, start, end, "site", "failed", 5)
+        out[f"{label} top codes"] = query.top(db, start, end, "exit_code", "failed", 5)
+        out[f"{label} top workflows"] = query.top(db, start, end, "workflow", "failure_rate", 5)
+        out[f"{label} site totals"] = query.totals(db, start, end, {"site": "T1_US_FNAL"})
+        out[f"{label} suggestions"] = query.distinct_values(db, "site", start, end)
+        out[f"{label} headline"] = query.headline(db, start, end)
+        out[f"{label} cpu efficiency by site"] = query.measure_by(db, start, end, ("site",), "cpu_efficiency", precision="hour")
+    return out
+
+
+def _from_table_only(db: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    with monkeypatch.context() as patch:
+        patch.setattr(query, "_projections", lambda *args, **kwargs: " SETTINGS optimize_use_projections = 0")
+        return _projection_reads(db)
+
+
+def _active_parts(db: Store) -> list[str]:
+    return sorted(row[0] for row in db.rows("SELECT name FROM system.parts WHERE database = currentDatabase() AND table = 'agg' AND active"))
+
+
+def _projection_rows(db: Store) -> dict[str, int]:
+    sql = "SELECT name, sum(rows) FROM system.projection_parts WHERE database = currentDatabase() AND table = 'agg' AND active GROUP BY name"
+    return dict(db.rows(sql))
+
+
+def test_reads_through_the_projections_equal_the_tables_reads(empty: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each read that names a projection returns exactly what the same read of the table returns:
+    before and after the TTL rollups, after a crashed flush's rows are deleted, after a replay."""
+    kept, debris = _varied_rows(1), _varied_rows(7)
+    query.insert_aggregates(empty, kept, batch=COMMITTED)
+    query.insert_aggregates(empty, debris, batch=DEBRIS)
+    query.commit_batch(empty, COMMITTED, {(TOPIC, 0): 99})
+    held = _projection_rows(empty)
+    assert held.get("p_site", 0) > 0 and held.get("p_code_workflow", 0) > 0
+
+    def same() -> None:
+        # Background TTL merges may roll rows up between the two reads: compare reads of one set of parts.
+        for _ in range(20):
+            parts = _active_parts(empty)
+            got, table = _projection_reads(empty), _from_table_only(empty, monkeypatch)
+            if _active_parts(empty) == parts:
+                break
+        assert got == table
+        assert any(got.values())
+
+    same()
+    query.optimize(empty, "agg")  # TTL rollups: minute rows of the older ages become hour and day rows
+    same()
+    assert query.delete_uncommitted(empty, TOPIC, [0]) == [DEBRIS]
+    same()
+    start = bucket_start(NOW - 100 * DAY, "day")
+    replayed = [agg_row(start + 3600 * h, seed=11, site="T3_US_NEW", exit_code=8021, workflow="wf-9") for h in (0, 5)]
+    columns = {c: [r[c] for r in replayed] for c in ("bucket",) + query.AGG_COLUMNS[1:-1]}
+    no_errors = pa.table({c: pa.array([], pa.int64() if c in ("bucket", "exit_code", "count") else pa.string()) for c in ("bucket",) + ERROR_KEYS + ("count",)})
+    query.replace_range(empty, start, start + DAY, pa.table(columns), no_errors, "replay-test")
+    same()
+    query.optimize(empty, "agg")
+    same()
+
+
+def test_each_read_names_the_projection_that_holds_what_it_uses() -> None:
+    assert query._projections((), None) == " SETTINGS preferred_optimize_projection_name = 'p_totals'"
+    assert query._projections(["site"], {"site": "x"}, "sum(cpu_hours_sum) / sum(core_hours_sum)").endswith("'p_site'")
+    assert query._projections(["exit_code"], {"workflow": "w"}, "sum(failed) sum(jobs)").endswith("'p_code_workflow'")
+    assert query._projections(["exit_code"], None, "sum(PeakValueRss_sum)").endswith("optimize_use_projections = 0")
+    assert query._projections(["site", "exit_code"], None, "sum(jobs)").endswith("optimize_use_projections = 0")
+    assert query._projections(query.SCOPE_KEYS).endswith("optimize_use_projections = 0")
