@@ -88,3 +88,63 @@ def test_charts_use_the_finest_stored_precision_that_fits_the_point_budget() -> 
     assert timeframe.display_precision(NOW - 7 * 86400, NOW, NOW, LADDER) == "hour"
     assert timeframe.display_precision(NOW - 60 * 86400, NOW, NOW, LADDER) == "day"
     assert timeframe.display_precision(NOW - 800 * 86400, NOW, NOW, LADDER) == "month"
+
+
+def _pie_grid_as_go_figure(cells, rows, columns, split, row_order, column_order):
+    """The error view's pie grid as it was built with plotly's graph objects (before the plain dict)."""
+    import math
+
+    import plotly.graph_objects as go
+
+    from dashboard.figures import label
+
+    totals, slices = {}, {}
+    for cell in cells:
+        key = (cell[rows], cell[columns])
+        totals[key] = totals.get(key, 0) + cell["count"]
+        slices.setdefault(key, []).append(cell)
+    largest = max(totals.values(), default=1)
+    n_rows, n_cols = max(len(row_order), 1), max(len(column_order), 1)
+    figure = go.Figure()
+    for i, row_value in enumerate(row_order):
+        for j, column_value in enumerate(column_order):
+            key = (row_value, column_value)
+            if key not in slices:
+                continue
+            scale = 0.15 + 0.85 * math.sqrt(totals[key] / largest)
+            cx, cy = (j + 0.5) / n_cols, 1 - (i + 0.5) / n_rows
+            half_w, half_h = scale * 0.45 / n_cols, scale * 0.45 / n_rows
+            parts = slices[key]
+            figure.add_trace(go.Pie(
+                labels=[label(p[split]) for p in parts], values=[p["count"] for p in parts],
+                customdata=[[row_value, column_value, p[split]] for p in parts],
+                domain=dict(x=[cx - half_w, cx + half_w], y=[cy - half_h, cy + half_h]), textinfo="none", sort=False,
+                name=f"{label(row_value)} × {label(column_value)}",
+                hovertemplate=(f"{rows}: {label(row_value)}<br>{columns}: {label(column_value)}<br>"
+                               f"{split}: %{{label}}<br>%{{value}} errors of {totals[key]}<extra></extra>"),
+            ))
+    for i, row_value in enumerate(row_order):
+        figure.add_annotation(text=label(row_value), x=0, y=1 - (i + 0.5) / n_rows, xref="paper", yref="paper", xanchor="right", showarrow=False, font=dict(size=11))
+    for j, column_value in enumerate(column_order):
+        figure.add_annotation(text=label(column_value), x=(j + 0.5) / n_cols, y=1.0, xref="paper", yref="paper", yanchor="bottom", textangle=-30, showarrow=False, font=dict(size=11))
+    figure.update_layout(margin=dict(l=300, r=20, t=110, b=20), height=max(420, 70 * n_rows + 140), showlegend=True, legend=dict(title=split))
+    return figure
+
+
+def test_the_error_views_pie_grid_is_the_figure_plotly_would_build() -> None:
+    import plotly.graph_objects as go
+
+    from dashboard.figures import pie_grid
+
+    row_order = ["wf-<b>1</b>", "x" * 60, ""]
+    column_order = ["T2_CH_CERN", "T1_US_FNAL"]
+    cells = [
+        {"workflow": w, "site": s, "exit_code": code, "count": 1 + (n * 7) % 13}
+        for n, (w, s, code) in enumerate((w, s, c) for w in row_order for s in column_order for c in (8021, 50660, 0))
+        if (w, s) != ("", "T1_US_FNAL")
+    ]
+    fast = pie_grid(cells, "workflow", "site", "exit_code", row_order, column_order)
+    assert fast == _pie_grid_as_go_figure(cells, "workflow", "site", "exit_code", row_order, column_order).to_plotly_json()
+    assert go.Figure(fast).to_plotly_json() == fast
+    empty = pie_grid([], "workflow", "site", "exit_code", [], [])
+    assert empty == _pie_grid_as_go_figure([], "workflow", "site", "exit_code", [], []).to_plotly_json()
