@@ -44,7 +44,7 @@ def layout(**params: str) -> html.Div:
             html.Div([components.filter_input(k, view.get(k, ""), "errors-filter") for k in FILTER_KEYS], className="filters"),
             components.card(
                 html.Span(id="errors-title"),
-                components.loading(html.Div([html.Div(id="errors-status"), dcc.Graph(id="errors-grid", config={"displaylogo": False})]), "errors-grid"),
+                components.loading(html.Div([html.Div(id="errors-status"), html.Div(id="errors-grid-box", className="graph-box")]), "errors-grid"),
                 html.Span(id="errors-coverage"),
             ),
             components.card("Inside the selected pie", html.Div(components.notice("Click a pie to list its errors.", "info"), id="errors-selection")),
@@ -92,14 +92,18 @@ def _cell_filters(view: dict[str, str]) -> dict[str, Any]:
 
 
 @callback(
-    Output("errors-grid", "figure"),
+    Output("errors-grid-box", "children"),
     Output("errors-title", "children"),
     Output("errors-coverage", "children"),
     Output("errors-status", "children"),
     Input("errors-view", "data"),
 )
 def draw(search: str) -> tuple:
-    """Top GRID_MAX rows and columns by error count; pies split by the third key."""
+    """Top GRID_MAX rows and columns by error count; pies split by the third key.
+
+    The dcc.Graph is sent with its figure rather than laid out empty with the page, so plotly.js
+    (~3.5 MB to evaluate) is loaded once there is something to draw, after the counts are painted.
+    """
     view = _view(search)
     try:
         rows, columns, split = view["rows"], view["columns"], view["split"]
@@ -118,15 +122,19 @@ def draw(search: str) -> tuple:
             narrowed[columns] = column_order
         cells, ms_cells = components.timed(query.error_matrix, store, start, end, rows, columns, split, narrowed) if row_order else ([], 0.0)
     except ValueError as error:
-        return figures.empty_figure("Nothing to show: fix the view above"), "Errors", "", components.failure("The view", error)
+        return _grid(figures.empty_figure("Nothing to show: fix the view above")), "Errors", "", components.failure("The view", error)
     except Exception as error:
-        return figures.empty_figure("Nothing to show: the query failed"), "Errors", "", components.failure("The query", error)
+        return _grid(figures.empty_figure("Nothing to show: the query failed")), "Errors", "", components.failure("The query", error)
     errors = sum(c["count"] for c in totals)
     title = f"Errors by {rows} × {columns}, split by {split} (top {GRID_MAX} each)"
     coverage = f"{units.number(errors)} errors · query {ms_totals + ms_cells:.0f} ms"
     if not cells:
-        return figures.empty_figure("No errors in this timeframe"), title, coverage, components.notice("No errors match these filters in this timeframe.")
-    return figures.pie_grid(cells, rows, columns, split, row_order, column_order), title, coverage, None
+        return _grid(figures.empty_figure("No errors in this timeframe")), title, coverage, components.notice("No errors match these filters in this timeframe.")
+    return _grid(figures.pie_grid(cells, rows, columns, split, row_order, column_order)), title, coverage, None
+
+
+def _grid(figure: Any) -> dcc.Graph:
+    return dcc.Graph(id="errors-grid", figure=figure, config={"displaylogo": False})
 
 
 def _top(cells: list[dict], key: str) -> list[Any]:
