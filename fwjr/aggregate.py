@@ -9,21 +9,22 @@ determinism contract of DESIGN.md holds by construction, not by luck of float or
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from fwjr.bucket import bucket_start, check_precision, iso
 from fwjr.metrics import ALL_METRICS
 from fwjr.model import COUNT_COLUMNS, ERROR_KEYS, METRIC_COLUMNS, SCOPE_KEYS, Job
 
-MICRO = 1_000_000
+MICRO: Final = 1_000_000
 VALUE_COLUMNS: tuple[str, ...] = COUNT_COLUMNS + METRIC_COLUMNS
 ROW_COLUMNS: tuple[str, ...] = ("bucket",) + SCOPE_KEYS + VALUE_COLUMNS
 ERROR_COLUMNS: tuple[str, ...] = ("bucket",) + ERROR_KEYS + ("count",)
 
 # Position of a metric's `_sum` in the value vector; its `_count` follows it.
-_SUM_INDEX: dict[str, int] = {
+_SUM_INDEX: Final[dict[str, int]] = {
     m.name: len(COUNT_COLUMNS) + 2 * i for i, m in enumerate(ALL_METRICS)
 }
-_WIDTH = len(VALUE_COLUMNS)
+_WIDTH: Final = len(VALUE_COLUMNS)
 
 AggKey = tuple  # (bucket, *scope)
 ErrKey = tuple  # (bucket, workflow, task, step, site, exit_code)

@@ -7,13 +7,14 @@ tz database), so a DST change anywhere cannot move a boundary. Weeks start on Mo
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Final
 
 PRECISIONS: tuple[str, ...] = ("minute", "hour", "day", "week", "month")
 
-_FIXED_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-_DAY = 86400
+_FIXED_SECONDS: Final = {"minute": 60, "hour": 3600, "day": 86400}
+_DAY: Final = 86400
 # 1970-01-01 was a Thursday: three days after a Monday.
-_MONDAY_SHIFT = 3
+_MONDAY_SHIFT: Final = 3
 
 
 def bucket_start(ts: int, precision: str) -> int:

@@ -10,22 +10,22 @@ keeps the hot path near the bare decode rate.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Final
 
 from fwjr.errors import RejectedDocument
 from fwjr.metrics import BY_GROUP, GROUP_ALIASES
 from fwjr.model import Job, StepError
 from fwjr.values import MAX_METRIC, as_float, as_int, as_metric, as_str, unwrap
 
-MAX_ERROR_DETAILS = 4000
-_NO_ERROR_CODE = -1
+MAX_ERROR_DETAILS: Final = 4000
+_NO_ERROR_CODE: Final = -1
 # The last second a UTC bucket can be shown for (9999-12-31T23:59:59Z).
-_LATEST_TS = 253402300799
+_LATEST_TS: Final = 253402300799
 # Performance group name (aliases included) -> {metric name: rule}, for the merge's inner loop.
-_RULES_BY_GROUP: dict[str, dict[str, str]] = {group: dict(rules) for group, rules in BY_GROUP.items()}
+_RULES_BY_GROUP: Final[dict[str, dict[str, str]]] = {group: dict(rules) for group, rules in BY_GROUP.items()}
 _RULES_BY_GROUP.update({alias: _RULES_BY_GROUP[group] for alias, group in GROUP_ALIASES.items()})
 # Exit codes are stored as Int32; a code outside it is unreadable, not a number to wrap.
-_EXIT_CODE_RANGE = range(-(2**31), 2**31)
+_EXIT_CODE_RANGE: Final = range(-(2**31), 2**31)
 
 
 def merge_document(doc: Any, source: str = "") -> Job:
@@ -82,7 +82,7 @@ def merge_document(doc: Any, source: str = "") -> Job:
         performance = step.get("performance")
         if type(performance) is dict and performance:
             weight = _step_weight(span, performance)
-            taken = set() if "cmssw" in performance else None
+            taken: set[str] | None = set() if "cmssw" in performance else None
             _combine(performance, weight, totals, weighted, weights, taken)
 
     for name, value_sum in weighted.items():
@@ -287,46 +287,64 @@ def _combine(
     Raw agent reports carry the same metric twice in one step (`cmssw.Timing` and
     `cpu`); for those steps `taken` keeps the first so a step's totals are not counted
     double. Archive documents have no `cmssw` block and skip that bookkeeping (None).
+    The `cmssw` block is read one level deep, as the agents write it, not recursively:
+    compiled (docs/merge.md) a recursion would have no depth limit on hostile input.
     """
     for group_name, group in performance.items():
         if type(group) is not dict:
             continue
         if group_name == "cmssw":
-            _combine(group, weight, totals, weighted, weights, taken)
+            for inner_name, inner in group.items():
+                if type(inner) is dict:
+                    _combine_group(inner_name, inner, weight, totals, weighted, weights, taken)
+        else:
+            _combine_group(group_name, group, weight, totals, weighted, weights, taken)
+
+
+def _combine_group(
+    group_name: str,
+    group: dict,
+    weight: float,
+    totals: dict[str, float],
+    weighted: dict[str, float],
+    weights: dict[str, float],
+    taken: set[str] | None,
+) -> None:
+    """Fold one performance group (`cpu`, `memory`, `Timing`, ...) by the rules of its metrics."""
+    rules = _RULES_BY_GROUP.get(group_name)
+    if rules is None:
+        return
+    # Walk the values the step has (not the whole table); plain non-negative
+    # floats, the common case, skip the coercion call.
+    for name, raw in group.items():
+        rule = rules.get(name)
+        if rule is None:
             continue
-        rules = _RULES_BY_GROUP.get(group_name)
-        if rules is None:
+        if type(raw) is float and 0.0 <= raw <= MAX_METRIC:
+            value = raw
+        elif raw is None:  # decoded Avro records name every field, most of them null
             continue
-        # Walk the values the step has (not the whole table); plain non-negative
-        # floats, the common case, skip the coercion call.
-        for name, raw in group.items():
-            rule = rules.get(name)
-            if rule is None:
+        else:
+            coerced = as_metric(raw)
+            if coerced is None:
                 continue
-            if type(raw) is float and 0.0 <= raw <= MAX_METRIC:
-                value = raw
-            elif raw is None:  # decoded Avro records name every field, most of them null
+            value = coerced
+        if taken is not None:
+            if name in taken:
                 continue
-            else:
-                value = as_metric(raw)
-                if value is None:
-                    continue
-            if taken is not None:
-                if name in taken:
-                    continue
-                taken.add(name)
-            if rule == "sum":
-                totals[name] = totals.get(name, 0.0) + value
-            elif rule == "max":
-                if value > totals.get(name, -1.0):
-                    totals[name] = value
-            elif rule == "min":
-                current = totals.get(name)
-                if current is None or value < current:
-                    totals[name] = value
-            else:
-                weighted[name] = weighted.get(name, 0.0) + value * weight
-                weights[name] = weights.get(name, 0.0) + weight
+            taken.add(name)
+        if rule == "sum":
+            totals[name] = totals.get(name, 0.0) + value
+        elif rule == "max":
+            if value > totals.get(name, -1.0):
+                totals[name] = value
+        elif rule == "min":
+            current = totals.get(name)
+            if current is None or value < current:
+                totals[name] = value
+        else:
+            weighted[name] = weighted.get(name, 0.0) + value * weight
+            weights[name] = weights.get(name, 0.0) + weight
 
 
 def _wall_time(span_total: float | None, doc: dict, totals: dict[str, float]) -> float | None:

@@ -9,9 +9,9 @@ handled once is handled everywhere.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
-_MONGO_NUMBER_KEYS = ("$numberLong", "$numberInt", "$numberDouble", "$numberDecimal")
+_MONGO_NUMBER_KEYS: Final = ("$numberLong", "$numberInt", "$numberDouble", "$numberDecimal")
 
 
 def unwrap(value: Any) -> Any:
@@ -43,13 +43,13 @@ def as_float(value: Any) -> float | None:
         return number if math.isfinite(number) else None
     if kind is dict:
         inner = unwrap(value)
-        return None if inner is value else as_float(inner)
+        return None if type(inner) is dict else as_float(inner)  # one wrapper: no recursion
     return None
 
 
 # No counter of one job comes near this; above it a value is corrupt, and a stored
 # micro-unit sum (Int64, max ~9.2e12 units) could not hold it anyway.
-MAX_METRIC = 1e12
+MAX_METRIC: Final = 1e12
 
 
 def as_metric(value: Any) -> float | None:
