@@ -9,7 +9,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+# The install also compiles the core with mypyc (setup.py, ~30 CPU-seconds), so it is redone only
+# when its extensions are missing or older than pyproject.toml, setup.py or a source in fwjr/.
+library=$(find . -maxdepth 1 -name 'fwjr_core__mypyc.*.so' -print -quit)
+if [ ! -x .venv/bin/fwjr ] || [ -z "$library" ] || [ -n "$(find pyproject.toml setup.py fwjr -newer "$library" \( -name '*.py' -o -name '*.toml' \) -print -quit)" ]; then
+  .venv/bin/python -m pip install -q -e ".[test]"
+fi
 
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
