@@ -54,7 +54,7 @@ def layout(**params: str) -> html.Div:
             ),
             components.card(
                 html.Span(id="explorer-title"),
-                components.loading(html.Div([html.Div(id="explorer-status"), dcc.Graph(id="explorer-graph", config={"displaylogo": False})]), "explorer-graph"),
+                components.loading(html.Div([html.Div(id="explorer-status"), html.Div(id="explorer-graph-box", className="graph-box")]), "explorer-graph"),
                 html.Div(
                     [
                         html.Span(id="explorer-coverage"),
@@ -128,8 +128,8 @@ def navigate(*values: Any) -> str:
         return view_search(replace(current, page=max(current.page - 1, 0)))
     if trigger == "explorer-next":
         return view_search(replace(current, page=current.page + 1))
-    if trigger == "explorer-graph":
-        return view_search(_drill(current, values[-2]))
+    if trigger == "explorer-graph":  # the Graph is mounted by `draw`: its arrival is no click
+        return view_search(_drill(current, values[-2])) if values[-2] else no_update
     field = trigger[len("explorer-"):]
     return view_search(_apply_control(current, field, controls[field]))
 
@@ -170,7 +170,7 @@ def _drill(view: View, click: dict | None) -> View:
 
 
 @callback(
-    Output("explorer-graph", "figure"),
+    Output("explorer-graph-box", "children"),
     Output("explorer-title", "children"),
     Output("explorer-coverage", "children"),
     Output("explorer-page-label", "children"),
@@ -180,14 +180,19 @@ def _drill(view: View, click: dict | None) -> View:
     Input("explorer-view", "data"),
 )
 def draw(search: str) -> tuple:
-    """The chart of the view in the URL, in the shape its data calls for."""
+    """The chart of the view in the URL, in the shape its data calls for.
+
+    The dcc.Graph is sent with its figure rather than laid out empty with the page (as on the
+    overview and errors pages), so plotly.js is fetched and evaluated after the title and the
+    coverage line are painted.
+    """
     try:
         view = parse_view(params_of(search))
         result = performance.explore(context.store(), view, context.now(), query.ladder(context.settings()))
     except ValueError as error:
-        return figures.empty_figure("Nothing to show: fix the view above"), "Performance", "", "", True, True, components.failure("The view", error)
+        return _graph(figures.empty_figure("Nothing to show: fix the view above")), "Performance", "", "", True, True, components.failure("The view", error)
     except Exception as error:
-        return figures.empty_figure("Nothing to show: the query failed"), "Performance", "", "", True, True, components.failure("The query", error)
+        return _graph(figures.empty_figure("Nothing to show: the query failed")), "Performance", "", "", True, True, components.failure("The query", error)
     title = f"{units.title_of(result.measure, result.stat)} by {result.x}" + (f" and {result.by}" if result.by else "")
     total = result.total
     covered = total.get("covered") if result.measure not in units.BOARD_MEASURES else None
@@ -199,7 +204,11 @@ def draw(search: str) -> tuple:
         figure = figures.empty_figure("No jobs match these filters in this timeframe")
     else:
         figure = _figure(result)
-    return figure, title, coverage, page, result.page == 0, not result.has_more, status
+    return _graph(figure), title, coverage, page, result.page == 0, not result.has_more, status
+
+
+def _graph(figure: Any) -> dcc.Graph:
+    return dcc.Graph(id="explorer-graph", figure=figure, config={"displaylogo": False})
 
 
 def _figure(result: performance.Exploration) -> Any:

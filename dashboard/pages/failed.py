@@ -29,11 +29,14 @@ COLUMNS = (
 
 
 def layout(q: str = "", tf: str = "24h", **params: str) -> html.Div:
+    """The page with its jobs already listed (one search): on screen with the page, no second round trip."""
+    search = search_with("", q=q, tf=tf, **{k: params.get(k, "") for k in FILTER_KEYS})
+    rows, jobs, coverage, status = _load(search)
     return html.Div(
         [
             dcc.Location(id="failed-nav", refresh="callback-nav"),
-            dcc.Store(id="failed-view", data=search_with("", q=q, tf=tf, **{k: params.get(k, "") for k in FILTER_KEYS})),
-            dcc.Store(id="failed-rows"),
+            dcc.Store(id="failed-view", data=search),
+            dcc.Store(id="failed-rows", data=jobs),
             html.H2("Failed jobs"),
             html.Div(
                 [
@@ -43,12 +46,13 @@ def layout(q: str = "", tf: str = "24h", **params: str) -> html.Div:
                 className="controls",
             ),
             html.Div([components.filter_input(k, params.get(k, ""), "failed-filter") for k in FILTER_KEYS], className="filters"),
-            html.Div(id="failed-status"),
+            html.Div(status, id="failed-status"),
             components.card(
                 html.Span("Newest failed jobs", id="failed-title"),
                 components.loading(
                     dash_table.DataTable(
                         id="failed-table",
+                        data=rows,
                         columns=[{"name": title, "id": key} for key, title in COLUMNS],
                         page_size=25,
                         sort_action="native",
@@ -57,7 +61,7 @@ def layout(q: str = "", tf: str = "24h", **params: str) -> html.Div:
                     ),
                     "failed-table",
                 ),
-                html.Span(id="failed-coverage"),
+                html.Span(coverage, id="failed-coverage"),
             ),
             components.card("Selected job", html.Div(components.notice("Click a row to see the job's errors, its log archive and what to do.", "info"), id="failed-detail")),
         ]
@@ -98,9 +102,15 @@ def navigate(*values: Any) -> str:
     Output("failed-coverage", "children"),
     Output("failed-status", "children"),
     Input("failed-view", "data"),
+    prevent_initial_call=True,
 )
 def load(search: str) -> tuple:
-    """The newest failed jobs matching the URL's search and filters."""
+    """The newest failed jobs matching the URL's search and filters (the layout lists them first)."""
+    return _load(search)
+
+
+def _load(search: str) -> tuple:
+    """(table rows, the jobs' detail data, coverage line, status) for the search and filters of `search`."""
     view = params_of(search)
     try:
         start, end = timeframe.preset_range(view.get("tf", "24h"), context.now())

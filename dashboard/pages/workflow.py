@@ -22,10 +22,12 @@ WINDOWS = {k: v[0] for k, v in timeframe.WINDOWS.items()}
 
 
 def layout(name: str = "", tf: str = "24h", **_: str) -> html.Div:
+    """The page with its body already drawn (two queries): on screen with the page, no second round trip."""
+    search = search_with("", name=name, tf=tf)
     return html.Div(
         [
             dcc.Location(id="workflow-nav", refresh="callback-nav"),
-            dcc.Store(id="workflow-view", data=search_with("", name=name, tf=tf)),
+            dcc.Store(id="workflow-view", data=search),
             html.H2(["Workflow ", html.Code(name or "(none chosen)", id="workflow-name")]),
             html.Div(
                 [
@@ -35,7 +37,7 @@ def layout(name: str = "", tf: str = "24h", **_: str) -> html.Div:
                 ],
                 className="controls",
             ),
-            components.loading(html.Div(id="workflow-body"), "workflow-body"),
+            components.loading(html.Div(_body(search), id="workflow-body"), "workflow-body"),
         ]
     )
 
@@ -60,9 +62,14 @@ def navigate(name: str | None, tf: str) -> str:
     return search_with("", name=(name or "").strip(), tf=tf)
 
 
-@callback(Output("workflow-body", "children"), Input("workflow-view", "data"))
+@callback(Output("workflow-body", "children"), Input("workflow-view", "data"), prevent_initial_call=True)
 def draw(search: str) -> Any:
-    """Step tables, snippets and procedures for the workflow in the URL."""
+    """Step tables, snippets and procedures for the workflow in the URL (the layout draws them first)."""
+    return _body(search)
+
+
+def _body(search: str) -> Any:
+    """Step tables, snippets and procedures for the workflow of `search`."""
     view = params_of(search)
     name = view.get("name", "")
     if not name:
