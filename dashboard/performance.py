@@ -137,9 +137,9 @@ def _key_view(store: Store, result: Exploration, filters: dict) -> None:
         return
     if not result.x_order:
         return
-    rows = query.measure_by(
+    rows = query.measure_by(  # unsorted: most of these cells are dropped below, the rest sorted then
         store, result.start, result.end, (result.x, result.by), result.measure, result.stat,
-        filters=filters, only={result.x: result.x_order}, limit=100_000,
+        filters=filters, only={result.x: result.x_order}, limit=100_000, ordered=False,
     )
     weight: dict[Any, int] = {}
     for row in rows:
@@ -150,7 +150,7 @@ def _key_view(store: Store, result: Exploration, filters: dict) -> None:
         result.by_order = result.by_order[:HEATMAP_MAX_ROWS]
         kept = set(result.by_order)
         rows = [r for r in rows if r[result.by] in kept]
-    result.rows = rows
+    result.rows = query.by_value(rows, (result.x, result.by))
 
 
 def _total_of(ranked: dict[str, Any]) -> dict[str, Any]:

@@ -220,3 +220,25 @@ def test_each_read_names_the_projection_that_holds_what_it_uses() -> None:
     assert query._projections(["exit_code"], None, "sum(PeakValueRss_sum)").endswith("optimize_use_projections = 0")
     assert query._projections(["site", "exit_code"], None, "sum(jobs)").endswith("optimize_use_projections = 0")
     assert query._projections(query.SCOPE_KEYS).endswith("optimize_use_projections = 0")
+
+
+def test_unsorted_cells_sorted_by_value_are_the_sorted_cells(empty: Store) -> None:
+    """The explorer's two-key cells are read unsorted and sorted in Python (`query.by_value`):
+    the same rows in the same order as the engine's ORDER BY, ties, missing averages and an
+    overflowing limit included."""
+    no_rss = {**agg_row(NOW - 3600, seed=3, site="T3_NO_RSS", exit_code=8021, workflow="wf-0"), "PeakValueRss_sum": 0, "PeakValueRss_count": 0}
+    rows = _varied_rows(1) + [no_rss]
+    query.insert_aggregates(empty, rows)
+    start, end = 0, NOW + DAY
+    for keys, measure, stat in (
+        (("exit_code", "workflow"), "failed", "sum"),
+        (("workflow", "site"), "jobs", "sum"),
+        (("site", "exit_code"), "PeakValueRss", "avg"),
+        (("exit_code", "site"), "failure_rate", "sum"),
+    ):
+        for limit in (100_000, 5):
+            ordered = query.measure_by(empty, start, end, keys, measure, stat, limit=limit)
+            unsorted = query.measure_by(empty, start, end, keys, measure, stat, limit=limit, ordered=False)
+            assert query.by_value(unsorted, keys) == ordered, (keys, measure, limit)
+            assert measure != "PeakValueRss" or any(r["value"] is None for r in ordered) or limit == 5
+            assert len(ordered) == min(limit, len(query.measure_by(empty, start, end, keys, measure, stat, limit=100_000)))
