@@ -807,10 +807,11 @@ def search_failed_jobs(
     """The newest failed jobs, each once, whose text (as `recent_jobs`, plus fwjr_id and worker
     node) contains `text`, case-insensitively: one search box finds a job by any id an operator holds.
 
-    A text that is exactly some failed jobs' fwjr_id or identity (wmaid) in the range finds those
-    jobs only, through the jobs table's bloom filter on the two ids (sql/0017): an operator who
-    pastes an id gets that job, found in one granule instead of a scan of the range. Any other
-    text is searched as a substring. There, the newest identities are found first from the
+    A text that is exactly some failed jobs' fwjr_id or identity (wmaid) finds those jobs only,
+    at any age the jobs table keeps, even outside the range: an operator who pastes an id wants
+    that job (its row tells when it ran), not the jobs of the range whose ids contain it. The
+    jobs table's bloom filter on the two ids (sql/0017) finds it in one granule per part. Any
+    other text is searched as a substring, in the range. There, the newest identities are found first from the
     needed columns, read newest hour first; only those jobs' rows are then read whole, located
     through the primary key (hour of ts, identity).
     """
@@ -822,7 +823,7 @@ def search_failed_jobs(
     if text:
         params["text"] = text
         exact = (
-            f"SELECT {_JOB_SELECT} FROM jobs WHERE {in_range} AND failed = 1{where} "
+            f"SELECT {_JOB_SELECT} FROM jobs WHERE failed = 1{where} "
             f"AND (fwjr_id = {{text:String}} OR identity = {{text:String}}) {newest_each}"
         )
         found = store.rows(exact, params)

@@ -233,6 +233,7 @@ def test_failed_job_search_by_id_is_exact_and_any_other_text_a_substring(empty: 
         job("wma-b", "7-120", BASE + 20),
         job("wma-c", "x7-12y", BASE + 30, site="T1_US_FNAL"),
         job("wma-d", "8-1", BASE + 40, host="vocms0301"),
+        job("wma-old", "7", BASE - 86400),
     ])
     query.insert_jobs(empty, [job("wma-a", "7-12", BASE + 10)], batch="redelivered")
 
@@ -248,4 +249,7 @@ def test_failed_job_search_by_id_is_exact_and_any_other_text_a_substring(empty: 
     assert found("x7-12Y") == ["wma-c"]
     assert found("7-12", site="T1_US_FNAL") == ["wma-c"]  # the exact id is filtered out: substring in what is left
     assert found("no-such-id") == []
+    assert found("7") == ["wma-old"]  # an exact id outside the range still finds its job, not the range's substrings
+    assert found("wma-old") == ["wma-old"]
+    assert found("wma-ol") == []  # a substring is searched in the range only
     assert [j["identity"] for j in query.search_failed_jobs(empty, BASE, BASE + 3600, None, None, 2)] == ["wma-d", "wma-c"]

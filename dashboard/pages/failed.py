@@ -123,6 +123,8 @@ def _load(search: str) -> tuple:
     rows = [_row(job) for job in jobs]
     status = components.notice("No failed jobs match this search in this timeframe.") if not jobs else None
     more = " (newest shown; narrow the search to see older ones)" if len(jobs) == LIMIT else ""
+    if any(not start <= job["ts"] < end for job in jobs):
+        more += " (found by its id, outside this timeframe)"
     return rows, [_detail_data(job) for job in jobs], f"{len(jobs)} failed jobs{more} · query {ms:.0f} ms", status
 
 
