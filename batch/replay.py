@@ -55,9 +55,10 @@ MERGE_PROJECTION: Projection = {
     },
 }
 ROUTE = "route"
-# Archive bytes (deflated Avro, ~1.2 kB per generated FWJR, so ~55,000 FWJRs) folded by one
-# task, and the most tasks.
-BYTES_PER_FOLD = 64 * 1024 * 1024
+# Archive bytes (deflated Avro, ~1.2 kB per generated FWJR, so ~110,000 FWJRs) folded by one
+# task; the fewest tasks (both cores of the default local[2] fold even a small replay) and the most.
+BYTES_PER_FOLD = 128 * 1024 * 1024
+MIN_FOLD_PARTITIONS = 2
 MAX_FOLD_PARTITIONS = 2000
 # meta_data.ts may be written in milliseconds (fwjr.merge divides values above 1e11).
 _MILLIS_ABOVE = 100_000_000_000
@@ -112,15 +113,17 @@ def archive_dataframe(spark: SparkSession, files: list[str], start: int, end: in
 
 
 def fold_partitions(input_bytes: int) -> int:
-    """How many tasks fold the documents: one per BYTES_PER_FOLD of archive files.
+    """How many tasks fold the documents: one per BYTES_PER_FOLD of archive files, at least two.
 
     Each task pays a fixed price (a Python worker, its imports, a shuffle block; and every
     task makes the worker invalidate its import caches, which re-reads the directory of the
-    Spark jar on the workers' import path: ~0.3 s of CPU), so small replays use few tasks;
-    large ones get enough that one task's Aggregator (its identities and rows) stays small in
-    memory (~55,000 FWJRs per task).
+    Spark jar on the workers' import path: ~0.3 s of CPU). Each also emits its partial rows:
+    fewer, larger tasks merge more jobs that share a (bucket, scope) key before Spark's GROUP BY
+    sees them. 128 MB per task (10 tasks for a day of ~1M FWJRs) took 4-7 s off that day's
+    replay against 64 MB (two pairs of runs); 256 MB left one core idle in the last round and
+    used ~4 GB in the Python workers.
     """
-    return max(1, min(MAX_FOLD_PARTITIONS, math.ceil(input_bytes / BYTES_PER_FOLD)))
+    return max(MIN_FOLD_PARTITIONS, min(MAX_FOLD_PARTITIONS, math.ceil(input_bytes / BYTES_PER_FOLD)))
 
 
 def input_bytes(spark: SparkSession, files: list[str]) -> int:
@@ -229,15 +232,24 @@ def _watch(spark: SparkSession, group: str, counters: Counters, progress: Progre
         progress(finished, total, counters.documents.value, counters.rejected.value)
 
 
+def sorted_rows(rows: pa.Table) -> pa.Table:
+    """Aggregate or error rows in the order `fwjr aggregate` prints them: by bucket, then keys."""
+    keys = ("bucket", *(SCOPE_KEYS if "jobs" in rows.column_names else ERROR_KEYS))
+    return rows.sort_by([(c, "ascending") for c in keys])
+
+
 def _split(table: pa.Table) -> tuple[pa.Table, pa.Table, list[dict], dict[str, int]]:
-    """(aggregate rows, error rows, reject rows, counters) from the grouped result, sorted."""
+    """(aggregate rows, error rows, reject rows, counters) from the grouped result.
+
+    The rows are left in Spark's order: the store sorts what it is given, and sorting a day
+    of minute rows by their twelve keys took ~3 s of a ~2 minute replay. Printing sorts them
+    (`sorted_rows`).
+    """
     kinds = table.column("kind")
-    agg = table.filter(pc.equal(kinds, "agg"))
-    agg = agg.select(["bucket", *SCOPE_KEYS, *VALUE_COLUMNS]).sort_by([(c, "ascending") for c in ("bucket", *SCOPE_KEYS)])
+    agg = table.filter(pc.equal(kinds, "agg")).select(["bucket", *SCOPE_KEYS, *VALUE_COLUMNS])
     err = table.filter(pc.equal(kinds, "err")).select(["bucket", *ERROR_KEYS, "jobs"]).rename_columns(
         ["bucket", *ERROR_KEYS, "count"]
     )
-    err = err.sort_by([(c, "ascending") for c in ("bucket", *ERROR_KEYS)])
     rejects = _reject_rows(table.filter(pc.equal(kinds, "rej")).select(["reason", "detail", "jobs"]).to_pylist())
     stats = {row["reason"]: row["jobs"] for row in table.filter(pc.equal(kinds, "stat")).select(["reason", "jobs"]).to_pylist()}
     return agg, err, sorted(rejects, key=lambda r: r["reason"]), stats

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from batch.replay import run_replay
+from batch.replay import run_replay, sorted_rows
 from batch.replay_command import replay
 from fwjr import query
 from fwjr.aggregate import Aggregator, error_dicts, present, row_dicts
@@ -62,7 +62,7 @@ def offline(archive: Path) -> Aggregator:
 
 
 def _rows(table) -> list[dict]:
-    return table.to_pylist()
+    return sorted_rows(table).to_pylist()
 
 
 def _snapshot(settings: Settings) -> dict[str, list[tuple]]:
