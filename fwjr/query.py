@@ -1071,6 +1071,9 @@ def replace_range(store: Store, start: int, end: int, aggregates: pa.Table, erro
             removed[table] = store.rows(f"SELECT count() FROM {table} WHERE {_IN_RANGE}", params)[0][0]
             store.command(f"DROP TABLE IF EXISTS {staging}")
             store.command(f"CREATE TABLE {staging} AS {table}")
+            # The staging table lives for one swap: a merge of its parts would be wasted CPU,
+            # and its DROP waited for that merge (2.6 of 8.9 s for a day of minute rows).
+            store.command(f"SYSTEM STOP MERGES {staging}")
             store.command(
                 f"INSERT INTO {staging} SELECT * FROM {table} "
                 f"WHERE _partition_id IN {{partitions:Array(String)}} AND NOT ({_IN_RANGE})",
