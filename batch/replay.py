@@ -126,10 +126,15 @@ def fold_partitions(input_bytes: int) -> int:
     return max(MIN_FOLD_PARTITIONS, min(MAX_FOLD_PARTITIONS, math.ceil(input_bytes / BYTES_PER_FOLD)))
 
 
+def local_bytes(files: list[str]) -> int:
+    """Total size of local archive files (paths or file: URLs)."""
+    return sum(os.path.getsize(urlparse(name).path if name.startswith("file:") else name) for name in files)
+
+
 def input_bytes(spark: SparkSession, files: list[str]) -> int:
     """Total size of the archive files, through Hadoop's FileSystem for URLs (hdfs://, ...)."""
     if all(is_local(name) for name in files):
-        return sum(os.path.getsize(urlparse(name).path if name.startswith("file:") else name) for name in files)
+        return local_bytes(files)
     hadoop_path = spark._jvm.org.apache.hadoop.fs.Path
     conf = spark._jsc.hadoopConfiguration()
     total = 0

@@ -26,16 +26,17 @@ DEFAULT_MASTER = "local[2]"
 DEFAULT_APP_NAME = "fwjr-replay"
 
 # Avro's fast reader (the generic reader is the default): about a quarter less CPU per record.
-# C1 only: the C2 compiler spent ~30 s of CPU per replay on Spark's generated code (18 s on one
-# aggregate method of the 80-column partial rows), more than its faster code saves in a replay
-# of up to about a million FWJRs on 2 cores.
-_JVM_OPTIONS = "-Dorg.apache.avro.fastread=true -XX:TieredStopAtLevel=1"
+_JVM_OPTIONS = "-Dorg.apache.avro.fastread=true"
+# C1 only, unless the caller asks for the full JIT: on a replay of 100k FWJRs the C2 compiler
+# spent ~30 s of CPU on Spark's generated code (18 s on one aggregate method of the 80-column
+# partial rows), more than its faster code saved; on a day of ~1M FWJRs the full JIT pays for
+# itself (100.4-100.6 s against 110.0-110.6 s with C1 only, alternating runs, quiet machine).
+_C1_ONLY = "-XX:TieredStopAtLevel=1"
 
 _SESSION_CONF: dict[str, str] = {
     "spark.driver.memory": "3g",
     "spark.driver.maxResultSize": "1g",
     "spark.sql.session.timeZone": "UTC",
-    "spark.executor.extraJavaOptions": f"-Duser.timezone=UTC {_JVM_OPTIONS}",
     "spark.sql.shuffle.partitions": "8",
     "spark.default.parallelism": "4",
     "spark.ui.enabled": "false",
@@ -105,11 +106,12 @@ def resolve_master(master: str | None) -> str:
     return master or os.environ.get("FWJR_SPARK_MASTER") or DEFAULT_MASTER
 
 
-def get_spark(master: str | None = None, app_name: str = DEFAULT_APP_NAME) -> SparkSession:
+def get_spark(master: str | None = None, app_name: str = DEFAULT_APP_NAME, full_jit: bool = False) -> SparkSession:
     """A SparkSession with the Avro connector, UTC time and quiet logs (the running one if any).
 
     Python workers run the interpreter of this process, so they see the same venv (fastavro,
-    orjson, the fwjr package) as the driver.
+    orjson, the fwjr package) as the driver. `full_jit` keeps the JVM's C2 compiler, which
+    pays off on large replays only (see _C1_ONLY).
     """
     from pyspark.sql import SparkSession
 
@@ -118,8 +120,9 @@ def get_spark(master: str | None = None, app_name: str = DEFAULT_APP_NAME) -> Sp
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(resolve_master(master)).appName(app_name)
     builder = builder.config("spark.jars", ",".join(str(jar) for jar in avro_jars()))
-    java_options = f"-Duser.timezone=UTC {_JVM_OPTIONS} -Dlog4j2.configurationFile={quiet_log_config().as_uri()}"
-    builder = builder.config("spark.driver.extraJavaOptions", java_options)
+    jvm = f"-Duser.timezone=UTC {_JVM_OPTIONS}" + ("" if full_jit else f" {_C1_ONLY}")
+    builder = builder.config("spark.driver.extraJavaOptions", f"{jvm} -Dlog4j2.configurationFile={quiet_log_config().as_uri()}")
+    builder = builder.config("spark.executor.extraJavaOptions", jvm)
     for key, value in _SESSION_CONF.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
