@@ -3,7 +3,8 @@ in `customdata`, so a click can set exactly that filter (drill-down).
 
 Shapes: a time series for time; a pie for a few values of one key; bars (stacked when the
 measure adds up) for a ranking; a heatmap when the second key has many values; a grid of
-pies for the error view. WebGL traces above WEBGL_POINTS points (browsers cap contexts).
+pies for the error view. Only trace types of plotly.js's cartesian bundle (dashboard/plotly_bundle.py):
+lines stay SVG at any length (a path per trace), markers are dropped above 200 points.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import plotly.graph_objects as go
 
 from dashboard import units
 
-WEBGL_POINTS = 1000
 PIE_MAX_SLICES = 6
 STACK_MAX_SERIES = 8
 LABEL_CHARS = 42
@@ -48,12 +48,10 @@ def time_series(rows: Sequence[dict], measure: str, stat: str, split: str | None
     series: dict[Any, list[dict]] = {}
     for row in rows:
         series.setdefault(row.get(split) if split else None, []).append(row)
-    points = sum(len(v) for v in series.values())
-    trace = go.Scattergl if points > WEBGL_POINTS else go.Scatter
     figure = go.Figure()
     for key, items in series.items():
         figure.add_trace(
-            trace(
+            go.Scatter(
                 x=[utc_text(r["bucket"]) for r in items],
                 y=[units.axis_values(measure, r["value"]) for r in items],
                 customdata=[[r["bucket"], "" if key is None else key] for r in items],

@@ -26,3 +26,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
 fi
 
 .venv/bin/python -c "from fwjr.broker import default_cache_dir, ensure_kafka_jars; ensure_kafka_jars(default_cache_dir())"
+
+# The board's plotly.js (the cartesian bundle, from the npm registry). Without it the board still
+# works with Dash's full plotly.js, only slower to draw its first charts, so a failed fetch warns.
+.venv/bin/python -m dashboard.plotly_bundle || echo "setup: continuing without the plotly.js cartesian bundle" >&2

@@ -15,7 +15,7 @@ from dash import Input, Output, callback, dcc, html
 from fwjr import exit_codes, query
 
 from dashboard import components, context, timeframe, units
-from dashboard.figures import WEBGL_POINTS, empty_figure, utc_text
+from dashboard.figures import empty_figure, utc_text
 from dashboard.outage_bands import add_outage_bands
 
 
@@ -184,11 +184,10 @@ def _throughput(buckets: list[dict], precision: str, ms: float) -> go.Figure:
         return empty_figure("No jobs in this window")
     per_minute = timeframe.step_seconds(precision) / 60
     x = [utc_text(b["bucket"]) for b in buckets]
-    trace = go.Scattergl if len(buckets) > WEBGL_POINTS else go.Scatter
     figure = go.Figure(
         [
-            trace(x=x, y=[(b["jobs"] - b["failed"]) / per_minute for b in buckets], name="succeeded", stackgroup="jobs", line=dict(color="#2a9d8f")),
-            trace(x=x, y=[b["failed"] / per_minute for b in buckets], name="failed", stackgroup="jobs", line=dict(color="#e76f51")),
+            go.Scatter(x=x, y=[(b["jobs"] - b["failed"]) / per_minute for b in buckets], name="succeeded", stackgroup="jobs", line=dict(color="#2a9d8f")),
+            go.Scatter(x=x, y=[b["failed"] / per_minute for b in buckets], name="failed", stackgroup="jobs", line=dict(color="#e76f51")),
         ]
     )
     figure.update_layout(
