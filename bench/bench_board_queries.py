@@ -7,7 +7,8 @@ rows up to `hour_days`, day rows up to a year; 50 sites, 2,000 workflows (3 task
 retention. Rows are synthesized directly (not from FWJRs: a year is billions of jobs).
 
 Then runs each page's queries (the same fwjr.query calls the pages and API make, with
-varying filter values; an explorer view is its 1-3 queries together) --repeat times and prints p50/p95 per query, against a baseline
+varying filter values; an explorer view is its 1-3 queries together), and the JSON API's answers
+(each endpoint that reads the store, serialization included), --repeat times, and prints p50/p95 per query, against a baseline
 measured in the same run: a full scan of the aggregate table's `jobs` column
 (its sum per job state over all time; a grouped read, so no projection can answer it). Target p95 < 100 ms per query; above 300 ms is a defect.
 The bulk export (`fwjr query aggregates`, the API's aggregates answer) is measured after the
@@ -247,7 +248,40 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     queries["failed 7d: search by host (thousands of matches)"] = lambda: query.search_failed_jobs(store, week, now, f"vocms{rng.randrange(300, 330):04d}", None, 200)
     queries["failed 24h: site + exit code filter"] = lambda: query.search_failed_jobs(
         store, day, now, None, {"site": rng.choice(sites), "exit_code": 8021}, 200)
+    queries.update(api_queries(store, settings, now, rng, sites, workflows))
     return queries
+
+
+def api_queries(
+    store: Store, settings: Settings, now: int, rng: random.Random, sites: list[str], workflows: list[str]
+) -> dict[str, Callable[[], Any]]:
+    """The JSON API's answers (query and serialization, through Flask's test client, no socket),
+    one call per endpoint that reads the store; the bulk export is measured apart (export_queries)."""
+    from urllib.parse import urlencode
+
+    from dashboard.server import create_app
+
+    client = create_app(settings, store).server.test_client()
+
+    def get(path: str, **params: Any) -> Callable[[], bytes]:
+        def call() -> bytes:
+            values = {k: (v() if callable(v) else v) for k, v in params.items()}
+            response = client.get(f"/api/v1/{path}?{urlencode(values)}")
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {path} {values}: {response.status_code} {response.get_data()[:200]!r}")
+            return response.get_data()
+        return call
+
+    hour_ago = now - now % 3600 - 3600
+    return {
+        "api: GET /performance 30d failed, exit_code x workflow": get("performance", tf="last30d", x="exit_code", by="workflow", metric="failed"),
+        "api: GET /totals 24h": get("totals", tf="24h"),
+        "api: GET /suggestions site, 30d": get("suggestions", key="site"),
+        "api: GET /errors 7d workflow x site by exit_code": get("errors", tf="last7d", rows="workflow", columns="site", split="exit_code"),
+        "api: GET /jobs/failed 24h, one site": get("jobs/failed", tf="24h", site=lambda: rng.choice(sites)),
+        "api: GET /aggregates 1 hour at minute, one workflow": get(
+            "aggregates", **{"from": hour_ago, "to": hour_ago + 3600}, precision="minute", workflow=lambda: rng.choice(workflows), format="compact"),
+    }
 
 
 def export_queries(store: Store, settings: Settings, now: int) -> dict[str, Callable[[], Any]]:
