@@ -30,6 +30,7 @@ PAGES = {
     "errors": ("/errors", "errors-coverage", ("#errors-grid .main-svg .trace",)),
     "workflow": ("/workflow?name=%3Cb%3Eevil_workflow%3C%2Fb%3E", "workflow-body", ("#workflow-body table",)),
     "failed": ("/failed", "failed-coverage", ("#failed-table td",)),
+    "outages": ("/outages", "outages-alerts", ("#outages-timeline .main-svg", "#outages-windows *")),
 }
 SINCE_NAVIGATION = "const n = performance.getEntriesByType('navigation')[0]; return Math.round(performance.now() - n.startTime);"
 

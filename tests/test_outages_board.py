@@ -75,7 +75,7 @@ def test_the_page_shows_outages_alerts_with_evidence_and_verdicts(incident: tupl
     first_row = verdicts.splitlines()[1]
     assert first_row.startswith("8028") and SERVICE in first_row
     assert "status events rejected: unknown state (2)" in wait_text(browser, "outages-rejects")
-    browser.save_screenshot(str(SCREENSHOTS / "outages.png"))
+    browser.save_screenshot(str(SCREENSHOTS / "outages-incident.png"))
     assert console_errors(browser) == []
 
 
