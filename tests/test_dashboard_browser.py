@@ -33,6 +33,15 @@ PAGES = {
     "outages": ("/outages", "outages-alerts", ("#outages-timeline .main-svg", "#outages-windows *")),
 }
 SINCE_NAVIGATION = "const n = performance.getEntriesByType('navigation')[0]; return Math.round(performance.now() - n.startTime);"
+# The browser's own paint timings (Web Vitals): first contentful paint and the last largest contentful paint.
+PAINTS = """
+const done = arguments[arguments.length - 1];
+const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+new PerformanceObserver(list => {
+    const entries = list.getEntries();
+    done([fcp ? Math.round(fcp.startTime) : null, Math.round(entries[entries.length - 1].startTime)]);
+}).observe({type: 'largest-contentful-paint', buffered: true});
+"""
 
 
 def wait_text(driver, element_id: str, predicate=lambda text: bool(text.strip()) and text.strip() != "…") -> str:
@@ -56,12 +65,15 @@ def wait_url(driver, predicate) -> dict[str, list[str]]:
 
 def render(driver, base: str, path: str, filled: str, complete: tuple[str, ...]) -> dict[str, int]:
     """Milliseconds from navigation start until the page's first data is on screen ("first data")
-    and until it is complete ("complete"); polled every 20 ms, so each is late by up to that."""
+    and until it is complete ("complete"), polled every 20 ms through chromedriver (late by up to
+    that, more while the page's script runs); and the browser's own first and largest contentful paints."""
     driver.get(base + path)
     wait_text(driver, filled)
     first = driver.execute_script(SINCE_NAVIGATION)
     WebDriverWait(driver, WAIT, poll_frequency=0.02).until(lambda d: all(d.find_elements(By.CSS_SELECTOR, s) for s in complete))
-    return {"first data": first, "complete": driver.execute_script(SINCE_NAVIGATION)}
+    complete_ms = driver.execute_script(SINCE_NAVIGATION)
+    fcp, lcp = driver.execute_async_script(PAINTS)
+    return {"first data": first, "complete": complete_ms, "first contentful paint": fcp, "largest contentful paint": lcp}
 
 
 def test_every_page_renders_without_console_errors(board: str, browser) -> None:
