@@ -53,3 +53,4 @@ def test_every_chart_the_board_draws_is_of_a_type_the_bundle_holds() -> None:
     ]
     used = set().union(*(_trace_types(figure) for figure in built))
     assert used and used <= plotly_bundle.TRACE_TYPES, used - plotly_bundle.TRACE_TYPES
+
