@@ -16,6 +16,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
+from dashboard import plotly_bundle
 from tests.browser_fixtures import SCREENSHOTS, board, browser, generated_jobs, seed, seeded  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -32,7 +33,27 @@ PAGES = {
     "failed": ("/failed", "failed-coverage", ("#failed-table td",)),
     "outages": ("/outages", "outages-alerts", ("#outages-timeline .main-svg", "#outages-windows *")),
 }
-SINCE_NAVIGATION = "const n = performance.getEntriesByType('navigation')[0]; return Math.round(performance.now() - n.startTime);"
+# Installed in every new document before the page's own scripts: notes the frame in which each
+# page's first data (its element has text) and each part of its complete state first appear, so
+# that the times do not depend on when chromedriver's polling gets through (it waits while the
+# page runs script). Times are ms since navigation start (requestAnimationFrame's frame time).
+PROBE = """
+(() => {
+    const seen = window.fwjrSeen = {};
+    const texts = %s, parts = %s;
+    const note = key => { seen[key] = null; requestAnimationFrame(t => { seen[key] = Math.round(t); }); };
+    const check = () => {
+        for (const id of texts) {
+            const el = seen[id] === undefined && document.getElementById(id);
+            if (el && el.textContent.trim() && el.textContent.trim() !== '\u2026') note(id);
+        }
+        for (const css of parts) {
+            if (seen[css] === undefined && document.querySelector(css)) note(css);
+        }
+    };
+    new MutationObserver(check).observe(document, {subtree: true, childList: true, characterData: true});
+})();
+""" % (json.dumps([filled for _, filled, _ in PAGES.values()]), json.dumps([css for *_, parts in PAGES.values() for css in parts]))
 # The browser's own paint timings (Web Vitals): first contentful paint and the last largest contentful paint.
 PAINTS = """
 const done = arguments[arguments.length - 1];
@@ -65,23 +86,27 @@ def wait_url(driver, predicate) -> dict[str, list[str]]:
 
 def render(driver, base: str, path: str, filled: str, complete: tuple[str, ...]) -> dict[str, int]:
     """Milliseconds from navigation start until the page's first data is on screen ("first data")
-    and until it is complete ("complete"), polled every 20 ms through chromedriver (late by up to
-    that, more while the page's script runs); and the browser's own first and largest contentful paints."""
+    and until it is complete ("complete"), as the PROBE noted them; and the browser's own first and
+    largest contentful paints."""
     driver.get(base + path)
     wait_text(driver, filled)
-    first = driver.execute_script(SINCE_NAVIGATION)
-    WebDriverWait(driver, WAIT, poll_frequency=0.02).until(lambda d: all(d.find_elements(By.CSS_SELECTOR, s) for s in complete))
-    complete_ms = driver.execute_script(SINCE_NAVIGATION)
+    WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: all(d.find_elements(By.CSS_SELECTOR, s) for s in complete))
+    seen = WebDriverWait(driver, WAIT).until(
+        lambda d: (lambda marks: marks if all(marks.get(k) is not None for k in (filled, *complete)) else None)(d.execute_script("return window.fwjrSeen"))
+    )
     fcp, lcp = driver.execute_async_script(PAINTS)
-    return {"first data": first, "complete": complete_ms, "first contentful paint": fcp, "largest contentful paint": lcp}
+    return {"first data": seen[filled], "complete": max(seen[css] for css in complete), "first contentful paint": fcp, "largest contentful paint": lcp}
 
 
 def test_every_page_renders_without_console_errors(board: str, browser) -> None:
     """Also records render times, cold (fresh browser, first page) and each page with assets cached,
     and which plotly.js drew the charts; each screenshot is of the complete page."""
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PROBE})
     timings = {"cold: overview": render(browser, board, *PAGES["overview"])}
     timings["plotly.js"] = browser.execute_script(
         "return [window.Plotly.version, performance.getEntriesByType('resource').map(e => e.name).filter(n => /plotly/.test(n))]")
+    if plotly_bundle.installed() is not None:  # the renderer asked for the cartesian bundle (dcc.Graph fetches the full one only if it drew first)
+        assert any(plotly_bundle.installed().name in url for url in timings["plotly.js"][1]), timings["plotly.js"]
     for name, (path, filled, complete) in PAGES.items():
         timings[name] = render(browser, board, path, filled, complete)
         browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
