@@ -13,7 +13,7 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
-from dashboard import alert_banner, alerts_api, api, plotly_bundle, replay_api
+from dashboard import alert_banner, alerts_api, api, replay_api
 
 PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed", "outages")
 NAVIGATION = (("Overview", "/"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"), ("Outages", "/outages"))
@@ -30,11 +30,7 @@ def build_app() -> Dash:
         suppress_callback_exceptions=True,
         title="FWJR Monitor",
         update_title=None,
-        assets_ignore=plotly_bundle.ASSET_PATTERN,
     )
-    bundle = plotly_bundle.installed()
-    if bundle is not None:
-        app.renderer = plotly_bundle.renderer_loading(app.get_asset_url(bundle.name))
     for name in PAGE_MODULES:
         importlib.import_module(f"dashboard.pages.{name}")
     app.layout = shell

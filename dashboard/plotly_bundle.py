@@ -3,8 +3,8 @@
 Dash's dcc.Graph otherwise loads the full plotly.js (4.8 MB), whose evaluation took ~1 s of the
 browser's main thread on a cold load here, more than the rest of the page. The board draws only
 scatter lines, bars, pies and heatmaps, all in the cartesian bundle (1.5 MB). dcc.Graph uses
-`window.Plotly` when a script has defined it, so the board's renderer loads the bundle (see
-`renderer_loading`) and Dash is told not to include it as a blocking script. It is fetched at
+`window.Plotly` when a script has defined it, so the bundle only has to be one of the assets Dash
+includes in every page (Dash's documented way to use a partial bundle). It is fetched at
 install (scripts/setup.sh, the Dockerfile), not committed: the same version as the plotly.js that
 the installed plotly (Python) writes figures for, checked against the integrity the registry
 publishes. Without it the board still works, with the full bundle.
@@ -29,7 +29,6 @@ PACKAGE = "plotly.js-cartesian-dist-min"
 REGISTRY = "https://registry.npmjs.org"
 ASSETS = Path(__file__).resolve().parent / "assets"
 MEMBER = "package/plotly-cartesian.min.js"
-ASSET_PATTERN = r"^plotly-cartesian-.*\.min\.js$"
 # The trace types the cartesian bundle registers (its package README); a figure of any other type
 # would not draw. tests/test_plotly_bundle.py checks every figure the board builds against it.
 TRACE_TYPES: frozenset[str] = frozenset(
@@ -46,23 +45,6 @@ def installed() -> Path | None:
     """The bundle matching the installed plotly, if it has been fetched."""
     path = bundle_path()
     return path if path.is_file() else None
-
-
-def renderer_loading(url: str) -> str:
-    """Dash's renderer, told to load the bundle when a page's own callbacks start.
-
-    Dash would include an asset as a blocking script, evaluated before the page starts (~360 ms on
-    a cold visit here), which held the first numbers back. Loaded this way, the page's content (the
-    routing callback's answer) is on screen first, and the bundle is evaluated while the server
-    computes the charts; dcc.Graph finds `window.Plotly` when the figures arrive. Should a Graph
-    mount first, dcc loads the full plotly.js itself: slower, not wrong.
-    """
-    load = (
-        "if (window.Plotly || window.fwjrPlotlyRequested || payload.output.indexOf('_pages_content') >= 0) return;"
-        " window.fwjrPlotlyRequested = true; var script = document.createElement('script');"
-        f" script.src = {orjson.dumps(url).decode()}; document.head.appendChild(script);"
-    )
-    return f"var renderer = new DashRenderer({{request_pre: function (payload) {{ {load} }}}});"
 
 
 def fetch(version: str | None = None, timeout: float = 60) -> Path:
