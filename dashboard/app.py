@@ -13,7 +13,7 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
-from dashboard import alert_banner, alerts_api, api, replay_api
+from dashboard import alert_banner, alerts_api, api, figures, replay_api
 
 PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed", "outages")
 NAVIGATION = (("Overview", "/"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"), ("Outages", "/outages"))
@@ -37,6 +37,7 @@ def build_app() -> Dash:
     api.register(app.server)
     replay_api.register(app.server)
     alerts_api.register(app.server)
+    figures.warm_up()
     return app
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from dashboard import units
 
@@ -199,6 +200,24 @@ def _template() -> dict:
     if _TEMPLATE is None:
         _TEMPLATE = go.Figure().to_plotly_json()["layout"]["template"]
     return _TEMPLATE
+
+
+def warm_up() -> None:
+    """Build and serialize one figure of each kind the board draws, once per process at start-up.
+
+    plotly imports a trace type's validators, and its JSON encoder, on first use: the first chart
+    callback of a fresh server took 161-169 ms instead of 66-77 ms (measured on a cold visit), so
+    the first operator after a restart would wait for that.
+    """
+    row = {"bucket": 0, "value": 1.0, "site": "s", "exit_code": 0}
+    for figure in (
+        time_series([row], "jobs", "sum"),
+        bars([row], "site", None, "jobs", "sum", ["s"]),
+        pie([row], "site", "jobs", "sum"),
+        heatmap([row], "site", "exit_code", "jobs", "sum", ["s"], [0]),
+        empty_figure(""),
+    ):
+        pio.to_json(figure)
 
 
 def utc_text(epoch: int) -> str:
