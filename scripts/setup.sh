@@ -21,7 +21,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   else
-    echo "setup: chromium/chromedriver missing and not root: browser tests will be skipped" >&2
+    echo "setup: chromium/chromedriver missing and not root: the browser tests will fail (FWJR_TESTS_ALLOW_SKIPS=1 lets them skip)" >&2
   fi
 fi
 
