@@ -101,8 +101,8 @@ def _cell_filters(view: dict[str, str]) -> dict[str, Any]:
 def draw(search: str) -> tuple:
     """Top GRID_MAX rows and columns by error count; pies split by the third key.
 
-    The dcc.Graph is sent with its figure rather than laid out empty with the page, so plotly.js
-    (~3.5 MB to evaluate) is loaded once there is something to draw, after the counts are painted.
+    The dcc.Graph is sent with its figure rather than laid out empty with the page, as on the
+    overview (see its refresh_details).
     """
     view = _view(search)
     try:

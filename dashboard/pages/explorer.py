@@ -182,9 +182,8 @@ def _drill(view: View, click: dict | None) -> View:
 def draw(search: str) -> tuple:
     """The chart of the view in the URL, in the shape its data calls for.
 
-    The dcc.Graph is sent with its figure rather than laid out empty with the page (as on the
-    overview and errors pages), so plotly.js is fetched and evaluated after the title and the
-    coverage line are painted.
+    The dcc.Graph is sent with its figure rather than laid out empty with the page, as on the
+    overview (see its refresh_details).
     """
     try:
         view = parse_view(params_of(search))
