@@ -89,11 +89,12 @@ def render(driver, base: str, path: str, filled: str, complete: tuple[str, ...])
     and until it is complete ("complete"), as the PROBE noted them; and the browser's own first and
     largest contentful paints."""
     driver.get(base + path)
-    wait_text(driver, filled)
-    WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: all(d.find_elements(By.CSS_SELECTOR, s) for s in complete))
-    seen = WebDriverWait(driver, WAIT).until(
-        lambda d: (lambda marks: marks if all(marks.get(k) is not None for k in (filled, *complete)) else None)(d.execute_script("return window.fwjrSeen"))
-    )
+
+    def noted(d) -> dict | None:
+        marks = d.execute_script("return window.fwjrSeen")
+        return marks if all(marks.get(key) is not None for key in (filled, *complete)) else None
+
+    seen = WebDriverWait(driver, WAIT, poll_frequency=0.05).until(noted)
     fcp, lcp = driver.execute_async_script(PAINTS)
     return {"first data": seen[filled], "complete": max(seen[css] for css in complete), "first contentful paint": fcp, "largest contentful paint": lcp}
 
