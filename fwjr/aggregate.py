@@ -27,7 +27,7 @@ _SUM_INDEX: Final[dict[str, int]] = {
 _WIDTH: Final = len(VALUE_COLUMNS)
 
 AggKey = tuple  # (bucket, *scope)
-ErrKey = tuple  # (bucket, workflow, task, step, site, exit_code)
+ErrKey = tuple  # (bucket, *ERROR_KEYS)
 
 
 class Aggregator:
@@ -75,7 +75,9 @@ class Aggregator:
         if job.errors:
             seen_here = set()
             for error in job.errors:
-                error_key = (bucket, job.workflow, job.task, error.step, job.site, error.exit_code)
+                error_key = (
+                    bucket, job.workflow, job.task, error.step, job.site, error.exit_code, job.retry_count, error.signature
+                )
                 if error_key not in seen_here:
                     seen_here.add(error_key)
                     self.errors[error_key] = self.errors.get(error_key, 0) + 1

@@ -15,9 +15,13 @@ from typing import Any, Final
 from fwjr.errors import RejectedDocument
 from fwjr.metrics import BY_GROUP, GROUP_ALIASES
 from fwjr.model import Job, StepError
+from fwjr.signature import signature
 from fwjr.values import MAX_METRIC, as_float, as_int, as_metric, as_str, unwrap
 
-MAX_ERROR_DETAILS: Final = 4000
+# Characters of an error message kept per error: a cmsRun log tail is read from both ends, so
+# a longer text keeps its head and its tail and says how much was cut between them.
+MAX_ERROR_DETAILS: Final = 16384
+_DETAILS_HALF: Final = MAX_ERROR_DETAILS // 2
 _NO_ERROR_CODE: Final = -1
 # The last second a UTC bucket can be shown for (9999-12-31T23:59:59Z).
 _LATEST_TS: Final = 253402300799
@@ -26,6 +30,20 @@ _RULES_BY_GROUP: Final[dict[str, dict[str, str]]] = {group: dict(rules) for grou
 _RULES_BY_GROUP.update({alias: _RULES_BY_GROUP[group] for alias, group in GROUP_ALIASES.items()})
 # Exit codes are stored as Int32; a code outside it is unreadable, not a number to wrap.
 _EXIT_CODE_RANGE: Final = range(-(2**31), 2**31)
+# Which error is the job's exit code (docs/merge.md, "The first real error"): an error the
+# agent raised when it killed the job explains the errors of the steps it cut short; a
+# follow-on error only reports an earlier failure (the log tail, a missing step report).
+_AGENT_KILL_TYPES: Final = frozenset({"JobKilled", "PerformanceKill"})
+_AGENT_KILL_STEPS: Final = frozenset({"JobKilled", "PerformanceError"})
+_FOLLOW_ON_TYPES: Final = frozenset({"ErrorLoggingAddition", "ReportManipulatingError"})
+_RANK_KILL: Final = 0
+_RANK_REAL: Final = 1
+_RANK_FOLLOW_ON: Final = 2
+_RANK_NONE: Final = 3
+# Where the agent's CouchDB envelope keeps what the archive form has in meta_data.
+_ENVELOPE_IDS: Final = ("_id", "id", "uid")
+_ENVELOPE_TIMES: Final = ("timestamp", "time_stamp")
+_ENVELOPE_RETRIES: Final = ("retrycount", "retry_count")
 
 
 def merge_document(doc: Any, source: str = "") -> Job:
@@ -43,6 +61,7 @@ def merge_document(doc: Any, source: str = "") -> Job:
     site = ""
     exit_code = 0
     exit_step = ""
+    exit_rank = _RANK_NONE
     acquisition_era = ""
     errors: list[StepError] = []
     totals: dict[str, float] = {}
@@ -68,10 +87,11 @@ def merge_document(doc: Any, source: str = "") -> Job:
             for error in _error_list(step_errors):
                 code = _exit_code(error)
                 details = as_str(error.get("details"))
-                errors.append(
-                    StepError(name, code, as_str(error.get("type")), details[:MAX_ERROR_DETAILS])
-                )
-                if not exit_step:
+                kind = as_str(error.get("type"))
+                errors.append(StepError(name, code, kind, _kept(details), signature(details)))
+                rank = _error_rank(name, kind)
+                if rank < exit_rank:
+                    exit_rank = rank
                     exit_code = code
                     exit_step = name
         step_events, era = _outputs(step.get("output"))
@@ -112,13 +132,37 @@ def merge_document(doc: Any, source: str = "") -> Job:
         wn_name=as_str(meta.get("wn_name")) or as_str(doc.get("hostName")),
         fwjr_id=as_str(meta.get("fwjr_id")),
         agent_ver=as_str(meta.get("agent_ver")),
+        retry_count=_retry_count(meta),
         failed=failed,
         metrics=metrics,
         cpu_efficiency=efficiency,
         efficiency_outlier=efficiency is not None and efficiency > 1.0,
         errors=errors,
-        log_archive=_log_archive(doc),
+        log_archive=_log_archive(doc, steps),
     )
+
+
+def _error_rank(step: str, kind: str) -> int:
+    """How strongly an error explains the job's failure: lower wins, ties go to document order."""
+    if kind in _AGENT_KILL_TYPES or step in _AGENT_KILL_STEPS:
+        return _RANK_KILL
+    if kind in _FOLLOW_ON_TYPES:
+        return _RANK_FOLLOW_ON
+    return _RANK_REAL
+
+
+def _kept(details: str) -> str:
+    """The message as stored: whole when short, else its head and tail around a marked cut."""
+    if len(details) <= MAX_ERROR_DETAILS:
+        return details
+    cut = len(details) - 2 * _DETAILS_HALF
+    return f"{details[:_DETAILS_HALF]}\n[... {cut} characters cut ...]\n{details[-_DETAILS_HALF:]}"
+
+
+def _retry_count(meta: dict) -> int:
+    """How many times the agent had retried the job before this report (0 when not said)."""
+    count = as_int(meta.get("retry_count"))
+    return count if count is not None and 0 <= count < 2**31 else 0
 
 
 def _second(value: Any) -> float | None:
@@ -148,7 +192,10 @@ def split_task(task: str) -> tuple[str, str]:
 
 
 def _unwrap_envelope(doc: dict, source: str) -> dict:
-    """The report inside the wrappers it arrives in: `{"data": [doc]}`, the 2015 `{"fwjr": ...}`."""
+    """The report inside the wrappers it arrives in: `{"data": [doc]}`, the agent's CouchDB
+    envelope `{_id, timestamp, jobstate, jobtype, retrycount, fwjr: {task, steps}}` (2015:
+    `time_stamp`, `uid` or `id`), whose fields become the report's meta_data as WMCore's
+    archive conversion makes them."""
     data = doc.get("data")
     if "steps" not in doc and type(data) is list:
         if len(data) != 1 or type(data[0]) is not dict:
@@ -157,20 +204,51 @@ def _unwrap_envelope(doc: dict, source: str) -> dict:
     inner = doc.get("fwjr")
     if "steps" not in doc and type(inner) is dict:
         merged = dict(inner)
-        for key in ("meta_data", "wmaid", "task", "Campaign"):
+        for key in ("wmaid", "task", "Campaign"):
             if key in doc and key not in merged:
                 merged[key] = doc[key]
-        if "meta_data" not in merged and "time_stamp" in doc:
-            merged["meta_data"] = {"ts": doc["time_stamp"]}
-        doc = merged
+        merged["meta_data"] = _envelope_meta(doc, inner)
+        return merged
+    meta = doc.get("meta_data")
+    if type(meta) is dict and "retry_count" not in meta:
+        retries = _first_present(doc, _ENVELOPE_RETRIES)
+        if retries is not None:
+            doc = dict(doc)
+            doc["meta_data"] = dict(meta, retry_count=retries)
     return doc
+
+
+def _envelope_meta(envelope: dict, inner: dict) -> dict:
+    """meta_data for an enveloped report: its own fields first, then the envelope's."""
+    own = inner.get("meta_data", envelope.get("meta_data"))
+    meta = dict(own) if type(own) is dict else {}
+    filled = (
+        ("ts", _first_present(envelope, _ENVELOPE_TIMES)),
+        ("jobstate", envelope.get("jobstate")),
+        ("jobtype", envelope.get("jobtype")),
+        ("fwjr_id", _first_present(envelope, _ENVELOPE_IDS)),
+        ("retry_count", _first_present(envelope, _ENVELOPE_RETRIES)),
+    )
+    for key, value in filled:
+        if value is not None and value != "" and (unwrap(meta.get(key)) is None or meta.get(key) == ""):
+            meta[key] = value
+    return meta
+
+
+def _first_present(doc: dict, keys: tuple[str, ...]) -> Any:
+    """The value of the first of these keys that the document has and that is not null."""
+    for key in keys:
+        value = doc.get(key)
+        if value is not None:
+            return value
+    return None
 
 
 def _steps_of(doc: dict, source: str) -> list[tuple[str, dict]]:
     """Steps as (name, step) in document order, whatever shape the agent wrote them in."""
     steps = doc.get("steps")
-    if steps is None:
-        return []
+    if not steps and type(steps) in (list, dict, type(None)):
+        raise _not_a_report(doc, source)
     if type(steps) is list:
         result = []
         for index, step in enumerate(steps):
@@ -186,14 +264,27 @@ def _steps_of(doc: dict, source: str) -> list[tuple[str, dict]]:
     raise RejectedDocument("steps is neither a list nor an object", "steps", steps, source)
 
 
+def _not_a_report(doc: dict, source: str) -> RejectedDocument:
+    """Why a document with no steps is refused: it is something else (an aggregate, a
+    dictionary, an ACDC record), so the reason names what it has, not a missing field."""
+    kind = doc.get("type")
+    reason = "not a job report: no steps"
+    if type(kind) is str and kind and kind != "fwjr":
+        reason = f"not a job report: no steps (document type {kind!r})"
+    return RejectedDocument(reason, "steps", sorted(str(key) for key in doc)[:12], source)
+
+
 def _timestamp(doc: dict, meta: dict, steps: list[tuple[str, dict]], source: str) -> int:
-    """meta_data.ts; raw agent reports without meta_data fall back to their last step stop."""
+    """meta_data.ts (an envelope's time is there already); else the last step stop, as raw
+    agent reports without meta_data have nothing else."""
     raw = unwrap(meta.get("ts"))
-    if raw is None and not meta:
+    if raw is None:
         stops = [as_float(step.get("stop", step.get("stopTime"))) for _, step in steps]
         known = [stop for stop in stops if stop is not None]
         if not known:
-            raise RejectedDocument("no meta_data.ts and no step stop time", "meta_data.ts", None, source)
+            raise RejectedDocument(
+                "no time: no meta_data.ts, no envelope timestamp and no step stop time", "meta_data.ts", None, source
+            )
         raw = max(known)
         if not 0 < raw <= _LATEST_TS:
             raise RejectedDocument("last step stop time is not a plausible epoch time", "steps[].stop", raw, source)
@@ -389,13 +480,21 @@ def _efficiency(metrics: dict[str, float]) -> float | None:
     return cpu_hours / core_hours
 
 
-def _log_archive(doc: dict) -> str:
-    """The job's log archive LFN, where operators go to read the logs."""
+def _log_archive(doc: dict, steps: list[tuple[str, dict]]) -> str:
+    """The job's log archive LFN, where operators go to read the logs: from LFNArray, else
+    from the output of its log-archiving step (the agent's form has no LFNArray)."""
     lfns = doc.get("LFNArray")
     if type(lfns) is list:
         for lfn in lfns:
             if type(lfn) is str and "logArchive" in lfn:
                 return lfn
+    for name, step in steps:
+        if name.startswith("logArch"):
+            for output in _output_files(step.get("output")):
+                if type(output) is dict:
+                    lfn = output.get("lfn")
+                    if type(lfn) is str and "logArchive" in lfn:
+                        return lfn
     return ""
 
 
@@ -432,7 +531,7 @@ def archive_form(doc: dict) -> dict:
     step_names = {name for name, _ in steps if doc.get(name) is not None}
     form = {key: value for key, value in doc.items() if key not in step_names and key != "steps"}
     meta = dict(doc["meta_data"]) if type(doc.get("meta_data")) is dict else {}
-    if not meta:
+    if unwrap(meta.get("ts")) is None:
         try:
             meta["ts"] = _timestamp(doc, meta, steps, "")
         except RejectedDocument:
@@ -440,6 +539,10 @@ def archive_form(doc: dict) -> dict:
     if not as_str(meta.get("wn_name")) and as_str(doc.get("hostName")):
         meta["wn_name"] = doc["hostName"]
     form["meta_data"] = meta
+    log_archive = _log_archive(doc, steps)
+    lfns = form.get("LFNArray") if type(form.get("LFNArray")) is list else []
+    if log_archive and log_archive not in lfns:
+        form["LFNArray"] = [*lfns, log_archive]  # the schema's step outputs have no LFN
     fallback_site = "" if any(_has_site(step) for _, step in steps) else as_str(doc.get("siteName"))
     form["steps"] = [_archive_step(name, step, fallback_site) for name, step in steps]
     return form

@@ -24,8 +24,9 @@ SCOPE_KEYS: tuple[str, ...] = (
     "campaign",
 )
 
-# The keys of the global error view: one row per (bucket, workflow, task, step, site, exit_code).
-ERROR_KEYS: tuple[str, ...] = ("workflow", "task", "step", "site", "exit_code")
+# The keys of the global error view: one row per (bucket, workflow, task, step, site, exit_code,
+# retry_count, signature), so failures can be read per retry and per kind of message.
+ERROR_KEYS: tuple[str, ...] = ("workflow", "task", "step", "site", "exit_code", "retry_count", "signature")
 
 # Value columns of an aggregate row besides the per-metric sums and counts.
 COUNT_COLUMNS: tuple[str, ...] = ("jobs", "failed", "eff_outliers")
@@ -35,13 +36,18 @@ METRIC_COLUMNS: tuple[str, ...] = tuple(
 )
 
 
-class StepError(msgspec.Struct, frozen=True, array_like=True):
-    """One error of one step; every step's errors are kept, not only the first."""
+class StepError(msgspec.Struct, frozen=True):
+    """One error of one step; every step's errors are kept, not only the first.
+
+    `signature` names the kind of failure (fwjr.signature); `details` is the message as the
+    agent wrote it, cut in its middle when longer than the merge keeps (the cut is marked).
+    """
 
     step: str
     exit_code: int
     type: str
     details: str
+    signature: str
 
 
 class Job(msgspec.Struct, kw_only=True):
@@ -62,6 +68,7 @@ class Job(msgspec.Struct, kw_only=True):
     wn_name: str
     fwjr_id: str
     agent_ver: str
+    retry_count: int
     failed: bool
     metrics: dict[str, float]
     cpu_efficiency: float | None

@@ -19,6 +19,7 @@ from fwjr.aggregate import Aggregator, error_dicts, row_dicts
 from fwjr.config import Settings
 from fwjr.generate import generate_documents
 from fwjr.migrate import migrate
+from fwjr.signature import signature
 from fwjr.model import Job, StepError
 from fwjr.reader import decode_json, to_job
 from fwjr.query import JOB_COLUMNS
@@ -54,8 +55,8 @@ def hostile_job(ts: int) -> Job:
         identity="hostile-job-1", ts=ts, workflow="<b>evil_workflow</b>", task="/<b>evil_workflow</b>/<i>Task</i>",
         site="T2_XX_<Hostile>", host="host<script>.example", jobtype="Processing", jobstate="jobfailed",
         exit_code=8021, exit_step="cmsRun1", acquisition_era="", campaign="", wn_name="wn-1", fwjr_id="hostile-fwjr-1",
-        agent_ver="1.0", failed=True, metrics={"wall_time": 100.0, "core_hours": 0.1, "cores": 1.0, "wasted_core_hours": 0.1},
-        cpu_efficiency=None, efficiency_outlier=False, errors=[StepError("cmsRun1", 8021, "FileReadError", HOSTILE_TEXT)],
+        agent_ver="1.0", retry_count=2, failed=True, metrics={"wall_time": 100.0, "core_hours": 0.1, "cores": 1.0, "wasted_core_hours": 0.1},
+        cpu_efficiency=None, efficiency_outlier=False, errors=[StepError("cmsRun1", 8021, "FileReadError", HOSTILE_TEXT, signature(HOSTILE_TEXT))],
         log_archive="/store/unmerged/logs/hostile.tar.gz",
     )
 

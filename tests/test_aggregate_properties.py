@@ -22,7 +22,7 @@ PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_che
 metric_values = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
 step_errors = st.lists(
     st.builds(StepError, st.sampled_from(["cmsRun1", "stageOut1", "logArch1"]), st.sampled_from([8001, 50660, 60324, -1]),
-              st.just("Fatal"), st.just("")),
+              st.just("Fatal"), st.just(""), st.sampled_from(["", "a1b2c3d4e5f6"])),
     max_size=3,
 )
 
@@ -48,6 +48,7 @@ def jobs(draw: st.DrawFn, identity: str) -> Job:
         wn_name="",
         fwjr_id="",
         agent_ver="",
+        retry_count=draw(st.integers(min_value=0, max_value=3)),
         failed=bool(errors),
         metrics=metrics,
         cpu_efficiency=efficiency,
@@ -125,7 +126,7 @@ def _job(identity: str, ts: int, failed: bool, metrics: dict[str, float], errors
         identity=identity, ts=ts, workflow="wf", task="t", site="T2_CH_CERN", host="h", jobtype="Processing",
         jobstate="jobfailed" if failed else "success", exit_code=errors[0].exit_code if errors else 0,
         exit_step=errors[0].step if errors else "", acquisition_era="", campaign="", wn_name="", fwjr_id="",
-        agent_ver="", failed=failed, metrics=metrics, cpu_efficiency=None, efficiency_outlier=False,
+        agent_ver="", retry_count=0, failed=failed, metrics=metrics, cpu_efficiency=None, efficiency_outlier=False,
         errors=errors, log_archive="",
     )
 
@@ -144,12 +145,14 @@ def test_rows_hold_sums_and_counts_for_exact_ratios() -> None:
 
 
 def test_error_rows_count_each_key_once_per_job() -> None:
-    errors = [StepError("cmsRun1", 8001, "Fatal", ""), StepError("cmsRun1", 8001, "CMSException", ""),
-              StepError("stageOut1", 60324, "StageOut", "")]
+    errors = [StepError("cmsRun1", 8001, "Fatal", "", "sig1"), StepError("cmsRun1", 8001, "CMSException", "", "sig1"),
+              StepError("stageOut1", 60324, "StageOut", "", "sig2")]
     aggregator = aggregate_jobs([_job("a", START, True, {}, errors), _job("b", START + 59, True, {}, errors[:1])], "minute")
     assert error_dicts(aggregator.errors) == [
-        {"bucket": START, "workflow": "wf", "task": "t", "step": "cmsRun1", "site": "T2_CH_CERN", "exit_code": 8001, "count": 2},
-        {"bucket": START, "workflow": "wf", "task": "t", "step": "stageOut1", "site": "T2_CH_CERN", "exit_code": 60324, "count": 1},
+        {"bucket": START, "workflow": "wf", "task": "t", "step": "cmsRun1", "site": "T2_CH_CERN", "exit_code": 8001,
+         "retry_count": 0, "signature": "sig1", "count": 2},
+        {"bucket": START, "workflow": "wf", "task": "t", "step": "stageOut1", "site": "T2_CH_CERN", "exit_code": 60324,
+         "retry_count": 0, "signature": "sig2", "count": 1},
     ]
 
 

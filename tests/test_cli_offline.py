@@ -38,7 +38,7 @@ def test_jobs_prints_one_json_line_per_sample() -> None:
     records = [json.loads(line) for line in lines]
     assert {r["jobtype"] for r in records} >= {"Harvesting", "LogCollect", "Merge", "Processing", "Production", "Skim"}
     failed = next(r for r in records if r["fwjr_id"] == "1257-0")  # ProductionFailedFwjr.json
-    assert (failed["exit_code"], failed["exit_step"], failed["failed"]) == (99999, "stageOut1", True)
+    assert (failed["exit_code"], failed["exit_step"], failed["failed"]) == (8001, "cmsRun1", True)
     assert failed["metrics"]["wall_time"] == 2.0
     assert f"{SAMPLE_COUNT} jobs, 0 rejected" in result.stderr
 
@@ -47,7 +47,7 @@ def test_jobs_reports_rejections_on_stderr_and_keeps_going(tmp_path: Path) -> No
     (tmp_path / "broken.json").write_text('{"meta_data": {"ts": 1458283295}, "steps": [')
     (tmp_path / "lines.jsonl").write_text(
         (REFERENCE / "fwjr_samples" / "MergeFailedFwjr.json").read_text().replace("\n", "") + "\n"
-        + '{"meta_data": {"ts": -3}, "steps": []}\n'
+        + '{"meta_data": {"ts": -3}, "steps": [{"name": "cmsRun1"}]}\n'
         + "\n"
         + "[1, 2]\n"
     )
@@ -84,7 +84,7 @@ def test_aggregate_day_jsonl_counts_duplicates_once(tmp_path: Path) -> None:
     assert row["bucket"] == "2016-03-18T00:00:00Z"
     assert row["precision"] == "day"
     assert (row["workflow"], row["task"], row["site"]) == ("sryu_MonteCarlo_Sryu_reqmgr2_160318_050144_6584", "Production", "T2_CH_CERN")
-    assert (row["exit_code"], row["exit_step"], row["jobstate"]) == (99999, "stageOut1", "jobfailed")
+    assert (row["exit_code"], row["exit_step"], row["jobstate"]) == (8001, "cmsRun1", "jobfailed")
     assert (row["jobs"], row["failed"]) == (1, 1)
     assert row["wall_time_sum"] == 2.0
     assert row["TotalJobCPU_sum"] == 0.32795

@@ -269,9 +269,19 @@ def test_no_error_gives_zero_and_empty_step() -> None:
     assert (job.exit_code, job.exit_step, job.errors) == (0, "", [])
 
 
-def test_long_error_details_are_cut() -> None:
-    job = merge_document(doc(step("a", errors=[{"type": "X", "exitCode": 1, "details": "y" * 10000}])))
-    assert len(job.errors[0].details) == 4000
+def test_long_error_details_keep_head_and_tail_around_a_marked_cut() -> None:
+    text = "head " + "y" * 40000 + " tail"
+    job = merge_document(doc(step("a", errors=[{"type": "X", "exitCode": 1, "details": text}])))
+    kept = job.errors[0].details
+    assert kept.startswith("head yyy") and kept.endswith("yyy tail")
+    assert f"[... {len(text) - 16384} characters cut ...]" in kept
+    assert len(kept) == 16384 + len(f"\n[... {len(text) - 16384} characters cut ...]\n")
+
+
+def test_error_details_up_to_the_limit_are_kept_whole() -> None:
+    text = "z" * 16384
+    job = merge_document(doc(step("a", errors=[{"type": "X", "exitCode": 1, "details": text}])))
+    assert job.errors[0].details == text
 
 
 # --- document shapes -----------------------------------------------------------

@@ -19,6 +19,7 @@ REFERENCE = WMARCHIVE
 SAMPLES = REFERENCE / "fwjr_samples"
 LEGACY = REFERENCE / "legacy_2015_2016"
 SCHEMA_SAMPLE = REFERENCE / "schemas" / "fwjr_prod_2016-03_sample.json"
+COUCHDB = REFERENCE.parent / "wmagent_couchdb"
 
 HARVEST_WF = "sryu_DQMHarvesting_Sryu_reqmgr2_160318_050142_4405"
 MC_EFF_WF = "sryu_MonteCarlo_eff_Sryu_reqmgr2_160317_161133_1935"
@@ -108,7 +109,9 @@ EXPECTED: dict[Path, dict] = {
     SAMPLES / "ProductionFailedFwjr.json": dict(
         ts=1458283295, workflow="sryu_MonteCarlo_Sryu_reqmgr2_160318_050144_6584", task="Production",
         site="T2_CH_CERN",
-        exit_code=99999, exit_step="stageOut1",  # stageOut1 comes before cmsRun1 in the document
+        # stageOut1 comes before cmsRun1 in the document, but its 99999 "Could not find report
+        # file" (ReportManipulatingError) only reports that cmsRun1 had failed: 8001 is the job's.
+        exit_code=8001, exit_step="cmsRun1",
         jobstate="jobfailed", failed=True, acquisition_era="",
         jobtype="Production", fwjr_id="1257-0", host="mac-122010.local",
         wall_time=1458283183 - 1458283181,  # only logArch1 has both start and stop
@@ -177,7 +180,8 @@ EXPECTED: dict[Path, dict] = {
         workflow="amaltaro_ReReco_Parents_Agent108_Validation_wf2_v9_150622_120602_1357", task="LogCollect",
         site="T1_US_FNAL_Disk",
         exit_code=0, exit_step="", jobstate="", failed=False, acquisition_era="",
-        jobtype="", fwjr_id="", host="",
+        jobtype="", fwjr_id="939-0", host="",  # the envelope's uid
+        retry_count=0,
         wall_time=1434973622 - 1434973511,
         metrics={"core_hours": 111 / 3600},
         absent=("TotalJobCPU",),
@@ -189,7 +193,10 @@ EXPECTED: dict[Path, dict] = {
         task="DIGIPU1MergeFEVTDEBUGHLToutput", site="T1_US_FNAL_Disk",
         exit_code=0, exit_step="", jobstate="", failed=False,
         acquisition_era="CMSSW_7_0_0_pre11",  # output keyed by module: Merged[0]
-        jobtype="", fwjr_id="", host="",
+        jobtype="", fwjr_id="99-0", host="",  # the envelope's uid
+        log_archive="/store/unmerged/logs/prod/2015/6/19/amaltaro_TaskChainH130GGgluonfusion_PU_Agent108_Validation_v9_"
+        "150619_135416_9341/DIGIPU1/DIGIPU1MergeFEVTDEBUGHLToutput/0000/0/1c3b27dc-1689-11e5-8079-02163e00f074-0-0-"
+        "logArchive.tar.gz",  # logArch1's output: the envelope has no LFNArray
         wall_time=37 + 2 + 857,
         metrics={"TotalJobCPU": 512.479, "events": 800, "PeakValueRss": 771.676, "MinEventCPU": 0.0},  # text values
         absent=(),
@@ -199,23 +206,67 @@ EXPECTED: dict[Path, dict] = {
         ts=1445525006, workflow="fabozzi_Run2015BCharmonium-16Oct2015_7414_151016_150741_9653",
         task="DataProcessing", site="T1_US_FNAL_Disk",
         exit_code=0, exit_step="", jobstate="", failed=False, acquisition_era="Run2015B",
-        jobtype="", fwjr_id="", host="",
+        jobtype="", fwjr_id="3268289-0", host="",  # the envelope's id
         wall_time=1 + 549 + 2,
         metrics={"TotalJobCPU": 158.998, "events": 15 + 15 + 0 + 15, "PeakValueRss": 2031.0,
                  "EventThroughput": 0.100054},
         absent=(),
         cpu_efficiency=158.998 / 552,
     ),
+    # The agent's CouchDB form: jobstate, jobtype, fwjr_id (_id), retry_count and the time
+    # (timestamp) come from the envelope; the steps object keeps its order.
+    COUCHDB / "ErrorCodeFail.json": dict(
+        ts=1461990421, workflow="sryu_MonteCarlo_reqmgr1_160430_052119_387", task="Production",
+        site="T1_US_FNAL_Disk",
+        exit_code=8001, exit_step="cmsRun1",  # stageOut1's 99999 report-file error is a follow-on
+        jobstate="jobfailed", failed=True, acquisition_era="",
+        jobtype="Production", fwjr_id="2614-0", host="", retry_count=0,
+        wall_time=1461989899 - 1461989898,  # only logArch1 has both start and stop
+        metrics={"TotalJobCPU": 0.438933, "TotalJobTime": 26.6429, "PeakValueRss": 0.0},
+        absent=("events",),
+        cpu_efficiency=0.438933 / 1,
+        errors=[("cmsRun1", 8001), ("cmsRun1", 8001), ("stageOut1", 99999)],
+        log_archive="/store/unmerged/logs/prod/2016/4/30/sryu_MonteCarlo_reqmgr1_160430_052119_387/Production/0000/0/"
+        "329e886e-0e88-11e6-b2c3-02163e00efd5-1-0-logArchive.tar.gz",
+    ),
+    COUCHDB / "FailedByAgent.json": dict(
+        ts=1461982232,  # the envelope's timestamp: the only time in the document
+        workflow="sryu_TaskChain_Task_Multicore_reqmgr1_160430_020832_2190", task="RECODreHLT",
+        site="",  # JobKilled's site is {}
+        exit_code=71304, exit_step="JobKilled",
+        jobstate="jobfailed", failed=True, acquisition_era="",
+        jobtype="Processing", fwjr_id="1002-0", host="", retry_count=0,
+        wall_time=6264.856289863586,  # no step times: WMTiming.WMTotalWallClockTime
+        metrics={},
+        absent=("TotalJobCPU", "cpu_hours", "events"),
+        cpu_efficiency=None,
+        errors=[("JobKilled", 71304)],
+        log_archive="",
+    ),
+    COUCHDB / "HarvestSuccessFwjr.json": dict(
+        ts=1458276069, workflow=HARVEST_WF, task="EndOfRunDQMHarvest", site="T2_CH_CERN",
+        exit_code=0, exit_step="", jobstate="success", failed=False, acquisition_era="Integ_Test",
+        jobtype="Harvesting", fwjr_id="827-0", host="", retry_count=0,
+        wall_time=3 + 389 + 2,  # logArch1 + cmsRun1 + upload1
+        metrics={"TotalJobCPU": 264.383, "readTotalMB": 42.7638},
+        absent=("events",),
+        cpu_efficiency=264.383 / 394,
+        errors=[],
+        log_archive="/store/unmerged/logs/prod/2016/3/18/sryu_DQMHarvesting_Sryu_reqmgr2_160318_050142_4405/"
+        "EndOfRunDQMHarvest/0000/0/f7a862f8-ecc1-11e5-b4f2-02163e00efd5-EndOfRun-Harvest-1-0-logArchive.tar.gz",
+    ),
 }
 
 SCALAR_FIELDS = (
     "ts", "workflow", "task", "site", "exit_code", "exit_step", "jobstate", "failed",
-    "acquisition_era", "jobtype", "fwjr_id", "host", "identity", "wn_name", "log_archive",
+    "acquisition_era", "jobtype", "fwjr_id", "host", "identity", "wn_name", "log_archive", "retry_count",
 )
 
 
 def _reference_documents() -> list[Path]:
-    return sorted(SAMPLES.glob("*.json")) + [SCHEMA_SAMPLE] + sorted(LEGACY.glob("*.json"))
+    return (
+        sorted(SAMPLES.glob("*.json")) + [SCHEMA_SAMPLE] + sorted(LEGACY.glob("*.json")) + sorted(COUCHDB.glob("*.json"))
+    )
 
 
 def test_every_reference_document_has_expectations() -> None:
