@@ -10,7 +10,7 @@ partial sums, not one row per job; Spark then adds the partials of all tasks wit
 
 Every output row has one shape (FOLD_SCHEMA), told apart by `kind`:
   agg   an aggregate row: bucket, scope, VALUE_COLUMNS
-  err   an error count: bucket, workflow, task, step, site, exit_code; the count in `jobs`
+  err   an error count: bucket, ERROR_KEYS; the count in `jobs`
   rej   rejected documents of one reason: `reason`, a sample message in `detail`, count in `jobs`
   stat  a counter (`reason` = documents | outside range | duplicates), its value in `jobs`
 """
@@ -29,12 +29,12 @@ from fwjr.model import ERROR_KEYS, SCOPE_KEYS, Rejection
 from fwjr.reader import Document, to_job
 
 FILE = "file"
-KEY_COLUMNS: tuple[str, ...] = ("kind", "bucket") + SCOPE_KEYS + ("step", "reason", "detail")
+KEY_COLUMNS: tuple[str, ...] = ("kind", "bucket") + SCOPE_KEYS + tuple(k for k in ERROR_KEYS if k not in SCOPE_KEYS) + ("reason", "detail")
 STAT_DOCUMENTS = "documents"
 STAT_OUTSIDE = "outside range"
 STAT_DUPLICATES = "duplicates"
 
-_ARROW_TYPES: dict[str, pa.DataType] = {"bucket": pa.int64(), "exit_code": pa.int32()}
+_ARROW_TYPES: dict[str, pa.DataType] = {"bucket": pa.int64(), "exit_code": pa.int32(), "retry_count": pa.int32()}
 
 
 def fold_schema() -> pa.Schema:

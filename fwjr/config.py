@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     hour_days: int = Field(default=30, description="Age until hour rows roll up to days.")
     day_days: int = Field(default=365, description="Age until day rows roll up to months.")
     jobs_days: int = Field(default=14, description="Retention of per-job rows (drill-down).")
+    log_url_template: str = Field(
+        default="",
+        description="Link to a job's log archive: {lfn} is replaced by its LFN (e.g. https://eoscmsweb.cern.ch/eos/cms{lfn}); empty shows the LFN only.",
+    )
     spark_master: str = Field(default="local[2]", description="Spark master for replays.")
     config: Path | None = Field(default=None, description="YAML file with any of these settings.")
 

@@ -34,14 +34,15 @@ VALUE_COLUMNS: tuple[str, ...] = COUNT_COLUMNS + METRIC_COLUMNS
 AGG_COLUMNS: tuple[str, ...] = ("bucket",) + SCOPE_KEYS + VALUE_COLUMNS + ("batch",)
 ERROR_COLUMNS: tuple[str, ...] = ("bucket",) + ERROR_KEYS + ("count", "batch")
 DLQ_COLUMNS: tuple[str, ...] = ("bucket", "reason", "count", "batch")
+EXAMPLE_COLUMNS: tuple[str, ...] = ("exit_code", "signature", "step", "type", "example", "seen")
 JOB_COLUMNS: tuple[str, ...] = (
     "identity", "ts", "workflow", "task", "site", "host", "jobtype", "jobstate", "exit_code", "exit_step",
-    "acquisition_era", "campaign", "wn_name", "fwjr_id", "agent_ver", "failed", "wall_time", "cpu_efficiency",
+    "acquisition_era", "campaign", "wn_name", "fwjr_id", "agent_ver", "retry_count", "failed", "wall_time", "cpu_efficiency",
     "core_hours", "error_type", "error_details", "errors", "log_archive", "batch", "src_partition", "src_offset",
 )
 BATCH_TABLES: tuple[str, ...] = ("agg", "errors", "jobs", "dlq_counts")
 BUCKETED_TABLES: tuple[str, ...] = ("agg", "errors", "dlq_counts")
-TABLES: tuple[str, ...] = BATCH_TABLES + ("ingest_batches", "schema_migrations")
+TABLES: tuple[str, ...] = BATCH_TABLES + ("error_examples", "ingest_batches", "schema_migrations")
 
 # How each precision re-buckets the stored `bucket` (DateTime('UTC')); weeks start on Monday.
 _BUCKET_SQL: dict[str, str] = {
@@ -770,6 +771,34 @@ def error_snippets(
         "ORDER BY exit_code, n DESC, error_details LIMIT {per_code:UInt32} BY exit_code LIMIT {limit:UInt32}"
     )
     names = ("exit_code", "error_type", "error_details", "jobs")
+    return [dict(zip(names, row)) for row in store.rows(sql, params)]
+
+
+def top_signatures(
+    store: Store,
+    start: int,
+    end: int,
+    filters: Mapping[str, Any] | None = None,
+    per_code: int = 3,
+    limit: int = 60,
+) -> list[dict[str, Any]]:
+    """The most frequent error signatures per exit code (all step errors), with one real message each.
+
+    Each dict: exit_code, signature, count, step, type, example ("" when no example is kept).
+    """
+    params = _range_params(start, end)
+    params.update({"per_code": int(per_code), "limit": int(limit)})
+    where = _where(filters, ERROR_KEYS, params)
+    sql = (
+        "SELECT c.exit_code, c.signature, c.n, e.step, e.type, e.example FROM "
+        f"(SELECT exit_code, signature, sum(count) AS n FROM errors WHERE {_RANGE}{where} "
+        "GROUP BY exit_code, signature) AS c "
+        "LEFT JOIN (SELECT exit_code, signature, argMax(step, seen) AS step, argMax(type, seen) AS type, "
+        "argMax(example, seen) AS example FROM error_examples GROUP BY exit_code, signature) AS e "
+        "ON c.exit_code = e.exit_code AND c.signature = e.signature "
+        "ORDER BY c.exit_code, c.n DESC, c.signature LIMIT {per_code:UInt32} BY c.exit_code LIMIT {limit:UInt32}"
+    )
+    names = ("exit_code", "signature", "count", "step", "type", "example")
     return [dict(zip(names, row)) for row in store.rows(sql, params)]
 
 

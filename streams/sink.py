@@ -16,12 +16,12 @@ from __future__ import annotations
 import time
 from itertools import chain
 
+import msgspec
 import numpy as np
-import orjson
 import pyarrow as pa
 
 from fwjr import query
-from fwjr.query import AGG_COLUMNS, ERROR_COLUMNS, JOB_COLUMNS
+from fwjr.query import AGG_COLUMNS, ERROR_COLUMNS, EXAMPLE_COLUMNS, JOB_COLUMNS
 from fwjr.aggregate import VALUE_COLUMNS
 from fwjr.bucket import bucket_start
 from fwjr.model import Job
@@ -31,16 +31,21 @@ from streams.pipeline import DeadLetter, Flush, reason_label
 LEDGER_COLUMNS: tuple[str, ...] = ("batch", "topic", "partition", "last_offset")
 DLQ_COLUMNS: tuple[str, ...] = ("bucket", "reason", "count", "batch")
 _JOB_DETAILS_LIMIT = 2000
+# Characters of a message kept as its signature's example (the drill-down has the whole text).
+_EXAMPLE_LIMIT = 4000
 
 # (table, column names, the rows as an Arrow IPC stream): one insert.
 TableInsert = tuple[str, tuple[str, ...], bytes]
 # The Arrow type of every stored column that is not text. Given, not inferred: inference
 # costs a fifth of the conversion, and an all-null column (cpu_efficiency) has nothing to infer from.
-_INTEGER_COLUMNS = ("bucket", "ts", "exit_code", "count", "failed", "src_partition", "src_offset", "partition", "last_offset")
+_INTEGER_COLUMNS = (
+    "bucket", "ts", "exit_code", "retry_count", "count", "failed", "src_partition", "src_offset", "partition", "last_offset", "seen",
+)
 _ARROW_TYPES: dict[str, pa.DataType] = {name: pa.int64() for name in _INTEGER_COLUMNS} | {
     name: pa.float64() for name in ("wall_time", "cpu_efficiency", "core_hours")
 }
 Column = list | pa.Array
+_error_encoder = msgspec.json.Encoder()
 
 
 def job_columns(jobs: list[Job], batches: list[str], partitions: list[int], offsets: list[int]) -> list[list]:
@@ -64,6 +69,7 @@ def job_columns(jobs: list[Job], batches: list[str], partitions: list[int], offs
         [job.wn_name for job in jobs],
         [job.fwjr_id for job in jobs],
         [job.agent_ver for job in jobs],
+        [job.retry_count for job in jobs],
         [int(job.failed) for job in jobs],
         [job.metrics.get("wall_time", 0.0) for job in jobs],
         [job.cpu_efficiency for job in jobs],
@@ -84,10 +90,22 @@ def job_row(job: Job, batch: str, partition: int, offset: int) -> list:
 
 
 def _errors_text(job: Job) -> str:
-    """Every error of the job as JSON `[[step, exit_code, type, details], ...]`, details cut short."""
+    """Every error of the job as JSON `[{step, exit_code, type, signature, details}, ...]`, details
+    as the merge kept them (head and tail of a long log tail)."""
     if not job.errors:
         return "[]"
-    return orjson.dumps([[e.step, e.exit_code, e.type, e.details[:_JOB_DETAILS_LIMIT]] for e in job.errors]).decode()
+    return _error_encoder.encode(job.errors).decode()
+
+
+def _examples(jobs: list[Job]) -> list[list]:
+    """One example message per (exit code, signature) of these jobs: the latest job's."""
+    latest: dict[tuple[int, str], tuple[int, str, str, str]] = {}
+    for job in jobs:
+        for error in job.errors:
+            if error.signature:
+                latest[(error.exit_code, error.signature)] = (job.ts, error.step, error.type, error.details)
+    rows = [[code, sig, step, kind, details[:_EXAMPLE_LIMIT], ts] for (code, sig), (ts, step, kind, details) in latest.items()]
+    return _transposed(rows)
 
 
 def _transposed(rows: list) -> list[list]:
@@ -158,6 +176,9 @@ def store_tables(flush: Flush) -> list[TableInsert]:
     if jobs:
         columns = job_columns(jobs, job_batches, job_partitions, job_offsets)
         inserts.append(("jobs", JOB_COLUMNS, _arrow_stream(JOB_COLUMNS, columns)))
+        examples = _examples(jobs)
+        if examples:
+            inserts.append(("error_examples", EXAMPLE_COLUMNS, _arrow_stream(EXAMPLE_COLUMNS, examples)))
     if dlq:
         rows = [key + (count,) for key, count in dlq.items()]
         bucket, reason, batch, count = _transposed(rows)

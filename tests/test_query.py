@@ -134,7 +134,8 @@ def test_a_ranking_can_order_by_jobs_and_carry_another_measure(empty: Store) -> 
 
 
 def _error(bucket: int, site: str, code: int, count: int, step: str = "cmsRun1", workflow: str = "wf") -> dict:
-    return {"bucket": bucket, "workflow": workflow, "task": "t", "step": step, "site": site, "exit_code": code, "count": count}
+    return {"bucket": bucket, "workflow": workflow, "task": "t", "step": step, "site": site, "exit_code": code, "retry_count": 0,
+            "signature": "", "count": count}
 
 
 def test_error_matrix_and_series(empty: Store) -> None:
@@ -163,7 +164,7 @@ def _job(identity: str, ts: int, failed: bool, details: str = "", site: str = "T
         "identity": identity, "ts": ts, "workflow": "wf", "task": "t", "site": site, "host": "h", "jobtype": "Processing",
         "jobstate": "jobfailed" if failed else "success", "exit_code": 8021 if failed else 0,
         "exit_step": "cmsRun1" if failed else "", "acquisition_era": "Run3", "campaign": "C", "wn_name": "wn",
-        "fwjr_id": "1-0", "agent_ver": "2.3", "failed": int(failed), "wall_time": 100.0,
+        "fwjr_id": "1-0", "agent_ver": "2.3", "retry_count": 0, "failed": int(failed), "wall_time": 100.0,
         "cpu_efficiency": None if failed else 0.8, "core_hours": 0.5, "error_type": "Fatal" if failed else "",
         "error_details": details, "errors": "[]", "log_archive": "/store/logs/x.tar.gz",
     }

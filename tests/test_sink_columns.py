@@ -45,11 +45,12 @@ def _rows(table: pa.Table) -> list[list]:
 
 def _job_contract(job, batch: str, partition: int, offset: int) -> list:
     first = job.errors[0] if job.errors else None
-    errors = [[e.step, e.exit_code, e.type, e.details[:2000]] for e in job.errors]
+    errors = [{"step": e.step, "exit_code": e.exit_code, "type": e.type, "details": e.details, "signature": e.signature}
+              for e in job.errors]
     return [
         job.identity, job.ts, job.workflow, job.task, job.site, job.host, job.jobtype, job.jobstate,
         job.exit_code, job.exit_step, job.acquisition_era, job.campaign, job.wn_name, job.fwjr_id,
-        job.agent_ver, int(job.failed), job.metrics.get("wall_time", 0.0), job.cpu_efficiency,
+        job.agent_ver, job.retry_count, int(job.failed), job.metrics.get("wall_time", 0.0), job.cpu_efficiency,
         job.metrics.get("core_hours", 0.0), first.type if first else "",
         first.details[:2000] if first else "", orjson.dumps(errors).decode(), job.log_archive,
         batch, partition, offset,
@@ -60,7 +61,7 @@ def test_every_table_of_a_mixed_flush_is_written(flush_and_tables) -> None:
     flush, tables = flush_and_tables
     assert len(flush.partitions) == 3
     assert all(part.dead for part in flush.partitions) and flush.duplicates > 0
-    assert list(tables) == ["agg", "errors", "jobs", "dlq_counts", "ingest_batches"]
+    assert list(tables) == ["agg", "errors", "jobs", "error_examples", "dlq_counts", "ingest_batches"]
 
 
 def test_aggregate_and_error_rows_are_the_aggregators_rows(flush_and_tables) -> None:

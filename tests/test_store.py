@@ -134,7 +134,7 @@ def test_the_jobs_id_index_migration_applies_to_an_existing_store(store: Store) 
     now = int(time.time())
     jobs = [
         {name: "" for name in query.JOB_COLUMNS}
-        | {"identity": f"id-{i}", "ts": now - i, "fwjr_id": f"f-{i}", "failed": 1, "exit_code": 8021, "wall_time": 1.0,
+        | {"identity": f"id-{i}", "ts": now - i, "fwjr_id": f"f-{i}", "failed": 1, "exit_code": 8021, "retry_count": 0, "wall_time": 1.0,
            "cpu_efficiency": None, "core_hours": 1.0, "src_partition": -1, "src_offset": -1}
         for i in range(3000)
     ]

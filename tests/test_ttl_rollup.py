@@ -73,7 +73,8 @@ def test_error_and_dlq_counts_roll_up_too(empty: Store) -> None:
     errors, dead = [], []
     for age in AGES:
         for b in _minutes_around(age):
-            errors.append({"bucket": b, "workflow": "wf", "task": "t", "step": "cmsRun1", "site": "A", "exit_code": 8021, "count": 2})
+            errors.append({"bucket": b, "workflow": "wf", "task": "t", "step": "cmsRun1", "site": "A", "exit_code": 8021,
+                           "retry_count": 1, "signature": "abc123", "count": 2})
             dead.append({"bucket": b, "reason": "bad json", "count": 1})
     query.insert_errors(empty, errors)
     query.insert_dlq_counts(empty, dead)

@@ -5,12 +5,14 @@ logs are, and what to do. Cells are DataTable text (escaped); the detail panel i
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import dash
 import orjson
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
 
 from fwjr import exit_codes, query
+from fwjr.config import settings
 
 from dashboard import components, context, suggest, timeframe, units
 from dashboard.figures import utc_text
@@ -148,7 +150,7 @@ def _row(job: dict) -> dict[str, Any]:
 
 
 def _detail_data(job: dict) -> dict[str, Any]:
-    keep = ("identity", "fwjr_id", "wn_name", "workflow", "task", "host", "site", "exit_code", "exit_step", "errors", "log_archive", "ts", "wall_time", "core_hours", "cpu_efficiency", "agent_ver")
+    keep = ("identity", "fwjr_id", "wn_name", "workflow", "task", "host", "site", "exit_code", "exit_step", "errors", "log_archive", "ts", "wall_time", "core_hours", "cpu_efficiency", "agent_ver", "retry_count")
     return {k: job[k] for k in keep}
 
 
@@ -176,14 +178,49 @@ def detail(cell: dict | None, viewport: list[dict] | None, jobs: list[dict] | No
         ("identity (wmaid)", job["identity"]), ("fwjr_id", job["fwjr_id"]), ("worker node", job["wn_name"]), ("agent", job["agent_ver"]),
         ("host", job["host"]), ("site", job["site"]), ("task", job["task"]), ("time (UTC)", utc_text(job["ts"])),
         ("wall time", units.hms(job["wall_time"])), ("core-hours", units.number(job["core_hours"])),
-        ("CPU efficiency", units.format_value("cpu_efficiency", job["cpu_efficiency"])), ("log archive", job["log_archive"] or "(none recorded)"),
+        ("CPU efficiency", units.format_value("cpu_efficiency", job["cpu_efficiency"])), ("retries before", job.get("retry_count", 0)),
     ]
-    parts: list[Any] = [html.Dl([item for key, value in facts for item in (html.Dt(key), html.Dd(str(value)))], className="facts", id="failed-detail-facts")]
+    items = [item for key, value in facts for item in (html.Dt(key), html.Dd(str(value)))]
+    items += [html.Dt("log archive"), html.Dd(_log_link(job["log_archive"]))]
+    parts: list[Any] = [html.Dl(items, className="facts", id="failed-detail-facts")]
     parts.append(html.H4(f"{job['exit_code']}: {exit_codes.describe(job['exit_code'])} (step {job['exit_step'] or '?'})"))
     parts.append(html.P([html.Strong("Action: "), procedure.normal] + ([" — ", procedure.additional] if procedure.additional else [])) if procedure else html.P("No standing procedure for this exit code.", className="hint"))
-    for step, code, kind, details in errors:
-        parts.append(html.Div([html.Div(f"{step}: {code} {kind}", className="snippet-head"), html.Pre(details or "(no message)", className="snippet")]))
+    for error in errors:
+        parts.append(_log_tail(error))
     return html.Div(parts)
+
+
+# Lines of an error text shown before "show all": a log tail is read from its first lines.
+_FOLDED_LINES = 12
+
+
+def _log_tail(error: dict) -> html.Div:
+    """One error as an operator reads a log tail: monospace, newlines kept, escaped by Dash,
+    long texts folded behind "show all"."""
+    details = error.get("details") or "(no message)"
+    head = f"{error.get('step', '?')}: {error.get('exit_code', '?')} {error.get('type', '')}"
+    if error.get("signature"):
+        head += f"  [signature {error['signature']}]"
+    lines = details.splitlines()
+    if len(lines) <= _FOLDED_LINES:
+        body: Any = html.Pre(details, className="snippet log-tail")
+    else:
+        body = html.Details([
+            html.Summary(f"show all {len(lines)} lines"),
+            html.Pre(details, className="snippet log-tail"),
+        ], className="log-fold")
+        body = html.Div([html.Pre("\n".join(lines[:_FOLDED_LINES]), className="snippet log-tail"), body])
+    return html.Div([html.Div(head, className="snippet-head"), body], className="failed-error")
+
+
+def _log_link(lfn: str) -> Any:
+    """The log archive as a link through the configured gateway, or its LFN as text."""
+    if not lfn:
+        return "(none recorded)"
+    template = settings().log_url_template
+    if not template or not lfn.startswith("/"):
+        return lfn
+    return html.A(lfn, href=template.replace("{lfn}", quote(lfn)), target="_blank", rel="noopener noreferrer", id="failed-log-link")
 
 
 suggest.register("failed-filter", FILTER_KEYS, "failed-view", lambda search: timeframe.preset_range(params_of(search).get("tf", "24h"), context.now()))
