@@ -126,6 +126,7 @@ def error_columns(columns: dict[str, Any]) -> dict[str, Any]:
     return {
         "bucket": columns["bucket"][failed], "workflow": columns["workflow"][failed], "task": columns["task"][failed],
         "step": columns["exit_step"][failed], "site": columns["site"][failed], "exit_code": columns["exit_code"][failed],
+        "retry_count": np.zeros(int(failed.sum()), dtype=np.int64), "signature": np.full(int(failed.sum()), "", dtype=object),
         "count": columns["failed"][failed], "batch": columns["batch"][failed],
     }
 

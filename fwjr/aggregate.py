@@ -120,6 +120,15 @@ def error_dicts(errors: dict[ErrKey, int]) -> list[dict]:
     return [dict(zip(ERROR_COLUMNS, key + (count,))) for key, count in sorted(errors.items())]
 
 
+def present_error(row: dict, precision: str) -> dict:
+    """An error row as printed by `fwjr aggregate --rows errors` and `fwjr query errors` alike."""
+    out: dict = {"bucket": iso(row["bucket"]), "precision": precision}
+    for key in ERROR_KEYS:
+        out[key] = row[key]
+    out["count"] = row["count"]
+    return out
+
+
 def regroup(rows: Iterable[dict], precision: str) -> list[dict]:
     """Re-bucket aggregate rows to a coarser precision by summing: exact, since all values are sums."""
     check_precision(precision)

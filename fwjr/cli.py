@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import msgspec
 import typer
 
-from fwjr.aggregate import Aggregator, present, row_dicts
+from fwjr.aggregate import Aggregator, error_dicts, present, present_error, row_dicts
 from fwjr.bucket import PRECISIONS
 from fwjr.model import Rejection
 from fwjr.reader import read_jobs
@@ -28,6 +28,11 @@ Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
 class OutputFormat(str, Enum):
     jsonl = "jsonl"
     table = "table"
+
+
+class RowsKind(str, Enum):
+    aggregates = "aggregates"
+    errors = "errors"
 
 
 class ArchiveFormat(str, Enum):
@@ -68,8 +73,9 @@ def aggregate(
     paths: Annotated[list[Path], typer.Argument(help="FWJR files or archive folders.")],
     precision: Annotated[Precision, typer.Option("--precision", help="Time bucket size (UTC).")] = Precision.hour,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.jsonl,
+    rows_kind: Annotated[RowsKind, typer.Option("--rows", help="Aggregate rows, or the step error rows.")] = RowsKind.aggregates,
 ) -> None:
-    """Print aggregates of the FWJRs, computed by the same code the stream and replay use."""
+    """Print aggregates (or step error counts) of the FWJRs, computed by the same code the stream and replay use."""
     aggregator = Aggregator(precision.value)
     rejected = 0
     for item in read_jobs(paths):
@@ -78,7 +84,10 @@ def aggregate(
             _report_rejection(item)
         else:
             aggregator.add(item)
-    rows = [present(row, precision.value) for row in row_dicts(aggregator.rows)]
+    if rows_kind is RowsKind.errors:
+        rows = [present_error(row, precision.value) for row in error_dicts(aggregator.errors)]
+    else:
+        rows = [present(row, precision.value) for row in row_dicts(aggregator.rows)]
     _print_rows(rows, format)
     typer.echo(
         f"{aggregator.jobs} jobs in {len(rows)} rows, {aggregator.duplicates} duplicates, {rejected} rejected",
@@ -95,9 +104,12 @@ def _print_rows(rows: list[dict], format: OutputFormat) -> None:
             out.write(_encoder.encode(row) + b"\n")
         out.flush()
         return
-    from fwjr.tables import aggregate_table
+    from fwjr.tables import aggregate_table, error_table
 
-    aggregate_table(rows)
+    if rows and "count" in rows[0]:
+        error_table(rows)
+    else:
+        aggregate_table(rows)
 
 
 @app.command()
@@ -244,6 +256,21 @@ def query_aggregates(
 
     rows = read_aggregates(_settings(), parse_iso(start), parse_iso(end), precision.value)
     _print_rows([present(row, precision.value) for row in rows], format)
+
+
+@query_app.command("errors")
+def query_errors(
+    start: Annotated[str, typer.Option("--from", help="Start (ISO time or date, UTC).")],
+    end: Annotated[str, typer.Option("--to", help="End, exclusive (ISO time or date, UTC).")],
+    precision: Annotated[Precision, typer.Option("--precision", help="Time bucket size.")] = Precision.hour,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.jsonl,
+) -> None:
+    """Stored step error counts, printed exactly like `fwjr aggregate --rows errors` prints them."""
+    from fwjr.bucket import parse_iso
+    from fwjr.store_access import read_error_rows
+
+    rows = read_error_rows(_settings(), parse_iso(start), parse_iso(end), precision.value)
+    _print_rows([present_error(row, precision.value) for row in rows], format)
 
 
 # ---------------------------------------------------------------- alerts and service status (issue 6)

@@ -774,6 +774,19 @@ def error_snippets(
     return [dict(zip(names, row)) for row in store.rows(sql, params)]
 
 
+def error_rows(store: Store, start: int, end: int, precision: str) -> list[dict[str, Any]]:
+    """Error rows (bucket, ERROR_KEYS, count) of [start, end) re-summed at `precision`, sorted as
+    `fwjr aggregate --rows errors` prints them."""
+    check_precision(precision)
+    keys = ", ".join(ERROR_KEYS)
+    sql = (
+        f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, {keys}, sum(count) FROM errors WHERE {_RANGE} "
+        f"GROUP BY b, {keys} ORDER BY b, {keys}"
+    )
+    names = ("bucket", *ERROR_KEYS, "count")
+    return [dict(zip(names, row)) for row in store.rows(sql, _range_params(start, end))]
+
+
 def top_signatures(
     store: Store,
     start: int,

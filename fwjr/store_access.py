@@ -27,6 +27,22 @@ def read_aggregates(settings: Settings, start: int, end: int, precision: str) ->
         return query.aggregates(store, start, end, precision)
 
 
+def read_error_rows(settings: Settings, start: int, end: int, precision: str) -> list[dict]:
+    """Error rows (bucket, ERROR_KEYS, count) for [start, end) at `precision`, read from the store.
+
+    Unlike the aggregates there is no API path yet: with the local stack running, the store's
+    owner holds it, and this says so instead of waiting on the lock.
+    """
+    from fwjr import query
+
+    try:
+        store = connect(settings)
+    except StoreBusyError as exc:
+        raise StoreBusyError(f"{exc}; error rows are read from the store directly: stop the stack (fwjr down) first") from exc
+    with store:
+        return query.error_rows(store, start, end, precision)
+
+
 def _api_rows(settings: Settings, start: int, end: int, precision: str) -> list[dict]:
     params = urllib.parse.urlencode({"from": start, "to": end, "precision": precision, "format": "compact"})
     url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/v1/aggregates?{params}"

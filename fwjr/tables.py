@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from fwjr.model import SCOPE_KEYS
+from fwjr.model import ERROR_KEYS, SCOPE_KEYS
 
 _SHOWN_METRICS = ("wall_time", "core_hours", "cpu_hours", "wasted_core_hours")
 
@@ -23,4 +23,15 @@ def aggregate_table(rows: list[dict]) -> None:
         table.add_row(
             row["bucket"], *(str(row[k]) for k in SCOPE_KEYS), str(row["jobs"]), str(row["failed"]), *metrics
         )
+    Console().print(table)
+
+
+def error_table(rows: list[dict]) -> None:
+    """Step error rows, one line each: bucket, the error keys and the count."""
+    table = Table(show_lines=False)
+    columns = ("bucket",) + ERROR_KEYS + ("count",)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row[column]) for column in columns))
     Console().print(table)

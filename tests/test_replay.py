@@ -123,7 +123,8 @@ def test_rebuild_restores_deleted_and_corrupted_buckets(replayed, archive: Path,
         query.delete_range(store, parse_iso("2026-10-31T21:00:00Z"), parse_iso("2026-10-31T22:30:00Z"))
         corrupt = dict(query.aggregates(store, DAY2, DAY3, "minute")[5], batch="corruption")
         query.insert_aggregates(store, [corrupt])
-        error = {"bucket": DAY2 + 60, "workflow": "w", "task": "t", "step": "s", "site": "x", "exit_code": 1, "count": 7}
+        error = {"bucket": DAY2 + 60, "workflow": "w", "task": "t", "step": "s", "site": "x", "exit_code": 1,
+                 "retry_count": 0, "signature": "", "count": 7}
         query.insert_errors(store, [error])
     assert _snapshot(settings) != replayed
     _replay(settings, archive, "2026-10-31", "2026-11-02")
