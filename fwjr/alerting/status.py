@@ -15,21 +15,29 @@ import msgspec
 from fwjr.bucket import parse_iso
 from fwjr.model import Rejection
 
-STATES: tuple[str, ...] = ("up", "degraded", "down")
-# How bad a state is: an outage window reports the worst state it went through.
-SEVERITY: dict[str, int] = {"up": 0, "degraded": 1, "down": 2}
+STATES: tuple[str, ...] = ("up", "degraded", "down", "maintenance")
+# How bad a state is: an outage window reports the worst state it went through. A maintenance
+# event announces a planned window (start, end) and enters no outage window itself (the
+# service's own states during it do); its rank only orders events of the same second.
+SEVERITY: dict[str, int] = {"up": 0, "maintenance": 0, "degraded": 1, "down": 2}
+MAINTENANCE = "maintenance"
 MAX_FUTURE_SECONDS = 300
 MAX_SERVICE_LENGTH = 200
 
 
 class StatusEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """One observation of one service's state at one time (epoch seconds, UTC)."""
+    """One observation of one service's state at one time (epoch seconds, UTC).
+
+    A `maintenance` event also carries the planned window [start, end), which may lie ahead.
+    """
 
     service: str
     state: str
     ts: int
     message: str = ""
     source: str = ""
+    start: int | None = None
+    end: int | None = None
 
 
 @dataclass(slots=True)
@@ -86,9 +94,10 @@ def _event_time(raw: object, source: str) -> int | Rejection:
 def parse_status(doc: object, source: str, now: int | None = None) -> StatusEvent | Rejection:
     """A valid StatusEvent, or the Rejection saying what was wrong with it.
 
-    Rejected: not an object, missing or empty service, a state outside up/degraded/down,
-    a missing or unreadable time, and a time more than MAX_FUTURE_SECONDS ahead of `now`
-    (a clock that far ahead would open outages that have not happened).
+    Rejected: not an object, missing or empty service, a state outside up/degraded/down/
+    maintenance, a missing or unreadable time, a time more than MAX_FUTURE_SECONDS ahead of
+    `now` (a clock that far ahead would open outages that have not happened), and a
+    maintenance event without a readable `start` before its `end`.
     """
     if not isinstance(doc, dict):
         return _reject("status event is not a JSON object", "", doc, source)
@@ -106,14 +115,25 @@ def parse_status(doc: object, source: str, now: int | None = None) -> StatusEven
     current = int(time.time()) if now is None else now
     if ts > current + MAX_FUTURE_SECONDS:
         return _reject(f"status event time is more than {MAX_FUTURE_SECONDS} s in the future (now {current})", "ts", ts, source)
+    state = state.strip().lower()
+    window: dict[str, int] = {}
+    if state == MAINTENANCE:
+        for name in ("start", "end"):
+            moment = _event_time(doc.get(name), source)
+            if isinstance(moment, Rejection):
+                return _reject(f"maintenance {name} missing or not epoch seconds or ISO UTC", name, doc.get(name), source)
+            window[name] = moment
+        if window["end"] <= window["start"]:
+            return _reject("maintenance end is not after its start", "end", window["end"], source)
     message = doc.get("message")
     origin = doc.get("source")
     return StatusEvent(
         service=service.strip(),
-        state=state.strip().lower(),
+        state=state,
         ts=ts,
         message=message if isinstance(message, str) else "",
         source=origin if isinstance(origin, str) else "",
+        **window,
     )
 
 
@@ -161,10 +181,15 @@ class OutageBook:
 
 
 def outage_windows(events: list[StatusEvent]) -> list[Outage]:
-    """Windows of one service from its events sorted by time: a non-up event opens one, up closes it."""
+    """Windows of one service from its events sorted by time: a non-up event opens one, up closes it.
+
+    Maintenance announcements are skipped: they plan a window (and silence it), they do not report one.
+    """
     windows: list[Outage] = []
     current: Outage | None = None
     for event in events:
+        if event.state == MAINTENANCE:
+            continue
         if event.state == "up":
             if current is not None:
                 current.end = event.ts
