@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     dashboard_host: str = Field(default="127.0.0.1", description="Address the board listens on.")
     dashboard_port: int = Field(default=8050, description="Port of the board and its JSON API.")
     metrics_port: int = Field(default=9108, description="Prometheus metrics port of the worker (0 = off).")
+    metrics_host: str = Field(default="127.0.0.1", description="Address the worker's metrics port listens on (0.0.0.0 in a container).")
     flush_interval: float = Field(default=0.5, description="Seconds between worker flushes to the store.")
     batch_size: int = Field(default=10000, description="Messages taken from the stream per batch.")
     dedupe_days: int = Field(default=14, description="How long an FWJR identity is remembered for dedupe.")
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
         description="JSON status pages to poll: {url, service?, fields: {service, state, message, ts}, states: {theirs: ours}}.",
     )
     status_poll_interval: float = Field(default=60.0, description="Seconds between polls of the status endpoints.")
+    alertmanager_urls: list[str] = Field(
+        default_factory=list, description="Alertmanager base URLs (every instance of a cluster) that alerts are posted to (v2 API)."
+    )
+    alertmanager_resend_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between re-sends of firing alerts to Alertmanager; each is valid 4 intervals."
+    )
 
     def alert_rule(self) -> "RuleConfig":
         """The alert rule's knobs from these settings."""

@@ -5,7 +5,7 @@ calls `observe_batch` with every batch it has made durable (so alerts are judged
 exactly the jobs the store holds, in per-partition order), an agent on `service.status`
 feeds status events, and a timer polls configured status pages. Decisions go to
 `fwjr.alerts`, to the `alerts` table and to the receivers, whose background threads
-never hold up the stream.
+never hold up the stream; maintenance announcements go to the receivers that silence.
 
 Alerting assumes the service.status topic and every fwjr.raw partition reach the same
 worker (the local default runs one worker); docs/alerting.md says what changes with more.
@@ -14,6 +14,7 @@ worker (the local default runs one worker); docs/alerting.md says what changes w
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 import time
@@ -28,13 +29,14 @@ from fwjr.alerting.poller import poll
 from fwjr.alerting.publish import publish_status
 from fwjr.alerting.receivers import Dispatcher, receivers_from_settings
 from fwjr.alerting.rule import Alert, AlertEngine, Decision, Outcome
-from fwjr.alerting.status import Outage, StatusEvent, decode_status
+from fwjr.alerting.status import MAINTENANCE, Outage, StatusEvent, decode_status
 from fwjr.bucket import bucket_start
 from fwjr.config import Settings
 from fwjr.model import Rejection
 from fwjr.store import Store
 from streams import topics
 from streams.runtime import Runtime
+from streams.telemetry import TELEMETRY
 
 log = logging.getLogger("fwjr.alerts")
 _encode = msgspec.json.Encoder().encode
@@ -57,8 +59,12 @@ class AlertService:
         self.store = store
         self.engine = AlertEngine(settings.alert_rule())
         self.producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+        receivers = receivers_from_settings(settings)
+        for receiver in receivers:  # each series exists from the start, so increase() sees the first failure
+            for ok in ("true", "false"):
+                RECEIVER_RESULTS.labels(receiver=receiver.name, ok=ok)
         self.dispatcher = Dispatcher(
-            receivers_from_settings(settings),
+            receivers,
             attempts=settings.alert_retry_attempts,
             backoff=settings.alert_retry_backoff,
             on_result=lambda name, ok: RECEIVER_RESULTS.labels(receiver=name, ok=str(ok).lower()).inc(),
@@ -72,14 +78,20 @@ class AlertService:
             self.engine.observe_status(StatusEvent(**row))
         for row in query.alert_history(self.store, now):
             if row["resolved"] is None:
-                self.engine.restore(Alert(**{**row, "evidence": msgspec.json.decode(row["evidence"]), "members": list(row["members"])}))
+                alert = Alert(**{**row, "evidence": msgspec.json.decode(row["evidence"]), "members": list(row["members"])})
+                self.engine.restore(alert)
+                self.dispatcher.restore(copy.deepcopy(alert))
 
     def observe_batch(self, outcomes: list[tuple[int, list[Outcome]]]) -> None:
         """Feed a durable batch's jobs, per source partition, to the engine and act on what it decides."""
         with self._lock:
             for partition, jobs in outcomes:
                 self.engine.observe(jobs, source=partition)
+            judged = self.engine.judged
             decisions = self.engine.advance()
+            TELEMETRY.alert_minutes_judged.inc(self.engine.judged - judged)
+            if self.engine.next_minute is not None:
+                TELEMETRY.alert_judged_until.set(self.engine.next_minute)
         for decision in decisions:
             self.emit(decision)
 
@@ -99,6 +111,8 @@ class AlertService:
                 continue
             STATUS_EVENTS.inc()
             events.append(parsed)
+            if parsed.state == MAINTENANCE:
+                self.dispatcher.maintenance(parsed)
             with self._lock:
                 self.engine.observe_status(parsed)
                 version = len(self.engine.outages.events[parsed.service])

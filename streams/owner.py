@@ -30,7 +30,7 @@ def run_worker(settings: Settings, with_dashboard: bool) -> None:
     store = connect(settings)
     migrate(store, ladder_parameters(settings))
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     if with_dashboard:
         _start_dashboard(settings, store)
     runtime = Runtime(settings, store)

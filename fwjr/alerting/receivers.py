@@ -1,8 +1,12 @@
-"""Alert receivers: an HTTP webhook with an Alertmanager-compatible body, and e-mail over SMTP.
+"""Alert receivers: Alertmanager (fwjr/alerting/alertmanager.py), an HTTP webhook with an
+Alertmanager-compatible body, and e-mail over SMTP.
 
 Each receiver has its own background thread and queue, so a slow or failing receiver
 neither blocks the stream nor delays the other receivers. A delivery is retried with
-exponential backoff and given up (logged, counted) after the configured attempts.
+exponential backoff and given up (logged, counted) after the configured attempts. A
+receiver that keeps alert state itself (Alertmanager) is also ticked from its thread to
+re-send what is firing, hears the alerts restored after a restart, and takes the
+maintenance announcements.
 """
 
 from __future__ import annotations
@@ -12,54 +16,37 @@ import logging
 import queue
 import smtplib
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime, timezone
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from fwjr.alerting.alertmanager import ALERTNAME, SEVERITY, AlertmanagerReceiver, rfc3339, summary
 from fwjr.alerting.rule import Alert, Decision
+from fwjr.alerting.status import StatusEvent
 
 log = logging.getLogger("fwjr.alerts")
 _STOP = object()
-
-
-def _rfc3339(ts: int | None) -> str:
-    if ts is None:
-        return "0001-01-01T00:00:00Z"
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _summary(alert: Alert) -> str:
-    evidence = alert.evidence
-    text = (
-        f"failure rate {evidence['rate']:.1%} at {alert.label()} "
-        f"(baseline {evidence['baseline']:.1%}, {evidence['failures']}/{evidence['jobs']} jobs "
-        f"in {evidence['window_minutes']} min)"
-    )
-    causes = evidence.get("suspected_causes") or []
-    if causes:
-        text += "; suspected cause: " + ", ".join(f"{c['service']} {c['state']}" for c in causes)
-    return text
 
 
 def alertmanager_body(decision: Decision, receiver: str, external_url: str) -> dict:
     """The JSON body Alertmanager's webhook receiver sends (version 4), for one alert's state change."""
     alert = decision.alert
     status = "resolved" if decision.action == "resolve" else "firing"
-    labels = {"alertname": "FWJRErrorRateSpike", "scope": alert.scope, "value": alert.value, "severity": "page"}
+    labels = {"alertname": ALERTNAME, "scope": alert.scope, "value": alert.value, "severity": SEVERITY}
     annotations = {
-        "summary": _summary(alert),
+        "summary": summary(alert),
         "evidence": json.dumps(alert.evidence, sort_keys=True),
         "members": ", ".join(alert.members),
     }
     return {
         "version": "4",
-        "groupKey": f"{{}}:{{alertname=\"FWJRErrorRateSpike\", scope=\"{alert.scope}\", value=\"{alert.value}\"}}",
+        "groupKey": f"{{}}:{{alertname=\"{ALERTNAME}\", scope=\"{alert.scope}\", value=\"{alert.value}\"}}",
         "truncatedAlerts": 0,
         "status": status,
         "receiver": receiver,
-        "groupLabels": {"alertname": "FWJRErrorRateSpike", "scope": alert.scope, "value": alert.value},
+        "groupLabels": {"alertname": ALERTNAME, "scope": alert.scope, "value": alert.value},
         "commonLabels": labels,
         "commonAnnotations": annotations,
         "externalURL": external_url,
@@ -68,8 +55,8 @@ def alertmanager_body(decision: Decision, receiver: str, external_url: str) -> d
                 "status": status,
                 "labels": labels,
                 "annotations": annotations,
-                "startsAt": _rfc3339(alert.fired),
-                "endsAt": _rfc3339(alert.resolved),
+                "startsAt": rfc3339(alert.fired),
+                "endsAt": rfc3339(alert.resolved),
                 "generatorURL": f"{external_url.rstrip('/')}/outages",
                 "fingerprint": alert.id,
             }
@@ -85,7 +72,7 @@ def email_message(decision: Decision, sender: str, recipients: list[str], extern
     message["Subject"] = f"[{state}] FWJR error-rate spike at {alert.label()}"
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    lines = [_summary(alert), "", f"fired {_rfc3339(alert.fired)}", f"resolved {_rfc3339(alert.resolved) if alert.resolved else '-'}"]
+    lines = [summary(alert), "", f"fired {rfc3339(alert.fired)}", f"resolved {rfc3339(alert.resolved) if alert.resolved else '-'}"]
     lines.append("also moved: " + (", ".join(alert.members) or "-"))
     lines.append("")
     for code in alert.evidence.get("top_exit_codes", []):
@@ -102,6 +89,24 @@ class Receiver(Protocol):
 
     def send(self, decision: Decision) -> None:
         """Deliver once; raise on failure (the dispatcher retries)."""
+
+
+@runtime_checkable
+class StatefulReceiver(Protocol):
+    """A receiver that holds alert state itself (Alertmanager): it forgets a firing alert unless
+    told again every `resend_interval` seconds, and it silences planned maintenance."""
+
+    name: str
+    resend_interval: float
+
+    def send(self, decision: Decision) -> None:
+        """Deliver once; raise on failure (the dispatcher retries)."""
+
+    def resend(self) -> int:
+        """Re-send every firing alert; the number sent (0 = nothing to send). Raise on failure."""
+
+    def silence(self, event: StatusEvent) -> str | None:
+        """Silence the alerts blaming a service during its maintenance window. Raise on failure."""
 
 
 class WebhookReceiver:
@@ -161,6 +166,18 @@ class Dispatcher:
         for _, lane, _ in self._lanes:
             lane.put(decision)
 
+    def restore(self, alert: Alert) -> None:
+        """An alert still firing after a restart: stateful receivers hear it again (the others already did)."""
+        for receiver, lane, _ in self._lanes:
+            if isinstance(receiver, StatefulReceiver):
+                lane.put(Decision("fire", alert))
+
+    def maintenance(self, event: StatusEvent) -> None:
+        """A maintenance announcement, for the receivers that silence."""
+        for receiver, lane, _ in self._lanes:
+            if isinstance(receiver, StatefulReceiver):
+                lane.put(event)
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop after the queued deliveries (waiting up to `timeout` seconds in all)."""
         for _, lane, _ in self._lanes:
@@ -170,35 +187,64 @@ class Dispatcher:
         self._stopping.set()
 
     def _run(self, receiver: Receiver, lane: queue.Queue) -> None:
+        """Deliver what is queued; a stateful receiver is also ticked every `resend_interval`,
+        even while deliveries keep coming."""
+        interval = receiver.resend_interval if isinstance(receiver, StatefulReceiver) else None
+        due = None if interval is None else time.monotonic() + interval
         while True:
-            item = lane.get()
+            if due is not None and time.monotonic() >= due:
+                self._resend(receiver)
+                due = time.monotonic() + interval
+            try:
+                item = lane.get(timeout=None if due is None else max(due - time.monotonic(), 0.0))
+            except queue.Empty:
+                continue
             if item is _STOP:
                 return
-            ok = self._deliver(receiver, item)
-            (self.delivered if ok else self.failed)[receiver.name] += 1
-            if self.on_result is not None:
-                self.on_result(receiver.name, ok)
+            self._count(receiver, self._deliver(receiver, item))
 
-    def _deliver(self, receiver: Receiver, decision: Decision) -> bool:
+    def _count(self, receiver: Receiver, ok: bool) -> None:
+        (self.delivered if ok else self.failed)[receiver.name] += 1
+        if self.on_result is not None:
+            self.on_result(receiver.name, ok)
+
+    def _resend(self, receiver: StatefulReceiver) -> None:
+        """One re-send, not retried: the next tick is the retry, and each re-send outlives a few ticks."""
+        try:
+            sent = receiver.resend()
+        except Exception as exc:  # a failed re-send must not stop the receiver's thread
+            log.warning("%s: re-sending the firing alerts failed: %s", receiver.name, exc)
+            self._count(receiver, False)
+            return
+        if sent:
+            self._count(receiver, True)
+
+    def _deliver(self, receiver: Receiver, item: Decision | StatusEvent) -> bool:
+        if isinstance(item, Decision):
+            what, deliver = f"alert {item.alert.id} ({item.action})", lambda: receiver.send(item)
+        else:
+            what, deliver = f"maintenance silence of {item.service}", lambda: receiver.silence(item)
         delay = self.backoff
         for attempt in range(1, self.attempts + 1):
             try:
-                receiver.send(decision)
+                deliver()
                 return True
             except Exception as exc:  # any failure of a receiver is retried, never raised into the stream
-                log.warning("%s: delivery %d/%d of alert %s (%s) failed: %s", receiver.name, attempt, self.attempts,
-                            decision.alert.id, decision.action, exc)
+                log.warning("%s: delivery %d/%d of %s failed: %s", receiver.name, attempt, self.attempts, what, exc)
             if attempt < self.attempts and self._stopping.wait(delay):
                 break
             delay *= 2
-        log.error("%s: gave up on alert %s (%s) after %d attempts", receiver.name, decision.alert.id, decision.action, self.attempts)
+        log.error("%s: gave up on %s after %d attempts", receiver.name, what, self.attempts)
         return False
 
 
 def receivers_from_settings(settings: object) -> list[Receiver]:
-    """The receivers the settings configure (webhooks, and e-mail when an SMTP host and recipients are set)."""
-    external = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
-    found: list[Receiver] = [WebhookReceiver(url, external) for url in settings.alert_webhook_urls]
+    """The receivers the settings configure: Alertmanagers, webhooks, and e-mail when an SMTP host
+    and recipients are set. Their links point at the board's public address."""
+    external = settings.public_url + "/"
+    found: list[Receiver] = [AlertmanagerReceiver(url, external, settings.alertmanager_resend_interval)
+                             for url in settings.alertmanager_urls]
+    found += [WebhookReceiver(url, external) for url in settings.alert_webhook_urls]
     if settings.alert_smtp_host and settings.alert_email_to:
         found.append(EmailReceiver(settings.alert_smtp_host, settings.alert_smtp_port, settings.alert_email_from,
                                    list(settings.alert_email_to), external))
