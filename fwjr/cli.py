@@ -13,6 +13,7 @@ import typer
 from fwjr.aggregate import Aggregator, error_dicts, present, present_error, row_dicts
 from fwjr.bucket import PRECISIONS
 from fwjr.model import Rejection
+from fwjr.ops.cli import register as register_ops_commands
 from fwjr.reader import read_jobs
 
 app = typer.Typer(
@@ -21,6 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+register_ops_commands(app)
 
 Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import Field
@@ -105,6 +105,28 @@ class Settings(BaseSettings):
         )
     # ---- end of alerts block ----
 
+    # ---- operational data, accounts and the executor's API (docs/accounts.md) ----
+    ops_database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the operational database (accounts, actions); unset = SQLite under home."
+    )
+    secret_key: str | None = Field(default=None, description="Signs sessions, CSRF tokens and mailed links; unset = generated once under home.")
+    session_cookie_secure: bool | None = Field(
+        default=None, description="Send the session cookie over HTTPS only; unset = yes unless the board listens on loopback."
+    )
+    session_cookie_samesite: Literal["Lax", "Strict"] = Field(default="Lax", description="SameSite attribute of the session cookie.")
+    login_rate_limit: str = Field(default="10 per minute", description="Login, registration and reset attempts allowed per client address.")
+    registration_domains: list[str] = Field(default_factory=list, description="E-mail domains that may register (empty = registration closed).")
+    mail_smtp_host: str | None = Field(default=None, description="SMTP server for confirmation and reset mail; unset = no mail.")
+    mail_smtp_port: int = Field(default=25, description="SMTP port for account mail.")
+    mail_from: str = Field(default="fwjr-monitor@localhost", description="Sender of account mail.")
+    mail_link_hours: float = Field(default=24.0, description="Hours a mailed confirmation or reset link stays valid.")
+    board_url: str | None = Field(default=None, description="The board's public address, for mailed links; unset = http://host:port.")
+    trusted_proxies: list[str] = Field(default_factory=list, description="Addresses (CIDRs) of reverse proxies whose identity headers are believed.")
+    proxy_identity_header: str | None = Field(default=None, description="Header carrying the signed-in user's name from a trusted proxy.")
+    proxy_groups_header: str | None = Field(default=None, description="Header carrying the user's groups (comma separated) from a trusted proxy.")
+    proxy_group_roles: dict[str, str] = Field(default_factory=dict, description="Proxy group -> role (viewer, operator, admin); the highest wins.")
+    replay_token: str | None = Field(default=None, description="API token `fwjr replay` sends to the store's owner; unset = the file under home.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -123,6 +145,21 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def ops_url(self) -> str:
+        """The operational database's SQLAlchemy URL (SQLite under home unless set)."""
+        return self.ops_database_url or f"sqlite:///{self.home / 'ops.sqlite'}"
+
+    @property
+    def replay_token_file(self) -> Path:
+        """Where `fwjr up` leaves the replay token for `fwjr replay` (mode 0600)."""
+        return self.home / "replay.token"
+
+    @property
+    def public_url(self) -> str:
+        """Base address of the board as users reach it, without a trailing slash."""
+        return (self.board_url or f"http://{self.dashboard_host}:{self.dashboard_port}").rstrip("/")
 
     @property
     def bootstrap(self) -> str:

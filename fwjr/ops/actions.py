@@ -1,0 +1,200 @@
+"""Operators' actions on workflows, for the executor (the service that carries them out).
+
+An operator submits an action (kind, parameters, reasons) for one or more workflows; each
+is stored pending. The executor polls the pending ones and reports those it acted on. A new
+action for a workflow supersedes an older one still pending, so the executor is handed one
+decision per workflow: the latest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from fwjr.ops.models import Account, Action, Reason, utcnow
+
+PENDING, ACTED, SUPERSEDED = "pending", "acted", "superseded"
+WORKFLOW = re.compile(r"^[A-Za-z0-9_.:+-]{1,300}$")
+SITE = re.compile(r"^T[0-3]_[A-Z]{2}_[A-Za-z0-9_-]+$")
+MAX_WORKFLOWS = 1000
+MAX_REASONS = 20
+SHORT_LENGTH = 200
+LONG_LENGTH = 10_000
+
+
+class InvalidAction(ValueError):
+    """A submission that cannot be stored; the message names the field and its value."""
+
+
+def _whole(low: int, high: int, unit: str) -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidAction(f"parameters.{name}={value!r}: expected a whole number of {unit}, {low}..{high}")
+        return value
+
+    return check
+
+
+def _sites(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > 200:
+        raise InvalidAction(f"parameters.{name}={value!r}: expected a list of 1..200 site names")
+    for site in value:
+        if not isinstance(site, str) or not SITE.match(site):
+            raise InvalidAction(f"parameters.{name}: {site!r} is not a site name (like T1_US_FNAL)")
+    return sorted(set(value))
+
+
+MEMORY = _whole(1, 1_000_000, "MB")
+# Per action: the parameters it needs, and those it may take.
+ACTIONS: dict[str, tuple[dict[str, Callable[[str, Any], Any]], dict[str, Callable[[str, Any], Any]]]] = {
+    "acdc": ({}, {"memory": MEMORY, "sites": _sites}),
+    "clone": ({}, {"memory": MEMORY}),
+    "kill": ({}, {}),
+    "more-memory": ({"amount": MEMORY}, {}),
+    "more-wallclock": ({"amount": _whole(1, 10_080, "minutes")}, {}),
+    "split": ({"factor": _whole(2, 100, "times")}, {}),
+    "sites": ({"sites": _sites}, {}),
+    "kill-and-clone": ({}, {"memory": MEMORY}),
+    "resubmit": ({}, {}),
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    workflows: list[str]
+    action: str
+    parameters: dict[str, Any]
+    reasons: list[tuple[str, str]]
+
+
+def parse_submission(body: Any) -> Submission:
+    """A checked submission from a request body; InvalidAction names what is wrong."""
+    if not isinstance(body, dict):
+        raise InvalidAction("expected a JSON object with workflows, action, parameters, reasons")
+    workflows = parse_workflows(body.get("workflows"))
+    action = body.get("action")
+    if action not in ACTIONS:
+        raise InvalidAction(f"action={action!r}: expected one of {', '.join(ACTIONS)}")
+    return Submission(workflows, action, parse_parameters(action, body.get("parameters") or {}), parse_reasons(body.get("reasons")))
+
+
+def parse_workflows(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > MAX_WORKFLOWS:
+        raise InvalidAction(f"workflows={value!r:.200}: expected a list of 1..{MAX_WORKFLOWS} workflow names")
+    for name in value:
+        if not isinstance(name, str) or not WORKFLOW.match(name):
+            raise InvalidAction(f"workflows: {name!r:.200} is not a workflow name (letters, digits, _.:+-, at most 300)")
+    return list(dict.fromkeys(value))
+
+
+def parse_parameters(action: str, parameters: Any) -> dict[str, Any]:
+    if not isinstance(parameters, dict):
+        raise InvalidAction(f"parameters={parameters!r:.200}: expected an object")
+    required, optional = ACTIONS[action]
+    for name in parameters:
+        if name not in required and name not in optional:
+            takes = ", ".join([*required, *optional]) or "none"
+            raise InvalidAction(f"parameters.{name!s:.100}: {action} takes no such parameter (it takes: {takes})")
+    for name in required:
+        if name not in parameters:
+            raise InvalidAction(f"parameters.{name} is missing: {action} needs it")
+    checks = {**required, **optional}
+    return {name: checks[name](name, value) for name, value in parameters.items()}
+
+
+def parse_reasons(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, list) or not value or len(value) > MAX_REASONS:
+        raise InvalidAction(f"reasons={value!r:.200}: expected a list of 1..{MAX_REASONS} objects {{short, long}}")
+    reasons = []
+    for reason in value:
+        short = reason.get("short") if isinstance(reason, dict) else None
+        long = reason.get("long", "") if isinstance(reason, dict) else None
+        if not isinstance(short, str) or not short.strip() or len(short) > SHORT_LENGTH:
+            raise InvalidAction(f"reasons: short={short!r:.200}: expected text of 1..{SHORT_LENGTH} characters")
+        if not isinstance(long, str) or len(long) > LONG_LENGTH:
+            raise InvalidAction(f"reasons: long={long!r:.200}: expected text of at most {LONG_LENGTH} characters")
+        reasons.append((short.strip(), long.strip()))
+    return reasons
+
+
+def submit(session: Session, submission: Submission, account: Account) -> list[Action]:
+    """Store one pending action per workflow, superseding the workflows' older pending ones."""
+    now = utcnow()
+    session.execute(
+        update(Action).where(Action.workflow.in_(submission.workflows), Action.state == PENDING).values(state=SUPERSEDED)
+    )
+    stored = []
+    for workflow in submission.workflows:
+        action = Action(
+            workflow=workflow, action=submission.action, parameters=submission.parameters, account_id=account.id,
+            submitted=now, state=PENDING,
+            reasons=[Reason(position=i, short=short, long=long) for i, (short, long) in enumerate(submission.reasons)],
+        )
+        session.add(action)
+        stored.append(action)
+    session.flush()
+    return stored
+
+
+def describe(action: Action, user: str) -> dict[str, Any]:
+    """The API's view of one action."""
+    return {
+        "id": action.id, "workflow": action.workflow, "action": action.action, "parameters": action.parameters,
+        "reasons": [{"short": r.short, "long": r.long} for r in action.reasons], "user": user,
+        "submitted": int(action.submitted.timestamp()), "state": action.state,
+        "acted": int(action.acted.timestamp()) if action.acted else None,
+    }
+
+
+STATES = {0: (PENDING,), 1: (ACTED,), -1: (PENDING, ACTED, SUPERSEDED)}
+
+
+def listing(session: Session, since: datetime, acted: int) -> dict[str, dict[str, Any]]:
+    """{workflow: action} for actions submitted since `since` in the states `acted` selects; newest per workflow.
+
+    Two column queries (actions with their submitter, then their reasons) instead of loading
+    ORM objects: the executor polls this, and ten thousand objects cost more than the query.
+    """
+    states = STATES[acted]
+    chosen = (Action.state.in_(states), Action.submitted >= since)
+    rows = session.execute(
+        select(Action.id, Action.workflow, Action.action, Action.parameters, Account.name, Action.submitted, Action.state, Action.acted)
+        .join(Account, Account.id == Action.account_id).where(*chosen).order_by(Action.submitted, Action.id)
+    ).all()
+    reasons: dict[int, list[dict[str, str]]] = {}
+    for action_id, short, long in session.execute(
+        select(Reason.action_id, Reason.short, Reason.long).join(Action, Action.id == Reason.action_id)
+        .where(*chosen).order_by(Reason.action_id, Reason.position)
+    ):
+        reasons.setdefault(action_id, []).append({"short": short, "long": long})
+    found: dict[str, dict[str, Any]] = {}
+    for action_id, workflow, kind, parameters, user, submitted, state, acted_at in rows:
+        found[workflow] = {
+            "id": action_id, "action": kind, "parameters": parameters, "reasons": reasons.get(action_id, []), "user": user,
+            "submitted": int(submitted.timestamp()), "state": state,
+            "acted": int(acted_at.timestamp()) if acted_at else None,
+        }
+    return found
+
+
+def report(session: Session, workflows: list[str], account: Account) -> dict[str, list[str]]:
+    """Mark the workflows' pending actions acted; says per workflow success, already_reported or does_not_exist.
+
+    One UPDATE ... RETURNING, so two executors reporting the same workflow at once cannot both succeed.
+    """
+    done = set(session.scalars(
+        update(Action).where(Action.workflow.in_(workflows), Action.state == PENDING)
+        .values(state=ACTED, acted=utcnow(), acted_by=account.id).returning(Action.workflow)
+    ))
+    known = set(session.scalars(select(Action.workflow).where(Action.workflow.in_(set(workflows) - done)).distinct()))
+    answer: dict[str, list[str]] = {"success": [], "already_reported": [], "does_not_exist": []}
+    for workflow in workflows:
+        key = "success" if workflow in done else "already_reported" if workflow in known else "does_not_exist"
+        answer[key].append(workflow)
+    return answer
