@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine (Python venv, Chromium for the browser
-# tests, the Kafka jars from Maven Central). Safe to re-run: each step is skipped when done.
+# tests, Prometheus and Alertmanager for the on-call tests, the Kafka jars from Maven Central).
+# Safe to re-run: each step is skipped when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,17 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   else
     echo "setup: chromium/chromedriver missing and not root: the browser tests will fail (FWJR_TESTS_ALLOW_SKIPS=1 lets them skip)" >&2
+  fi
+fi
+
+# Prometheus (with promtool) and Alertmanager (with amtool): the on-call tests run the real ones.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1 \
+   || ! { command -v prometheus-alertmanager || command -v alertmanager; } >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null
+  else
+    echo "setup: prometheus/alertmanager missing and not root: the on-call tests will fail (FWJR_TESTS_ALLOW_SKIPS=1 lets them skip)" >&2
   fi
 fi
 
