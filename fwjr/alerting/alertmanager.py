@@ -138,7 +138,8 @@ class AlertmanagerReceiver:
         }
         if decision.action == "resolve":
             self.firing.pop(alert.id, None)
-            self._request("/api/v2/alerts", [{**posted, "endsAt": rfc3339(min(alert.resolved or time.time(), time.time()))}])
+            ended = min(alert.resolved, time.time()) if alert.resolved else time.time()
+            self._request("/api/v2/alerts", [{**posted, "endsAt": rfc3339(ended)}])
             return
         self.firing[alert.id] = posted
         self._request("/api/v2/alerts", [{**posted, "endsAt": self._valid_until()}])
