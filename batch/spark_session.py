@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fwjr.hdfs import REPO_ROOT, cache_root, ensure_maven_jars, pom_digest
+from fwjr.config import settings as current_settings
+from fwjr.hdfs import ensure_maven_jars, pom_digest
+from fwjr.resources import pom
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-SPARK_POM = REPO_ROOT / "tools" / "spark" / "pom.xml"
+SPARK_POM = pom("spark")
 DEFAULT_MASTER = "local[2]"
 DEFAULT_APP_NAME = "fwjr-replay"
 
@@ -64,9 +66,9 @@ def spark_versions() -> tuple[str, str]:
 
 
 def avro_jar_dir() -> Path:
-    """Where the connector jars for the installed Spark are cached (FWJR_CACHE_DIR or <repo>/.cache)."""
+    """Where the connector jars for the installed Spark are cached (under the settings' jar cache)."""
     spark_version, scala = spark_versions()
-    return cache_root() / "spark-jars" / f"{spark_version}_{scala}-{pom_digest(SPARK_POM)}"
+    return current_settings().jar_cache / "spark-jars" / f"{spark_version}_{scala}-{pom_digest(SPARK_POM)}"
 
 
 def avro_jars() -> list[Path]:
@@ -94,7 +96,7 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
 def quiet_log_config() -> Path:
     """A log4j2 file that keeps only errors: Spark's default prints several warnings per start-up
     (loopback hostname, no native Hadoop) that would bury the replay's own output."""
-    path = cache_root() / "spark-log4j2.properties"
+    path = current_settings().jar_cache / "spark-log4j2.properties"
     if not path.exists() or path.read_text() != _LOG4J2_PROPERTIES:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_LOG4J2_PROPERTIES)

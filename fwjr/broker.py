@@ -26,10 +26,11 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from fwjr.config import settings as current_settings
 from fwjr.processes import alive, cmdline, terminate_with_parent
+from fwjr.resources import pom
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-KAFKA_POM = REPO_ROOT / "tools" / "kafka" / "pom.xml"
+KAFKA_POM = pom("kafka")
 JAR_MARKER = ".complete"
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
@@ -87,9 +88,8 @@ class BrokerSettings:
 
 
 def default_cache_dir() -> Path:
-    """Where resolved jars live: FWJR_CACHE_DIR, else <repo>/.cache (git-ignored, CI-cacheable)."""
-    env = os.environ.get("FWJR_CACHE_DIR")
-    return Path(env) if env else REPO_ROOT / ".cache"
+    """Where resolved jars live: the settings' jar cache (FWJR_CACHE_DIR, else the user's cache dir)."""
+    return current_settings().jar_cache
 
 
 def find_executable(name: str) -> str | None:

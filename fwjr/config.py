@@ -23,13 +23,19 @@ def _default_home() -> Path:
     return Path.home() / ".fwjr"
 
 
+def _default_cache() -> Path:
+    """The user's cache dir (XDG), not FWJR_HOME: every home shares the jars, and the tests and
+    benchmarks start each run on a fresh home."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fwjr"
+
+
 class Settings(BaseSettings):
     """Every knob of the monitor; each field reads FWJR_<NAME> from the environment."""
 
     model_config = SettingsConfigDict(env_prefix="FWJR_", extra="ignore")
 
     home: Path = Field(default_factory=_default_home, description="All local state: broker data, store, logs, pids.")
-    cache_dir: Path | None = Field(default=None, description="Downloaded jars (Kafka, Spark, Hadoop); default <repo>/.cache.")
+    cache_dir: Path | None = Field(default=None, description="Downloaded jars (Kafka, Spark, Hadoop); default $XDG_CACHE_HOME/fwjr, else ~/.cache/fwjr.")
     clickhouse_url: str | None = Field(default=None, description="ClickHouse server URL; unset = embedded chDB under home.")
     kafka_bootstrap: str | None = Field(default=None, description="Kafka bootstrap servers; unset = the local broker.")
     kafka_port: int = Field(default=19092, description="Port of the local broker.")
@@ -167,7 +173,7 @@ class Settings(BaseSettings):
 
     @property
     def jar_cache(self) -> Path:
-        return self.cache_dir or Path(__file__).resolve().parent.parent / ".cache"
+        return self.cache_dir or _default_cache()
 
 
 class _YamlFile(PydanticBaseSettingsSource):

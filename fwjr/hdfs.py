@@ -24,10 +24,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fwjr.config import settings as current_settings
 from fwjr.processes import terminate_with_parent
+from fwjr.resources import pom
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-HADOOP_POM = REPO_ROOT / "tools" / "hadoop" / "pom.xml"
+HADOOP_POM = pom("hadoop")
 JAR_MARKER = ".complete"
 LOOPBACK = "127.0.0.1"
 MINICLUSTER_MAIN = "org.apache.hadoop.mapreduce.MiniHadoopClusterManager"
@@ -38,12 +39,6 @@ _DEFAULT_FS = re.compile(r"<name>fs\.defaultFS</name>\s*<value>hdfs://[^:<]+:(\d
 
 class HdfsError(RuntimeError):
     """The loopback HDFS could not be prepared, started, reached or written."""
-
-
-def cache_root() -> Path:
-    """Where resolved jars live: FWJR_CACHE_DIR, else <repo>/.cache (git-ignored, CI-cacheable)."""
-    env = os.environ.get("FWJR_CACHE_DIR")
-    return Path(env) if env else REPO_ROOT / ".cache"
 
 
 def tool_missing(jar_dir: Path) -> str | None:
@@ -105,7 +100,7 @@ def bundled_hadoop_version() -> str:
 
 def hadoop_jar_dir(version: str | None = None) -> Path:
     """Where the Hadoop jars of `version` (default: pyspark's) are cached."""
-    return cache_root() / "hadoop-jars" / f"{version or bundled_hadoop_version()}-{pom_digest(HADOOP_POM)}"
+    return current_settings().jar_cache / "hadoop-jars" / f"{version or bundled_hadoop_version()}-{pom_digest(HADOOP_POM)}"
 
 
 def ensure_hadoop_jars(version: str | None = None) -> Path:

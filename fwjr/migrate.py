@@ -1,5 +1,8 @@
 """The migration runner: applies sql/NNNN_*.sql in order, once each, on chDB or a server.
 
+The files ship inside the package as fwjr.sql (fwjr/resources.py), so an installed wheel applies
+the same DDL as the checkout.
+
 A file is one change; it may hold several statements, each ended by `;` at the end of a
 line. `{name}` placeholders (the rollup ages of the precision ladder, retention days) are
 filled from the settings when a file is applied, so the ages are configurable without
@@ -15,9 +18,10 @@ from pathlib import Path
 
 from fwjr import query
 from fwjr.config import Settings, settings as current_settings
+from fwjr.resources import sql_dir as packaged_sql_dir
 from fwjr.store import Store
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = packaged_sql_dir()
 LEDGER_FILE = "0000_schema_migrations.sql"
 DEFAULT_BATCHES_DAYS = 30
 

@@ -1,0 +1,4 @@
+"""The ClickHouse DDL as package data: the build installs this folder as fwjr.sql (setup.py).
+
+The file makes the folder a regular package, which an editable install needs to map it into fwjr.
+"""
