@@ -540,7 +540,7 @@ def archive_form(doc: dict) -> dict:
         meta["wn_name"] = doc["hostName"]
     form["meta_data"] = meta
     log_archive = _log_archive(doc, steps)
-    lfns = form.get("LFNArray") if type(form.get("LFNArray")) is list else []
+    lfns: list[Any] = form["LFNArray"] if type(form.get("LFNArray")) is list else []
     if log_archive and log_archive not in lfns:
         form["LFNArray"] = [*lfns, log_archive]  # the schema's step outputs have no LFN
     fallback_site = "" if any(_has_site(step) for _, step in steps) else as_str(doc.get("siteName"))
