@@ -13,10 +13,15 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
-from dashboard import alert_banner, alerts_api, api, figures, replay_api
+from dashboard import (
+    account_pages, actions_api, alert_banner, alerts_api, announcement_banner, announcements_api, api, auth, figures, ops_pages,
+    replay_api,
+)
 
 PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed", "outages")
 NAVIGATION = (("Overview", "/"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"), ("Outages", "/outages"))
+# Flask-rendered pages (dashboard/account_pages.py, dashboard/ops_pages.py): plain links, not Dash routes.
+OPERATIONS = (("Actions", "/ops/actions"), ("Announcements", "/ops/announcements"), ("Account", "/account/"))
 
 
 @cache
@@ -35,8 +40,13 @@ def build_app() -> Dash:
         importlib.import_module(f"dashboard.pages.{name}")
     app.layout = shell
     api.register(app.server)
+    auth.register(app.server)
     replay_api.register(app.server)
     alerts_api.register(app.server)
+    actions_api.register(app.server)
+    announcements_api.register(app.server)
+    app.server.register_blueprint(account_pages.account_pages)
+    app.server.register_blueprint(ops_pages.ops_pages)
     figures.warm_up()
     return app
 
@@ -49,10 +59,12 @@ def shell() -> html.Div:
                 [
                     html.Span("FWJR Monitor", className="brand"),
                     html.Nav([dcc.Link(text, href=href, className="nav-link", id=f"nav-{href.strip('/') or 'overview'}") for text, href in NAVIGATION]),
+                    html.Nav([html.A(text, href=href, className="nav-link") for text, href in OPERATIONS], className="nav-operations"),
                 ],
                 className="header",
             ),
             alert_banner.banner(),
+            announcement_banner.banner(),
             html.Main(dash.page_container, className="main"),
         ]
     )

@@ -5,18 +5,19 @@ In the local default the worker process owns the embedded store and serves the b
 posts them here (format: fwjr.replay_load). This process replaces the range with its own
 Store, whose lock keeps the stream's writes and the board's reads out of the swap.
 
-The endpoint writes into the store, so it answers only requests from the loopback
-interface: the board may listen on a wider address, the store's owner is a local matter.
+The endpoint writes into the store, so it needs a token with the scope replay:write
+(dashboard/auth.py); `fwjr replay` sends FWJR_REPLAY_TOKEN, or the token `fwjr up` left
+under FWJR_HOME. Where the request comes from is not an identity.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 from flask import Blueprint, Response, jsonify, request
 
 from dashboard import context
+from dashboard.auth import require
 from fwjr.replay_load import ENDPOINT, decode_rows, replace_owned
 
 log = logging.getLogger("fwjr.board.replay")
@@ -25,8 +26,7 @@ replay_api = Blueprint("replay_api", __name__)
 
 @replay_api.post(ENDPOINT)
 def load() -> tuple[Response, int]:
-    if not _loopback(request.remote_addr):
-        return jsonify({"error": f"replay loads are accepted from the loopback interface only, not {request.remote_addr}"}), 403
+    principal = require("replay:write")
     try:
         start = int(request.args["start"])
         end = int(request.args["end"])
@@ -40,15 +40,8 @@ def load() -> tuple[Response, int]:
         summary = replace_owned(context.store(), context.settings(), start, end, aggregates, errors, batch)
     except ValueError as error:
         return jsonify({"error": f"replay load: {error}"}), 400
-    log.info("replay %s replaced [%s, %s): %s", batch, start, end, summary)
+    log.info("replay %s by %s replaced [%s, %s): %s", batch, principal.name, start, end, summary)
     return jsonify(summary), 200
-
-
-def _loopback(address: str | None) -> bool:
-    try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 def register(server: object) -> None:

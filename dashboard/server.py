@@ -22,9 +22,10 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from fwjr.config import Settings, settings as current_settings
 from fwjr.migrate import migrate
+from fwjr.ops.migrate import upgrade as upgrade_operational_data
 from fwjr.store import Store, StoreBusyError, connect
 
-from dashboard import context
+from dashboard import auth, context
 from dashboard.app import build_app
 
 log = logging.getLogger("fwjr.board")
@@ -46,9 +47,15 @@ class BoardServer:
 
 
 def create_app(settings: Settings, store: Store) -> Dash:
-    """The board bound to this store (the app itself is built once per process)."""
+    """The board bound to this store and these settings (the app itself is built once per process).
+
+    Also brings the operational database (accounts, actions) to the newest migration.
+    """
+    upgrade_operational_data(settings.ops_url)
     context.bind(settings, store)
-    return build_app()
+    app = build_app()
+    auth.configure(app.server, settings)
+    return app
 
 
 def serve_in_thread(settings: Settings, store: Store, port: int | None = None) -> BoardServer:

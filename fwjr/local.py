@@ -89,6 +89,8 @@ def _child_env(settings: Settings) -> dict[str, str]:
 def up(settings: Settings, feed_rate: float, timeout: float = 180.0) -> str:
     """Start broker, worker (store owner + board) and, with feed_rate > 0, a generator feed.
 
+    Also leaves the replay token under home, which `fwjr replay` needs while the worker owns the store.
+
     Returns once the worker has joined the group and the board answers.
     """
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -99,6 +101,9 @@ def up(settings: Settings, feed_rate: float, timeout: float = 180.0) -> str:
         kafka.start()
     ensure_topics(kafka.bootstrap, topic_specs(settings))
     settings = settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
+    from fwjr.ops.replay_token import ensure_local
+
+    ensure_local(settings)
     env = _child_env(settings)
     owner = worker(settings)
     ready = settings.home / "worker.ready"

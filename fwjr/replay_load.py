@@ -94,10 +94,19 @@ def owner_url(settings: Settings) -> str:
 
 
 def _post_to_owner(settings: Settings, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> dict[str, Any]:
+    from fwjr.ops.replay_token import read as replay_token
+
+    token = replay_token(settings)
+    if token is None:
+        raise RuntimeError(
+            f"the embedded store is owned by the board at {owner_url(settings)}, which takes replays with a token of "
+            f"scope replay:write: set FWJR_REPLAY_TOKEN, or start the stack with `fwjr up` (it leaves one in {settings.replay_token_file})"
+        )
     query = urllib.parse.urlencode({"start": start, "end": end, "batch": batch})
     url = f"{owner_url(settings)}?{query}"
     request = urllib.request.Request(
-        url, data=encode_rows(aggregates, errors), method="POST", headers={"Content-Type": CONTENT_TYPE}
+        url, data=encode_rows(aggregates, errors), method="POST",
+        headers={"Content-Type": CONTENT_TYPE, "Authorization": f"Bearer {token}"},
     )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
