@@ -37,6 +37,16 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1 
   fi
 fi
 
+# PostgreSQL for the operational-data tests (tests/postgres_fixtures.py starts a throwaway cluster).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "setup: PostgreSQL missing and not root: the PostgreSQL tests will fail (FWJR_TESTS_ALLOW_SKIPS=1 lets them skip)" >&2
+  fi
+fi
+
 .venv/bin/python -c "from fwjr.broker import default_cache_dir, ensure_kafka_jars; ensure_kafka_jars(default_cache_dir())"
 
 # The board's plotly.js (the cartesian bundle, from the npm registry). Without it the board still
