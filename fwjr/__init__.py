@@ -6,6 +6,7 @@ one implementation, and the extensions are used only while they are newer than e
 were built from: after an edit (or a checkout) until the next install, or whenever
 FWJR_PURE_PYTHON=1 is set (profilers see into Python code only), all of them are imported from
 their .py files. All or none: compiled modules call each other's compiled code directly.
+A package installed from a wheel always runs its extensions unless FWJR_PURE_PYTHON=1.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ class _SourceFinder:
         return None if source is None else importlib.util.spec_from_file_location(name, source)
 
 
+def _unpacked_wheel(here: Path) -> bool:
+    """Whether this package was installed from a wheel (its .dist-info folder sits beside it).
+
+    Then the file times say nothing: installing gives every file the time it was unpacked, .py
+    files often after their extensions. Only a checkout's sources can change after compiling.
+    """
+    return any(here.parent.glob("fwjr_monitor-*.dist-info"))
+
+
 def _use_sources() -> None:
     here = Path(__file__).parent
     built: dict[str, tuple[Path, Path]] = {}
@@ -37,7 +47,9 @@ def _use_sources() -> None:
             source = extension.with_name(extension.name.removesuffix(suffix) + ".py")
             if source.exists():
                 built[f"{__name__}.{source.stem}"] = (source, extension)
-    stale = [source.name for source, extension in built.values() if source.stat().st_mtime > extension.stat().st_mtime]
+    stale = [] if _unpacked_wheel(here) else [
+        source.name for source, extension in built.values() if source.stat().st_mtime > extension.stat().st_mtime
+    ]
     if not built or not (stale or os.environ.get("FWJR_PURE_PYTHON") == "1"):
         return
     if stale:
