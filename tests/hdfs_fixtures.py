@@ -22,11 +22,12 @@ import pytest
 
 from fwjr.avro_codec import write_avro_file
 from fwjr.hdfs import HdfsHandle, hadoop_jar_dir, start_hdfs, tool_missing
+from tests.paths import WMARCHIVE
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-SAMPLES_DIR = Path("/work/shared/reference/wmarchive/fwjr_samples")
+SAMPLES_DIR = WMARCHIVE / "fwjr_samples"
 FLUSH_LAG_SECONDS = 3 * 3600
 
 
