@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session
 
-from fwjr.ops.models import Account, Action, Reason, utcnow
+from fwjr.ops.models import Account, Action, Reason, epoch_seconds, utcnow
 
 PENDING, ACTED, SUPERSEDED = "pending", "acted", "superseded"
 WORKFLOW = re.compile(r"^[A-Za-z0-9_.:+-]{1,300}$")
@@ -158,17 +159,20 @@ STATES = {0: (PENDING,), 1: (ACTED,), -1: (PENDING, ACTED, SUPERSEDED)}
 def listing(session: Session, since: datetime, acted: int) -> dict[str, dict[str, Any]]:
     """{workflow: action} for actions submitted since `since` in the states `acted` selects; newest per workflow.
 
-    Two column queries (actions with their submitter, then their reasons) instead of loading
-    ORM objects: the executor polls this, and ten thousand objects cost more than the query.
+    The executor polls this, so it is two Core queries (actions with their submitter, then
+    their reasons) on the session's connection, with the parameters read as their JSON text
+    and the times as epoch seconds computed by the database: loading ORM objects, or letting
+    SQLAlchemy convert each value, took five times as long as the queries for ten thousand actions.
     """
-    states = STATES[acted]
-    chosen = (Action.state.in_(states), Action.submitted >= since)
-    rows = session.execute(
-        select(Action.id, Action.workflow, Action.action, Action.parameters, Account.name, Action.submitted, Action.state, Action.acted)
+    chosen = (Action.state.in_(STATES[acted]), Action.submitted >= since)
+    connection = session.connection()
+    rows = connection.execute(
+        select(Action.id, Action.workflow, Action.action, cast(Action.parameters, Text), Account.name,
+               epoch_seconds(Action.submitted), Action.state, epoch_seconds(Action.acted))
         .join(Account, Account.id == Action.account_id).where(*chosen).order_by(Action.submitted, Action.id)
     ).all()
     reasons: dict[int, list[dict[str, str]]] = {}
-    for action_id, short, long in session.execute(
+    for action_id, short, long in connection.execute(
         select(Reason.action_id, Reason.short, Reason.long).join(Action, Action.id == Reason.action_id)
         .where(*chosen).order_by(Reason.action_id, Reason.position)
     ):
@@ -176,9 +180,8 @@ def listing(session: Session, since: datetime, acted: int) -> dict[str, dict[str
     found: dict[str, dict[str, Any]] = {}
     for action_id, workflow, kind, parameters, user, submitted, state, acted_at in rows:
         found[workflow] = {
-            "id": action_id, "action": kind, "parameters": parameters, "reasons": reasons.get(action_id, []), "user": user,
-            "submitted": int(submitted.timestamp()), "state": state,
-            "acted": int(acted_at.timestamp()) if acted_at else None,
+            "id": action_id, "action": kind, "parameters": orjson.loads(parameters), "reasons": reasons.get(action_id, []),
+            "user": user, "submitted": submitted, "state": state, "acted": acted_at,
         }
     return found
 
