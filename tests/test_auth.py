@@ -20,11 +20,13 @@ JSON_WRITES = [
     ("/api/v1/actions", ACTION, "actions:write"),
     ("/api/v1/actions/report", {"workflows": ["wf_auth"]}, "actions:report"),
     ("/api/v1/announcements", {"message": "hello", "severity": "info", "hours": 1}, "announcements:write"),
+    ("/api/v1/announcements/1/withdraw", None, "announcements:write"),
     ("/api/v1/replay/load?start=0&end=60&batch=b", None, "replay:write"),
 ]
 FORM_WRITES = [
     ("/ops/actions", {"workflows": "wf_form", "action": "kill", "short": "stuck"}),
     ("/ops/announcements", {"message": "hello", "severity": "info", "hours": "1"}),
+    ("/ops/announcements/1/withdraw", {}),
 ]
 ADMIN_FORMS = ["/ops/accounts/1/role", "/ops/accounts/1/disable", "/ops/tokens/1/revoke"]
 
@@ -83,8 +85,11 @@ def test_a_session_write_without_a_valid_csrf_token_is_refused(ops_board: OpsBoa
         assert operator.post(ops_board.url + path, data=form, timeout=30).status_code == 400, path
         assert operator.post(ops_board.url + path, data={**form, "csrf_token": "forged"}, timeout=30).status_code == 400, path
     assert stranger.post(ops_board.url + "/account/login", data={"name": "otto", "password": PASSWORD}, timeout=30).status_code == 400
+    assert operator.post(ops_board.url + "/account/logout", timeout=30).status_code == 400
     pending = operator.get(ops_board.url + "/api/v1/actions", timeout=30).json()
     assert list(pending) == ["wf_auth"]
+    operator.post(ops_board.url + "/account/logout", data={"csrf_token": ops_board.csrf(operator)}, timeout=30)
+    assert operator.get(ops_board.url + "/api/v1/actions", timeout=30).status_code == 401
 
 
 def test_a_token_works_only_for_its_scopes_and_stops_working_when_revoked(ops_board: OpsBoard) -> None:
