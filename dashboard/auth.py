@@ -204,10 +204,6 @@ def _csrf_unless_token(principal: Principal) -> None:
         csrf.protect()
 
 
-def actor(principal: Principal | None) -> str:
-    return principal.name if principal else "anonymous"
-
-
 def flask_config(settings: Settings) -> dict[str, Any]:
     """Session and CSRF settings for the board's Flask app."""
     secure = settings.session_cookie_secure

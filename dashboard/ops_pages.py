@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dashboard.auth import Principal, Refused, client_address, csrf, database, identity, require, require_role
 from dashboard.figures import utc_text
@@ -159,8 +160,8 @@ def revoke(token_id: int) -> ResponseReturnValue:
     return redirect(url_for("ops.accounts_page"))
 
 
-def _account(opened: object, account_id: int) -> Account:
-    account = opened.get(Account, account_id)  # type: ignore[attr-defined]
+def _account(opened: Session, account_id: int) -> Account:
+    account = opened.get(Account, account_id)
     if account is None:
         raise Refused(404, f"no account with id {account_id}")
     return account
