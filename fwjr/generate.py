@@ -1178,7 +1178,7 @@ def _malformed(doc: dict, rng: random.Random) -> Document:
         for step in doc["steps"]:
             step["start"] = step["stop"] = None
         return doc
-    doc["meta_data"]["ts"] = _pick(rng, ("yesterday", "", "2026-11-20T10:00:00Z", None))
+    doc["meta_data"]["ts"] = _pick(rng, ("yesterday", "", "2026-11-20T10:00:00Z", "None"))
     return doc
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.paths import WMARCHIVE
 from fwjr.avro_codec import read_avro_file
+from fwjr.model import Rejection
+from fwjr.reader import decode_message, to_job
 from fwjr.generate import (
     DEFAULT_START_TS,
     document_ts,
@@ -107,17 +109,22 @@ def test_full_drift_share_drifts_every_document():
 
 
 def test_malformed_items_are_undecodable_or_unusable(stream):
+    """Every malformed item, sent as a Kafka message, ends as a Rejection of the real reader."""
     bad = [d for d in stream if document_ts(d) is None]
     assert bad
+    reasons = Counter()
     for item in bad:
-        if isinstance(item, bytes):
-            try:
-                decoded = json.loads(item)
-            except ValueError:
-                continue
-            assert isinstance(decoded, list)
-        else:
-            assert "steps" not in item or document_ts(item) is None
+        raw = item if isinstance(item, bytes) else orjson.dumps(item)
+        outcome = to_job("generated", decode_message(raw, None, "generated"))
+        assert type(outcome) is Rejection, item
+        reasons[outcome.reason.split(":")[0]] += 1
+    assert set(reasons) == {
+        "invalid JSON",
+        "document is not a JSON object",
+        "not a job report",
+        "no time",
+        "meta_data.ts is not a positive epoch time",
+    }
 
 
 def test_sizes_are_realistic_with_a_tail(good):
