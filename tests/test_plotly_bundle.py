@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from pathlib import Path
 
+import plotly
 import pytest
-from plotly.offline import get_plotlyjs_version
 
 from dashboard import figures, plotly_bundle
 from dashboard.app import build_app
@@ -23,8 +25,22 @@ def test_a_download_must_match_the_registrys_integrity() -> None:
         plotly_bundle._check_integrity(data, "md5-abc", "https://registry.example/p.tgz")
 
 
+def _header_version(script: Path, build: str) -> str:
+    """The version in a plotly.js file's licence header, e.g. `plotly.js (cartesian - minified) v4.1.1`."""
+    head = script.read_text(encoding="utf-8")[:300]
+    found = re.search(rf"\* plotly\.js {re.escape(build)}v(\d+\.\d+\.\d+)\n", head)
+    assert found, f"{script}: no plotly.js {build}header in {head!r}"
+    return found.group(1)
+
+
 def test_the_bundle_is_the_plotly_js_that_plotly_writes_figures_for() -> None:
-    assert plotly_bundle.bundle_path().name == f"plotly-cartesian-{get_plotlyjs_version()}.min.js"
+    """The installed bundle's own header names the version of the full plotly.js that plotly ships."""
+    shipped = _header_version(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", "")
+    bundle = plotly_bundle.installed()
+    assert bundle is not None, "the cartesian bundle is installed by scripts/setup.sh"
+    assert _header_version(bundle, "(cartesian - minified) ") == shipped
+    assert bundle.name == f"plotly-cartesian-{shipped}.min.js"
+    assert sorted(bundle.parent.glob("plotly-cartesian-*")) == [bundle]
 
 
 def _trace_types(figure) -> set[str]:
