@@ -14,6 +14,7 @@ from fwjr.aggregate import regroup, row_dicts
 from fwjr.bucket import iso
 from fwjr.store_access import _api_rows
 from tests.browser_fixtures import board, seeded  # noqa: F401  (fixtures)
+from tests.freshness_fixtures import AgedBoard
 
 
 def get(base: str, path: str, **params: object) -> tuple[int, dict]:
@@ -141,7 +142,24 @@ def test_health_reports_when_the_last_fwjr_was_seen(board: str, seeded: tuple) -
     status, body = get(board, "/api/v1/health")
     assert status == 200 and body["status"] == "ok"
     assert body["last_fwjr"] == query.last_seen(store)
-    assert body["age_s"] >= 0 and body["freshness"] in ("ok", "amber", "red")
+    assert body["age_s"] >= 0
+
+
+def test_freshness_is_ok_then_amber_at_two_minutes_then_red_at_ten(tmp_path) -> None:
+    """An empty store is "none"; then each seed adds a newer FWJR, `age` s before now. Ages sit on a
+    threshold or 10 s below it: the level only grows while the board answers, and answering takes
+    far less than 10 s once seeded."""
+    board = AgedBoard(tmp_path / "home")
+    try:
+        status, body = get(board.url, "/api/v1/health")
+        assert (status, body["last_fwjr"], body["age_s"], body["freshness"]) == (200, None, None, "none")
+        for age, level in ((86400, "red"), (600, "red"), (590, "amber"), (120, "amber"), (110, "ok"), (0, "ok")):
+            newest = board.seed(age)
+            _, body = get(board.url, "/api/v1/health")
+            assert (body["last_fwjr"], body["freshness"]) == (newest, level), (age, body)
+            assert body["age_s"] >= age
+    finally:
+        board.close()
 
 
 def test_failed_jobs_are_found_by_fwjr_id(board: str) -> None:
