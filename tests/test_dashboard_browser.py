@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
@@ -17,6 +17,7 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard import plotly_bundle
+from fwjr.bucket import iso
 from tests.browser_fixtures import SCREENSHOTS, board, browser, generated_jobs, seed, seeded  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -106,8 +107,10 @@ def test_every_page_renders_without_console_errors(board: str, browser) -> None:
     timings = {"cold: overview": render(browser, board, *PAGES["overview"])}
     timings["plotly.js"] = browser.execute_script(
         "return [window.Plotly.version, performance.getEntriesByType('resource').map(e => e.name).filter(n => /plotly/.test(n))]")
-    if plotly_bundle.installed() is not None:  # the page's assets carry the cartesian bundle, and dcc.Graph uses it
-        assert [url.split("/")[-1].split("?")[0] for url in timings["plotly.js"][1]] == [plotly_bundle.installed().name], timings["plotly.js"]
+    bundle = plotly_bundle.installed()
+    assert bundle is not None, "scripts/setup.sh installs the cartesian plotly.js bundle"
+    # the page's assets carry the cartesian bundle, and dcc.Graph uses it rather than fetching the full plotly.js
+    assert [url.split("/")[-1].split("?")[0] for url in timings["plotly.js"][1]] == [bundle.name], timings["plotly.js"]
     for name, (path, filled, complete) in PAGES.items():
         timings[name] = render(browser, board, path, filled, complete)
         browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
@@ -116,8 +119,15 @@ def test_every_page_renders_without_console_errors(board: str, browser) -> None:
     RENDER_TIMES.write_text(json.dumps(timings, indent=1) + "\n")
 
 
-def test_a_filter_changes_the_chart_and_the_url(board: str, browser) -> None:
-    browser.get(board + "/explorer?x=site&by=&metric=jobs&tf=today")
+def seeded_range(seeded: tuple) -> str:
+    """URL parameters for an explicit window around the seeded jobs (the last 3 h before the seed
+    time), which a preset such as "today" would cut at UTC midnight."""
+    now = seeded[3]
+    return urlencode({"tf": "custom", "from": iso(now - 4 * 3600), "to": iso(now + 3600)})
+
+
+def test_a_filter_changes_the_chart_and_the_url(board: str, browser, seeded: tuple) -> None:
+    browser.get(board + f"/explorer?x=site&by=&metric=jobs&{seeded_range(seeded)}")
     before = wait_text(browser, "explorer-coverage")
     box = browser.find_element(By.ID, "explorer-filter-jobtype")
     box.send_keys("Production", Keys.ENTER)
@@ -128,8 +138,8 @@ def test_a_filter_changes_the_chart_and_the_url(board: str, browser) -> None:
     browser.save_screenshot(str(SCREENSHOTS / "explorer-filtered.png"))
 
 
-def test_clicking_a_filter_box_offers_the_values_seen(board: str, browser) -> None:
-    browser.get(board + "/explorer?x=site&by=&tf=today")
+def test_clicking_a_filter_box_offers_the_values_seen(board: str, browser, seeded: tuple) -> None:
+    browser.get(board + f"/explorer?x=site&by=&{seeded_range(seeded)}")
     wait_text(browser, "explorer-coverage")
     browser.find_element(By.ID, "explorer-filter-exit_code").click()
     WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#explorer-filter-exit_code-suggestions option"))
@@ -137,8 +147,8 @@ def test_clicking_a_filter_box_offers_the_values_seen(board: str, browser) -> No
     assert any(label.startswith("8021: FileReadError") for label in labels)
 
 
-def test_clicking_a_bar_drills_down_and_a_shared_url_restores_the_view(board: str, browser) -> None:
-    browser.get(board + "/explorer?x=site&by=jobstate&metric=jobs&tf=today")
+def test_clicking_a_bar_drills_down_and_a_shared_url_restores_the_view(board: str, browser, seeded: tuple) -> None:
+    browser.get(board + f"/explorer?x=site&by=jobstate&metric=jobs&{seeded_range(seeded)}")
     wait_text(browser, "explorer-coverage")
     bar = WebDriverWait(browser, WAIT).until(ready.presence_of_element_located((By.CSS_SELECTOR, "#explorer-graph .bars .point path")))
     ActionChains(browser).move_to_element(bar).click().perform()
