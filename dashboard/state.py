@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+
+import re2
 
 from fwjr.model import ERROR_KEYS, SCOPE_KEYS
 
 REGEX_MARK = "~"
 TIME_AXIS = "time"
+EXIT_CODE_RANGE = (-(2**31), 2**31 - 1)  # the store's exit_code is Int32: a larger bound value wraps
+# Filter keys whose columns are numbers: key -> (lowest, highest, whether fwjr.query matches a
+# ~regex on its text form). retry_count (UInt16) is compared as it is stored, so a regex on it
+# cannot run and a value past 65535 would wrap.
+NUMERIC_KEYS: dict[str, tuple[int, int, bool]] = {
+    "exit_code": (*EXIT_CODE_RANGE, True),
+    "retry_count": (0, 2**16 - 1, False),
+}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the message goes into the ValueError, not to stderr
 
 
 @dataclass(frozen=True)
@@ -80,21 +93,52 @@ def query_filters(filters: Mapping[str, str], keys: Sequence[str] = SCOPE_KEYS) 
     for key, text in filters.items():
         if key not in keys:
             raise ValueError(f"unknown filter {key!r}; expected one of {', '.join(keys)}")
-        text = text.strip()
-        if text.startswith(REGEX_MARK):
-            out[key] = {"regex": text[len(REGEX_MARK):]}
-        elif key == "exit_code":
-            try:
-                out[key] = int(text)
-            except ValueError:
-                raise ValueError(f"filter exit_code={text!r}: expected a whole number, or ~regex") from None
-        else:
-            out[key] = text
+        out[key] = filter_value(key, text)
     return out
 
 
+def filter_value(key: str, text: str) -> Any:
+    """One filter text as fwjr.query takes it; a ValueError naming key and text when the store could not use it.
+
+    A regular expression is compiled here with re2, the library (and dialect) ClickHouse's
+    `match` uses, so a bad one is refused with re2's message instead of failing in the store;
+    a numeric key's exact value must be a whole number its column holds (NUMERIC_KEYS).
+    """
+    text = text.strip()
+    low, high, regex_allowed = NUMERIC_KEYS.get(key, (0, 0, True))
+    if text.startswith(REGEX_MARK):
+        if not regex_allowed:
+            raise ValueError(f"filter {key}={text!r}: {key} is a number; expected a whole number from {low} to {high}, not a ~regex")
+        pattern = text[len(REGEX_MARK):]
+        problem = regex_problem(pattern)
+        if problem is not None:
+            raise ValueError(f"filter {key}={text!r}: not a valid re2 regular expression: {problem}")
+        return {"regex": pattern}
+    if key not in NUMERIC_KEYS:
+        return text
+    alternative = ", or ~regex" if regex_allowed else ""
+    try:
+        number = int(text)
+    except ValueError:
+        raise ValueError(f"filter {key}={text!r}: expected a whole number{alternative}") from None
+    if not low <= number <= high:
+        raise ValueError(f"filter {key}={text!r}: expected a whole number from {low} to {high}{alternative}")
+    return number
+
+
+@lru_cache(maxsize=1024)
+def regex_problem(pattern: str) -> str | None:
+    """re2's compile error for `pattern` ("missing ): ("), or None when it compiles."""
+    try:
+        re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as error:
+        reason = error.args[0] if error.args else "does not compile"
+        return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    return None
+
+
 def error_filters(filters: Mapping[str, str]) -> dict[str, Any]:
-    """The same, for the error tables' keys (workflow, task, step, site, exit_code)."""
+    """The same, for the error tables' keys (fwjr.model.ERROR_KEYS: workflow, task, step, site, exit_code, retry_count, signature)."""
     return query_filters(filters, ERROR_KEYS)
 
 

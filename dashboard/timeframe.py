@@ -7,6 +7,7 @@ coarser until the chart has at most MAX_POINTS buckets, so a year never ships 50
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -34,19 +35,31 @@ WINDOWS: dict[str, tuple[str, int]] = {
 _ROLLING: dict[str, int] = {key: seconds for key, (_, seconds) in WINDOWS.items()}
 _STEP_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 31 * 86400}
 _ORDER = ("minute", "hour", "day", "month")
+# What the store's DateTime('UTC') holds: 1970-01-01T00:00:00Z .. 2106-02-07T06:28:15Z. A bound
+# time outside it would wrap or clamp in the engine and select the wrong range without an error.
+TIME_MIN, TIME_MAX = 0, 2**32 - 1
 
 
 def parse_time(text: Any, name: str) -> int:
-    """Epoch seconds from epoch text or ISO-8601 (naive = UTC); the error names the parameter."""
+    """Epoch seconds from epoch text or ISO-8601 (naive = UTC); the error names the parameter.
+
+    Refused (ValueError): text that is neither, nan/inf, and times the store cannot hold.
+    """
     raw = str(text).strip()
     try:
-        return int(float(raw))
+        number = float(raw)
     except ValueError:
-        pass
-    try:
-        return parse_iso(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected epoch seconds or an ISO-8601 time such as 2026-11-20T00:00:00Z") from None
+        try:
+            value = parse_iso(raw)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{name}={raw!r}: expected epoch seconds or an ISO-8601 time such as 2026-11-20T00:00:00Z") from None
+    else:
+        if not math.isfinite(number):
+            raise ValueError(f"{name}={raw!r}: expected a finite number of epoch seconds")
+        value = int(number)
+    if not TIME_MIN <= value <= TIME_MAX:
+        raise ValueError(f"{name}={raw!r}: outside the times the store holds (epoch {TIME_MIN}..{TIME_MAX}, 1970..2106)")
+    return value
 
 
 def preset_range(preset: str, now: int) -> tuple[int, int]:
