@@ -3,7 +3,9 @@ hands its rows to it, and the store ends equal to the live path's and to `fwjr a
 
 One test (a stack and a Spark start-up are the expensive parts). Two generated sets go
 through the live path: A (recent, inside the replayed range) and B (three days old, outside
-it). Replaying A's range must leave the live result unchanged, and B's rows untouched.
+it). Then a stray set S, absent from A's archive, goes through the live path into A's range,
+so the store no longer matches the archive there. Replaying A's range must restore exactly
+the live result of A and B: S's rows gone, B's rows untouched.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def _day(days_from_today: int) -> str:
 
 
 def test_replay_through_the_running_stack_equals_live_path_and_offline(stack: Stack, tmp_path: Path) -> None:
-    recent, older = tmp_path / "recent", tmp_path / "older"
+    recent, older, stray = tmp_path / "recent", tmp_path / "older", tmp_path / "stray"
     stack.fwjr("generate", "--count", "1500", "--seed", "31", "--format", "avro", "--out", str(recent), "--minutes", "60")
     stack.fwjr(
         "generate", "--count", "300", "--seed", "32", "--format", "avro", "--out", str(older),
@@ -35,6 +37,11 @@ def test_replay_through_the_running_stack_equals_live_path_and_offline(stack: St
     expected = stack.jsonl("aggregate", str(recent), str(older), "--precision", "hour")
     live = stack.jsonl("query", "aggregates", *window)
     assert live == expected
+
+    stack.fwjr("generate", "--count", "200", "--seed", "33", "--format", "avro", "--out", str(stray), "--minutes", "30")
+    stack.fwjr("produce", str(stray), "--wait")
+    damaged = stack.jsonl("query", "aggregates", *window)
+    assert damaged == stack.jsonl("aggregate", str(recent), str(older), str(stray), "--precision", "hour") != expected
 
     replayed = stack.fwjr("replay", str(recent), "--from", "1", "--to", "-1", timeout=900)
     summary = replayed.stderr.decode()
