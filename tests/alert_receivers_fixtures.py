@@ -19,12 +19,18 @@ from fwjr.broker import free_port
 
 @dataclass
 class Webhook:
-    """A webhook receiver; answers `fail_first` requests with HTTP 503 before accepting."""
+    """A webhook receiver; answers `fail_first` requests with HTTP 503 before accepting.
+
+    With a `gate`, every request is counted in `arrived` and then held, unanswered, until the
+    test sets the gate: a receiver that hangs for as long as the test wants.
+    """
 
     url: str
     bodies: list[dict] = field(default_factory=list)
     refused: int = 0
     fail_first: int = 0
+    gate: threading.Event | None = None
+    arrived: int = 0
 
 
 @dataclass
@@ -38,6 +44,9 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hook.arrived += 1
+            if hook.gate is not None:
+                hook.gate.wait()
             if hook.refused < hook.fail_first:
                 hook.refused += 1
                 self.send_response(503)

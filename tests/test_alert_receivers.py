@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 from tests.waiting import wait_until
 from fwjr.alerting.receivers import Dispatcher, EmailReceiver, WebhookReceiver
 from fwjr.alerting.rule import Alert, Decision
 from fwjr.broker import free_port
-from tests.alert_receivers_fixtures import Mailbox, Webhook, mailbox, webhook  # noqa: F401 (fixtures)
+from tests.alert_receivers_fixtures import Mailbox, Webhook, mailbox, serve_webhook, webhook  # noqa: F401 (fixtures)
 
 BOARD = "http://board.example/"
 
@@ -62,13 +62,37 @@ def test_email_carries_the_evidence(mailbox: Mailbox) -> None:  # noqa: F811
 
 
 def test_a_dead_receiver_neither_blocks_the_caller_nor_the_other_receivers(webhook: Webhook) -> None:  # noqa: F811
-    dead = WebhookReceiver(f"http://127.0.0.1:{free_port()}/nobody", BOARD, timeout=1.0)
-    dispatcher = Dispatcher([dead, WebhookReceiver(webhook.url, BOARD)], attempts=3, backoff=0.5)
-    started = time.perf_counter()
-    for _ in range(5):
-        dispatcher.submit(_decision("fire"))
-    submit_seconds = time.perf_counter() - started
-    _wait(lambda: len(webhook.bodies) == 5)
-    assert dispatcher.delivered[dead.name] == 0
-    assert submit_seconds < 0.5 * dispatcher.backoff
-    dispatcher.close(timeout=0.1)
+    """One receiver hangs inside its first delivery until the test lets it go, one refuses every
+    connection: while the first still hangs, the caller's submits return, the healthy receiver gets
+    every alert, the refusing one gives each up, and the hung one's alerts wait for it in order."""
+    with serve_webhook() as hung_hook:
+        hung_hook.gate = threading.Event()
+        hung = WebhookReceiver(hung_hook.url, BOARD, timeout=600)
+        refusing = WebhookReceiver(f"http://127.0.0.1:{free_port()}/nobody", BOARD, timeout=1.0)
+        healthy = WebhookReceiver(webhook.url, BOARD)
+        dispatcher = Dispatcher([hung, refusing, healthy], attempts=2, backoff=0.05)
+        hanging = threading.Event()
+
+        def caller() -> None:
+            """The stream's side: one alert, then four more once the hung receiver is inside the first."""
+            dispatcher.submit(_decision("fire"))
+            hanging.wait()
+            for action in ("resolve", "fire", "resolve", "fire"):
+                dispatcher.submit(_decision(action))
+
+        submitter = threading.Thread(target=caller, daemon=True)
+        try:
+            submitter.start()
+            _wait(lambda: hung_hook.arrived == 1)
+            hanging.set()
+            _wait(lambda: not submitter.is_alive())
+            _wait(lambda: len(webhook.bodies) == 5 and dispatcher.failed[refusing.name] == 5)
+            assert not hung_hook.gate.is_set() and (hung_hook.arrived, hung_hook.bodies) == (1, [])
+            assert [b["status"] for b in webhook.bodies] == ["firing", "resolved", "firing", "resolved", "firing"]
+            assert (dispatcher.delivered[hung.name], dispatcher.delivered[refusing.name]) == (0, 0)
+        finally:
+            hung_hook.gate.set()
+        _wait(lambda: dispatcher.delivered[hung.name] == 5)
+        assert [b["status"] for b in hung_hook.bodies] == [b["status"] for b in webhook.bodies]
+        assert hung_hook.arrived == 5
+        dispatcher.close()
