@@ -75,6 +75,8 @@ class Builder:
             total += getattr(shapes, name)
             bounds.append((total, name))
         self.shape_bounds = bounds
+        self.shape_total = total
+        self.retry_weights: dict[tuple[str, bool], tuple[float, float]] = {}
 
     # ---- job-level decisions
 
@@ -88,7 +90,12 @@ class Builder:
         self.host_jobid[host] += 1
         job_id = self.host_jobid[host]
         draw = rng.random()
-        shape = next((name for bound, name in self.shape_bounds if draw < bound), None)
+        shape = None
+        if draw < self.shape_total:
+            for bound, name in self.shape_bounds:
+                if draw < bound:
+                    shape = name
+                    break
         if shape == "agent_killed":
             return self._pseudo_job(ts, task, host, job_id, JOB_KILLED_TYPE, self.codes["agent_killed"].pick(rng))
         if shape == "no_job_report":
@@ -117,14 +124,20 @@ class Builder:
 
     def _retry(self, failed: bool, wf: Workflow) -> int:
         """How many earlier attempts this job had: more after failures, in troubled and ACDC workflows."""
-        shapes = self.shapes
-        again = shapes.retry_after_failure if failed else shapes.retry_after_success
-        again = min(0.9, again * wf.trouble * (1.5 if wf.acdc else 1.0))
         # P(k) ~ again**k for k = 0..retry_max: every attempt writes a report, so the
         # reports of a job that keeps failing spread over the retries instead of piling up at the last
-        draw = self.rng.random() * sum(again**k for k in range(shapes.retry_max + 1))
+        known = self.retry_weights.get((wf.name, failed))
+        if known is None:
+            shapes = self.shapes
+            base = shapes.retry_after_failure if failed else shapes.retry_after_success
+            again = min(0.9, base * wf.trouble * (1.5 if wf.acdc else 1.0))
+            known = self.retry_weights[(wf.name, failed)] = (again, sum(again**k for k in range(shapes.retry_max + 1)))
+        again, total = known
+        draw = self.rng.random() * total
+        if draw < 1.0:
+            return 0
         count, weight = 0, 1.0
-        while count < shapes.retry_max and draw >= weight:
+        while count < self.shapes.retry_max and draw >= weight:
             draw -= weight
             count += 1
             weight *= again

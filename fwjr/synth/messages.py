@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timezone
+from string import Formatter
 
 from fwjr.synth.catalogue import GLOBAL_REDIRECTOR, Task, site_storage
 from fwjr.synth.draws import guid, pick, randint
@@ -92,6 +93,11 @@ _MSG_LINES = (
     "%MSG-w FastTimerService:  PostEndRun {date} {time} CET Run: {run}\nFastTimerService: module {label} took {ms} ms",
     "%MSG-i ThreadStreamSetup:  (NoModuleName) {date} {time} pre-events\nsetting # threads {threads}\nsetting # streams {threads}",
 )
+# each MessageLogger template with the fields it names, so a line draws only what it shows
+_MSG_FIELDS = tuple(
+    (template, tuple(dict.fromkeys(name for _, name, _, _ in Formatter().parse(template) if name)))
+    for template in _MSG_LINES
+)
 _JOB_STATES = ("Unknown", "Running", "Idle", "Held", "Removed")
 _CONDOR_EVENTS = (
     "Job was evicted.",
@@ -169,31 +175,32 @@ class Messages:
         rng = self.rng
         date, clock = _stamp(self.ts)
         wf = self.task.workflow
+        fixed = {
+            "date": date,
+            "area": f"{'data' if wf.kind == 'data' else 'mc'}/{wf.era}/{wf.primary}",
+            "domain": site_storage(self.site or "T2_CH_CERN")[2],
+        }
+        drawn = {
+            "time": lambda: f"{clock[:6]}{randint(rng, 0, 59):02d}",
+            "run": lambda: randint(rng, 380000, 399999),
+            "event": lambda: randint(rng, 1, 2**31),
+            "lumi": lambda: randint(rng, 1, 3000),
+            "stream": lambda: randint(rng, 0, 7),
+            "n": lambda: randint(rng, 1, 20000),
+            "ms": lambda: randint(rng, 0, 999),
+            "server": lambda: pick(rng, _DATA_SERVERS),
+            "guid": lambda: guid(rng),
+            "retries": lambda: randint(rng, 1, 5),
+            "vsize": lambda: round(rng.uniform(3000, 40000), 3),
+            "rss": lambda: round(rng.uniform(1500, 20000), 3),
+            "delta": lambda: round(rng.uniform(0, 200), 3),
+            "label": lambda: pick(rng, _MODULE_LABELS),
+            "threads": lambda: pick(rng, (1, 4, 8)),
+        }
         lines = []
         for _ in range(count):
-            template = pick(rng, _MSG_LINES)
-            lines.append(
-                template.format(
-                    date=date,
-                    time=f"{clock[:6]}{randint(rng, 0, 59):02d}",
-                    run=randint(rng, 380000, 399999),
-                    event=randint(rng, 1, 2**31),
-                    lumi=randint(rng, 1, 3000),
-                    stream=randint(rng, 0, 7),
-                    n=randint(rng, 1, 20000),
-                    ms=randint(rng, 0, 999),
-                    server=pick(rng, _DATA_SERVERS),
-                    area=f"{'data' if wf.kind == 'data' else 'mc'}/{wf.era}/{wf.primary}",
-                    guid=guid(rng),
-                    retries=randint(rng, 1, 5),
-                    domain=site_storage(self.site or "T2_CH_CERN")[2],
-                    vsize=round(rng.uniform(3000, 40000), 3),
-                    rss=round(rng.uniform(1500, 20000), 3),
-                    delta=round(rng.uniform(0, 200), 3),
-                    label=pick(rng, _MODULE_LABELS),
-                    threads=pick(rng, (1, 4, 8)),
-                )
-            )
+            template, names = pick(rng, _MSG_FIELDS)
+            lines.append(template.format(**{name: fixed[name] if name in fixed else drawn[name]() for name in names}))
         return "\n".join(lines)
 
     def _stack(self, frames: int, crashed: bool) -> str:
