@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from fwjr.synth.catalogue import Catalog, Task, Workflow, AGENT_VERSIONS, site_storage
+from fwjr.synth.catalogue import AGENT_VERSIONS, Catalog, Task, Workflow, site_storage
 from fwjr.synth.draws import Choice, pick, randint
 from fwjr.synth.messages import JOB_KILLED_TYPE, NO_JOB_REPORT_TYPE, Messages
 from fwjr.synth.model import Shapes, load_model

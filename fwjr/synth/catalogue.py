@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from fwjr.synth.draws import Choice, guid, pick, randint
+from fwjr.synth.draws import Choice, pick, randint
 from fwjr.synth.model import load_model
 
 MC_CAMPAIGNS = (
@@ -142,7 +142,6 @@ class Task:
     cmsrun_steps: int = 1
     input_tier: str = ""
     events_per_job: int = 0
-    jobs: list[int] = field(default_factory=lambda: [0])
 
 
 def _workflow_time(rng: random.Random, start_ts: int) -> str:

@@ -117,10 +117,11 @@ def _stamp(ts: int) -> tuple[str, str]:
 class Messages:
     """Makes the errors of one job at a time; `job()` says whose, the other methods make texts."""
 
+    task: Task  # set by job() before any text is made
+
     def __init__(self, rng: random.Random, code_text: dict[str, str]) -> None:
         self.rng = rng
         self.code_text = code_text
-        self.task: Task | None = None
         self.site = ""
         self.ts = 0
         self.job_id = 0
