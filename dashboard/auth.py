@@ -52,7 +52,7 @@ def client_address() -> str:
     return peer
 
 
-limiter = Limiter(key_func=client_address, storage_uri="memory://")
+limiter = Limiter(key_func=client_address)
 
 
 class Refused(Exception):
@@ -242,6 +242,7 @@ def register(server: Flask) -> None:
     csrf.init_app(server)
     login_manager.init_app(server)
     login_manager.login_view = "account.login"
+    server.config["RATELIMIT_STORAGE_URI"] = context.settings().rate_limit_storage
     limiter.init_app(server)
     server.register_error_handler(Refused, _refused)
     server.register_error_handler(CSRFError, _csrf_failed)

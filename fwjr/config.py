@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     )
     session_cookie_samesite: Literal["Lax", "Strict"] = Field(default="Lax", description="SameSite attribute of the session cookie.")
     login_rate_limit: str = Field(default="10 per minute", description="Login, registration and reset attempts allowed per client address.")
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where the login limiter counts (Flask-Limiter storage URI); memory:// counts per process, so a board with several workers needs redis:// or memcached://.",
+    )
     registration_domains: list[str] = Field(default_factory=list, description="E-mail domains that may register (empty = registration closed).")
     mail_smtp_host: str | None = Field(default=None, description="SMTP server for confirmation and reset mail; unset = no mail.")
     mail_smtp_port: int = Field(default=25, description="SMTP port for account mail.")
