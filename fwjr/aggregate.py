@@ -3,7 +3,7 @@
 The stream worker, the Spark replay and `fwjr aggregate` all fold jobs through this
 module. Metric sums are kept as integers in micro-units, so adding the same jobs in
 any order, in any number of partial aggregates, gives bit-identical totals: the
-determinism contract of DESIGN.md holds by construction, not by luck of float order.
+determinism contract (docs/architecture.md) holds by construction, not by luck of float order.
 """
 
 from __future__ import annotations

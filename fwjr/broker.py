@@ -65,7 +65,7 @@ class TopicSpec:
         return cfg
 
 
-# The topics of DESIGN.md. fwjr.raw and fwjr.jobs carry the volume, so they get enough
+# The topics of docs/architecture.md. fwjr.raw and fwjr.jobs carry the volume, so they get enough
 # partitions to spread over several stream workers; the control topics stay ordered on one
 # partition. The DLQ keeps the original bytes plus a reason, so it accepts slightly larger
 # messages than the raw topic it receives them from.

@@ -1,4 +1,4 @@
-"""Phase 1: one FWJR document -> one merged job record (the rules of DESIGN.md, made exact).
+"""Phase 1: one FWJR document -> one merged job record (the rules of docs/merge.md).
 
 This is the only merge implementation: the Faust worker, the Spark replay and the
 offline commands all call `merge_document`, so their job records cannot drift apart.

@@ -10,7 +10,7 @@ import msgspec
 
 from fwjr.metrics import ALL_METRICS
 
-# The scope of an aggregate row, in primary-key order (dimension-first, see DESIGN.md).
+# The scope of an aggregate row, in primary-key order (dimension-first, see docs/architecture.md).
 SCOPE_KEYS: tuple[str, ...] = (
     "workflow",
     "task",
@@ -51,7 +51,7 @@ class StepError(msgspec.Struct, frozen=True):
 
 
 class Job(msgspec.Struct, kw_only=True):
-    """One merged job: the outcome of one FWJR, after the rules in DESIGN.md."""
+    """One merged job: the outcome of one FWJR, after the rules in docs/merge.md."""
 
     identity: str
     ts: int

@@ -5,7 +5,7 @@ batching with take_events, offset commits of acked events). Counts are not kept 
 Faust tables: windowed tables lose their state on restart (faust-streaming/faust#412),
 and a table's changelog commits independently of our store writes, which would break
 exactly-once. The pipeline keeps window state in the merge core and the store keeps
-the exact counts (see DESIGN.md and docs/stream.md).
+the exact counts (see docs/architecture.md and docs/stream.md).
 """
 
 from __future__ import annotations

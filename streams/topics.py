@@ -1,4 +1,4 @@
-"""Topic names of DESIGN.md, in one place."""
+"""Topic names (docs/architecture.md), in one place."""
 
 RAW = "fwjr.raw"
 JOBS = "fwjr.jobs"

@@ -39,7 +39,7 @@ def kafka_jars() -> Path:
 
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory, kafka_jars: Path) -> Iterator[KafkaBroker]:
-    """A running single-node broker on free loopback ports, with the DESIGN.md topics created."""
+    """A running single-node broker on free loopback ports, with the project's topics created."""
     broker = KafkaBroker(tmp_path_factory.mktemp("kafka"), kafka_jars, detach=False)
     broker.start()
     try:

@@ -1,4 +1,4 @@
-"""The determinism contract of DESIGN.md "Aggregates", as properties: order, duplication,
+"""The determinism contract of docs/architecture.md, as properties: order, duplication,
 partitioning and re-grouping over time never change the aggregate rows."""
 
 from __future__ import annotations

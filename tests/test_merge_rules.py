@@ -1,4 +1,4 @@
-"""One test per merge rule of DESIGN.md "One job record per FWJR", on small hand-built documents."""
+"""One test per merge rule of docs/merge.md, on small hand-built documents."""
 
 from __future__ import annotations
 
