@@ -28,7 +28,7 @@ FTS = ("FTS", START + 90 * 60, START + 110 * 60)
 @pytest.fixture(scope="module")
 def incident(store: Store) -> Iterator[tuple[Store, list]]:  # noqa: F811 (fixture)
     jobs = []
-    for doc in generate_documents(9000, 31, start_ts=START, minutes=150, scenario={"bursts": [BURST]}):
+    for doc in generate_documents(18000, 31, start_ts=START, minutes=150, scenario={"bursts": [BURST]}):
         if isinstance(doc, dict):
             try:
                 jobs.append(merge_document(doc))
