@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from dashboard import context
 from fwjr.config import Settings
+from fwjr.config import settings as current_settings
 from fwjr.ops import accounts, tokens
 from fwjr.ops.database import session
 from fwjr.ops.links import fingerprint
@@ -242,7 +243,9 @@ def register(server: Flask) -> None:
     csrf.init_app(server)
     login_manager.init_app(server)
     login_manager.login_view = "account.login"
-    server.config["RATELIMIT_STORAGE_URI"] = context.settings().rate_limit_storage
+    # The app is built once per process, before a store and its settings are bound: the
+    # limiter's storage comes from the process's own configuration.
+    server.config["RATELIMIT_STORAGE_URI"] = current_settings().rate_limit_storage
     limiter.init_app(server)
     server.register_error_handler(Refused, _refused)
     server.register_error_handler(CSRFError, _csrf_failed)
