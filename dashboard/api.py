@@ -155,6 +155,7 @@ def failed_jobs() -> Response:
     jobs = query.search_failed_jobs(context.store(), start, end, given["q"] or None, given.filters, given["limit"])
     for job in jobs:
         job["exit_code_description"] = exit_codes.describe(job["exit_code"])
+        job["errors"] = orjson.loads(job["errors"] or "[]")  # stored as JSON text; answered as a list
     return jsonify({"from": start, "to": end, "jobs": jobs})
 
 
