@@ -246,12 +246,16 @@ query_app = typer.Typer(help="Read the store (through the running stack's API wh
 app.add_typer(query_app, name="query")
 
 
+# The options every `fwjr query` command takes: a UTC range, a precision and an output format.
+QueryStart = Annotated[str, typer.Option("--from", help="Start (ISO time or date, UTC).")]
+QueryEnd = Annotated[str, typer.Option("--to", help="End, exclusive (ISO time or date, UTC).")]
+QueryPrecision = Annotated[Precision, typer.Option("--precision", help="Time bucket size.")]
+QueryFormat = Annotated[OutputFormat, typer.Option("--format", help="Output format.")]
+
+
 @query_app.command("aggregates")
 def query_aggregates(
-    start: Annotated[str, typer.Option("--from", help="Start (ISO time or date, UTC).")],
-    end: Annotated[str, typer.Option("--to", help="End, exclusive (ISO time or date, UTC).")],
-    precision: Annotated[Precision, typer.Option("--precision", help="Time bucket size.")] = Precision.hour,
-    format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.jsonl,
+    start: QueryStart, end: QueryEnd, precision: QueryPrecision = Precision.hour, format: QueryFormat = OutputFormat.jsonl
 ) -> None:
     """Stored aggregates, printed exactly like `fwjr aggregate` prints them."""
     from fwjr.bucket import parse_iso
@@ -263,10 +267,7 @@ def query_aggregates(
 
 @query_app.command("errors")
 def query_errors(
-    start: Annotated[str, typer.Option("--from", help="Start (ISO time or date, UTC).")],
-    end: Annotated[str, typer.Option("--to", help="End, exclusive (ISO time or date, UTC).")],
-    precision: Annotated[Precision, typer.Option("--precision", help="Time bucket size.")] = Precision.hour,
-    format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.jsonl,
+    start: QueryStart, end: QueryEnd, precision: QueryPrecision = Precision.hour, format: QueryFormat = OutputFormat.jsonl
 ) -> None:
     """Stored step error counts, printed exactly like `fwjr aggregate --rows errors` prints them."""
     from fwjr.bucket import parse_iso
@@ -276,7 +277,7 @@ def query_errors(
     _print_rows([present_error(row, precision.value) for row in rows], format)
 
 
-# ---------------------------------------------------------------- alerts and service status (issue 6)
+# ---------------------------------------------------------------- alerts and service status
 
 
 def _alert_table(alerts: list[dict]) -> None:
