@@ -53,12 +53,9 @@ class Stack:
         return [orjson.loads(line) for line in out.splitlines() if line.strip()]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A running local stack (broker + worker + board) with no feed; stopped at the end."""
-    if find_executable("java") is None:
-        pytest.skip("java is not installed: the live stack needs Java 17+")
-    home = tmp_path_factory.mktemp("fwjr-home")
+def stack_env(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a local stack of its own: its FWJR_HOME, free ports, no outside broker or
+    store from the caller's environment, and these extra settings."""
     env = dict(os.environ)
     env.update(
         FWJR_HOME=str(home),
@@ -67,9 +64,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         FWJR_DASHBOARD_PORT=str(free_port()),
         FWJR_METRICS_PORT=str(free_port()),
     )
-    env.pop("FWJR_KAFKA_BOOTSTRAP", None)
-    env.pop("FWJR_CLICKHOUSE_URL", None)
-    running = Stack(home, env)
+    for name in ("FWJR_KAFKA_BOOTSTRAP", "FWJR_CLICKHOUSE_URL", "FWJR_METRICS_HOST"):
+        env.pop(name, None)
+    env.update(settings)
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A running local stack (broker + worker + board) with no feed; stopped at the end."""
+    if find_executable("java") is None:
+        pytest.skip("java is not installed: the live stack needs Java 17+")
+    home = tmp_path_factory.mktemp("fwjr-home")
+    running = Stack(home, stack_env(home))
     running.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)
     try:
         yield running

@@ -10,7 +10,6 @@ Bad status events are rejected with a reason and counted.
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.parse
 import urllib.request
@@ -25,9 +24,9 @@ from tests.waiting import wait_until
 from fwjr.bucket import iso, parse_iso
 from fwjr.alerting.rule import AlertEngine, RuleConfig
 from fwjr.alerting.simulate import generated_outcomes
-from fwjr.broker import find_executable, free_port
+from fwjr.broker import find_executable
 from tests.alert_receivers_fixtures import Mailbox, Webhook, serve_mailbox, serve_webhook
-from tests.live_fixtures import Stack
+from tests.live_fixtures import Stack, stack_env
 
 pytestmark = pytest.mark.kafka
 
@@ -51,13 +50,8 @@ def alert_stack(tmp_path_factory: pytest.TempPathFactory, receivers: tuple[Webho
         pytest.skip("java is not installed: the live stack needs Java 17+")
     hook, box = receivers
     home = tmp_path_factory.mktemp("fwjr-alerts")
-    env = dict(os.environ)
-    env.update(
-        FWJR_HOME=str(home),
-        FWJR_KAFKA_PORT=str(free_port()),
-        FWJR_KAFKA_CONTROLLER_PORT=str(free_port()),
-        FWJR_DASHBOARD_PORT=str(free_port()),
-        FWJR_METRICS_PORT=str(free_port()),
+    env = stack_env(
+        home,
         FWJR_ALERT_PENDING_MINUTES=str(PENDING),
         FWJR_ALERT_WEBHOOK_URLS=json.dumps([hook.url]),
         FWJR_ALERT_SMTP_HOST=box.host,
@@ -65,8 +59,6 @@ def alert_stack(tmp_path_factory: pytest.TempPathFactory, receivers: tuple[Webho
         FWJR_ALERT_EMAIL_TO=json.dumps(["oncall@example.org"]),
         FWJR_ALERT_RETRY_BACKOFF="0.2",
     )
-    env.pop("FWJR_KAFKA_BOOTSTRAP", None)
-    env.pop("FWJR_CLICKHOUSE_URL", None)
     running = Stack(home, env)
     running.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)
     try:

@@ -4,7 +4,6 @@ a real worker, finds every metric the rules use, and evaluates every rule withou
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fwjr.broker import find_executable, free_port
+from fwjr.broker import find_executable
 from tests.alerting_infra_fixtures import (
     ALERTMANAGER_CONFIG,
     PROMETHEUS_CONFIG,
@@ -24,7 +23,7 @@ from tests.alerting_infra_fixtures import (
     run_prometheus,
     tool,
 )
-from tests.live_fixtures import Stack
+from tests.live_fixtures import Stack, stack_env
 from tests.paths import REPO
 from tests.waiting import wait_until
 
@@ -64,18 +63,7 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tool("prometheus")
     with run_alertmanager(tmp_path_factory.mktemp("alertmanager")) as alertmanager:
         home = tmp_path_factory.mktemp("fwjr-home")
-        env = dict(os.environ)
-        env.update(
-            FWJR_HOME=str(home),
-            FWJR_KAFKA_PORT=str(free_port()),
-            FWJR_KAFKA_CONTROLLER_PORT=str(free_port()),
-            FWJR_DASHBOARD_PORT=str(free_port()),
-            FWJR_METRICS_PORT=str(free_port()),
-            FWJR_ALERTMANAGER_URLS=f'["{alertmanager.url}"]',
-        )
-        for name in ("FWJR_KAFKA_BOOTSTRAP", "FWJR_CLICKHOUSE_URL", "FWJR_METRICS_HOST"):
-            env.pop(name, None)
-        running = Stack(home, env)
+        running = Stack(home, stack_env(home, FWJR_ALERTMANAGER_URLS=f'["{alertmanager.url}"]'))
         running.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)
         try:
             feed = home / "feed"
