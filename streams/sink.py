@@ -97,8 +97,9 @@ def _errors_text(job: Job) -> str:
     return _error_encoder.encode(job.errors).decode()
 
 
-def _examples(jobs: list[Job]) -> list[list]:
-    """One example message per (exit code, signature) of these jobs: the latest job's."""
+def example_columns(jobs: list[Job]) -> list[list]:
+    """One example message per (exit code, signature) of these jobs, the latest job's, as the
+    columns of EXAMPLE_COLUMNS."""
     latest: dict[tuple[int, str], tuple[int, str, str, str]] = {}
     for job in jobs:
         for error in job.errors:
@@ -176,7 +177,7 @@ def store_tables(flush: Flush) -> list[TableInsert]:
     if jobs:
         columns = job_columns(jobs, job_batches, job_partitions, job_offsets)
         inserts.append(("jobs", JOB_COLUMNS, _arrow_stream(JOB_COLUMNS, columns)))
-        examples = _examples(jobs)
+        examples = example_columns(jobs)
         if examples:
             inserts.append(("error_examples", EXAMPLE_COLUMNS, _arrow_stream(EXAMPLE_COLUMNS, examples)))
     if dlq:
