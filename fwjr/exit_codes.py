@@ -16,6 +16,7 @@ from msgspec import Struct
 
 _DATA = Path(__file__).parent / "data"
 UNKNOWN = "unknown exit code"
+NO_EXIT_CODE = "no exit code reported"
 
 
 class Procedure(Struct, frozen=True):
@@ -52,10 +53,15 @@ def _load_json(text: str, origin: str) -> dict[str, str]:
     return {str(code): str(text) for code, text in loaded.items()}
 
 
-def describe(code: int | str) -> str:
-    """The description of an exit code, "no error" for 0, or UNKNOWN."""
+def describe(code: int | str, failed: bool = False) -> str:
+    """The description of an exit code, or UNKNOWN.
+
+    0 is "no error" for a job that succeeded, but a failed job whose report carries no error also
+    has 0 (docs/merge.md), and calling that "no error" in a list of failures would hide it: pages
+    that list failures pass `failed=True`.
+    """
     if str(code) == "0":
-        return "no error"
+        return NO_EXIT_CODE if failed else "no error"
     return dictionary().get(str(code), UNKNOWN)
 
 

@@ -54,6 +54,8 @@ _BUCKET_SQL: dict[str, str] = {
 }
 # Precisions the TTL ladder stores, finest first, and the settings field holding each one's age.
 LADDER_STEPS: tuple[tuple[str, str], ...] = (("minute", "minute_days"), ("hour", "hour_days"), ("day", "day_days"))
+# Keys stored as integers: their filters bind Int32 values, and patterns match their text form.
+_NUMERIC_KEYS: frozenset[str] = frozenset({"exit_code", "retry_count"})
 _RANGE = "bucket >= toDateTime({start:Int64}, 'UTC') AND bucket < toDateTime({end:Int64}, 'UTC')"
 _DAY = 86400
 
@@ -106,7 +108,7 @@ def _where(filters: Mapping[str, Any] | None, allowed: Sequence[str], params: di
         if key not in allowed:
             raise ValueError(f"unknown filter key {key!r}; expected one of {', '.join(allowed)}")
         name = f"{prefix}{position}"
-        numeric = key == "exit_code"
+        numeric = key in _NUMERIC_KEYS
         text_column = f"toString({key})" if numeric else key
         if isinstance(wanted, Mapping):
             clauses.append(_pattern_clause(key, text_column, wanted, name, params))
@@ -131,11 +133,11 @@ def _pattern_clause(key: str, column: str, wanted: Mapping[str, Any], name: str,
 
 
 def _scalar(key: str, value: Any) -> Any:
-    if key == "exit_code":
+    if key in _NUMERIC_KEYS:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ValueError(f"filter exit_code={value!r}: expected a whole number") from None
+            raise ValueError(f"filter {key}={value!r}: expected a whole number") from None
     return str(value)
 
 
@@ -372,6 +374,46 @@ def error_matrix(
     group = ", ".join(keys)
     sql = (
         f"SELECT {group}, sum(count) AS c FROM errors WHERE {_RANGE}{where} "
+        f"GROUP BY {group} ORDER BY c DESC, {group} LIMIT {{limit:UInt32}}"
+    )
+    return [dict(zip(keys + ["count"], row)) for row in store.rows(sql, params)]
+
+
+# The error keys a job's first error has in `agg` (its step is the job's exit_step): what the
+# overview counts, one failed job once, against the error table's every step error.
+FIRST_ERROR_KEYS: dict[str, str] = {"workflow": "workflow", "task": "task", "step": "exit_step", "site": "site", "exit_code": "exit_code"}
+
+
+def first_error_matrix(
+    store: Store,
+    start: int,
+    end: int,
+    rows: str,
+    columns: str,
+    split: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+    limit: int = 10_000,
+) -> list[dict[str, Any]]:
+    """Failed jobs by their first error, by two of FIRST_ERROR_KEYS, optionally split by a third.
+
+    The same shape as `error_matrix` (keys named as in ERROR_KEYS, `count`), so a page can switch
+    between the two counts; retry_count and signature are kept per step error only.
+    """
+    keys = [rows, columns] + ([split] if split else [])
+    for key in keys + sorted(filters or {}):
+        if key not in FIRST_ERROR_KEYS:
+            raise ValueError(
+                f"{key!r} is not kept per failed job (only per step error); counting failed jobs by their first error "
+                f"takes {', '.join(FIRST_ERROR_KEYS)}"
+            )
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"error matrix keys must differ, got {keys}")
+    params = _range_params(start, end)
+    params["limit"] = int(limit)
+    where = _where({FIRST_ERROR_KEYS[k]: v for k, v in (filters or {}).items()}, SCOPE_KEYS, params)
+    group = ", ".join(FIRST_ERROR_KEYS[k] for k in keys)
+    sql = (
+        f"SELECT {group}, sum(failed) AS c FROM agg WHERE {_RANGE} AND failed > 0{where} "
         f"GROUP BY {group} ORDER BY c DESC, {group} LIMIT {{limit:UInt32}}"
     )
     return [dict(zip(keys + ["count"], row)) for row in store.rows(sql, params)]
@@ -1040,6 +1082,80 @@ def job_window(store: Store, identity: str) -> tuple[int, int] | None:
         return None
     ts, wall = rows[0]
     return int(ts - max(wall or 0.0, 0.0)), int(ts)
+
+
+# ---------------------------------------------------------------- triage evidence (fwjr/triage)
+# What the triage decision reads: jobs and failures per workflow, task and site, inside and
+# outside outage windows; site totals for the site status; error patterns with one message each.
+
+
+def scope_outage_counts(
+    store: Store,
+    start: int,
+    end: int,
+    windows: Sequence[tuple[int, int]],
+    bucket_seconds: int,
+    filters: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """(workflow, task, site, inside, jobs, failed, wasted_core_hours) over [start, end).
+
+    `inside` is 1 for the buckets an outage window [start, end) covers any part of (a stored
+    bucket is `bucket_seconds` long), as fwjr.alerting.correlate counts them.
+    """
+    params = _range_params(start, end)
+    params.update({"starts": [int(s) for s, _ in windows], "ends": [int(e) for _, e in windows], "size": int(bucket_seconds)})
+    where = _where(filters, SCOPE_KEYS, params)
+    inside = (
+        "arrayExists((s, e) -> s < toUnixTimestamp(bucket) + {size:Int64} AND e > toUnixTimestamp(bucket), "
+        "{starts:Array(Int64)}, {ends:Array(Int64)})"
+    )
+    reads = "sum(jobs) sum(failed) sum(wasted_core_hours_sum)"
+    sql = (
+        f"SELECT workflow, task, site, toUInt8({inside}) AS inside, sum(jobs), sum(failed), sum(wasted_core_hours_sum) / {MICRO} "
+        f"FROM agg WHERE {_RANGE}{where} GROUP BY workflow, task, site, inside ORDER BY workflow, task, site, inside"
+        f"{_projections(('workflow', 'task', 'site'), filters, reads)}"
+    )
+    names = ("workflow", "task", "site", "inside", "jobs", "failed", "wasted_core_hours")
+    return [dict(zip(names, row)) for row in store.rows(sql, params)]
+
+
+def site_counts(store: Store, start: int, end: int, filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """(site, jobs, failed, cpu_hours, core_hours) per site over [start, end), most jobs first."""
+    params = _range_params(start, end)
+    where = _where(filters, SCOPE_KEYS, params)
+    reads = "sum(jobs) sum(failed) sum(cpu_hours_sum) sum(core_hours_sum)"
+    sql = (
+        f"SELECT site, sum(jobs) AS j, sum(failed), sum(cpu_hours_sum) / {MICRO}, sum(core_hours_sum) / {MICRO} "
+        f"FROM agg WHERE {_RANGE}{where} GROUP BY site ORDER BY j DESC, site{_projections(('site',), filters, reads)}"
+    )
+    names = ("site", "jobs", "failed", "cpu_hours", "core_hours")
+    return [dict(zip(names, row)) for row in store.rows(sql, params)]
+
+
+def error_patterns(
+    store: Store, start: int, end: int, filters: Mapping[str, Any] | None = None, limit: int = 200_000
+) -> list[dict[str, Any]]:
+    """Step errors per (workflow, task, step, site, exit_code, signature) over [start, end), with
+    one stored message of the (exit_code, signature) ("" when none is kept), largest first."""
+    params = _range_params(start, end)
+    params["limit"] = int(limit)
+    where = _where(filters, ERROR_KEYS, params)
+    keys = "workflow, task, step, site, exit_code, signature"
+    sql = (
+        "SELECT c.workflow, c.task, c.step, c.site, c.exit_code, c.signature, c.n, e.example FROM "
+        f"(SELECT {keys}, sum(count) AS n FROM errors WHERE {_RANGE}{where} GROUP BY {keys}) AS c "
+        "LEFT JOIN (SELECT exit_code, signature, argMax(example, seen) AS example FROM error_examples "
+        "GROUP BY exit_code, signature) AS e ON c.exit_code = e.exit_code AND c.signature = e.signature "
+        "ORDER BY c.n DESC, c.workflow, c.task, c.step, c.site, c.exit_code, c.signature LIMIT {limit:UInt32}"
+    )
+    names = ("workflow", "task", "step", "site", "exit_code", "signature", "count", "example")
+    return [dict(zip(names, row)) for row in store.rows(sql, params)]
+
+
+def error_code_counts(store: Store, start: int, end: int) -> dict[int, int]:
+    """Step errors per exit code over [start, end), all workflows: each code's usual rate."""
+    sql = f"SELECT exit_code, sum(count) FROM errors WHERE {_RANGE} GROUP BY exit_code ORDER BY exit_code"
+    return {int(code): int(count) for code, count in store.rows(sql, _range_params(start, end))}
 
 
 # ---------------------------------------------------------------- replay: atomic range replace

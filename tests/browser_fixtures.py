@@ -24,12 +24,16 @@ from fwjr.model import Job, StepError
 from fwjr.reader import decode_json, to_job
 from fwjr.query import JOB_COLUMNS
 from fwjr.store import Store, connect
-from streams.sink import job_row
+from streams.sink import example_columns, job_row
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 SEED_COUNT = 3000
 SEED_MINUTES = 180
 HOSTILE_TEXT = "<script>window.__pwned = 1</script><b>bold</b> & <img src=x onerror=alert(1)>"
+# The board links log archives through this gateway: {lfn} is the archive's LFN.
+LOG_URL_TEMPLATE = "https://logs.example.org/eos/cms{lfn}"
+# A cmsRun log tail of 40 lines: the failed-job page folds it after its first 12.
+LONG_LOG = "\n".join(f"%MSG-e FileReadError: line {n:02d} of the job's log tail <tail>" for n in range(1, 41))
 CHROME_FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -61,24 +65,38 @@ def hostile_job(ts: int) -> Job:
     )
 
 
+def long_log_job(ts: int) -> Job:
+    """A failed job whose error text is a 40-line log tail, with a log archive to link."""
+    return Job(
+        identity="long-log-job-1", ts=ts, workflow="long_log_workflow", task="/long_log_workflow/Task", site="T2_CH_CERN",
+        host="host.example", jobtype="Processing", jobstate="jobfailed", exit_code=8021, exit_step="cmsRun1",
+        acquisition_era="", campaign="", wn_name="wn-2", fwjr_id="long-log-fwjr-1", agent_ver="1.0", retry_count=1, failed=True,
+        metrics={"wall_time": 100.0, "core_hours": 0.1, "cores": 1.0, "wasted_core_hours": 0.1}, cpu_efficiency=None,
+        efficiency_outlier=False, errors=[StepError("cmsRun1", 8021, "FileReadError", LONG_LOG, signature(LONG_LOG))],
+        log_archive="/store/unmerged/logs/prod/2026/12/2/long_log_workflow/Task/0000/1/long-log.tar.gz",
+    )
+
+
 def seed(store: Store, jobs: list[Job], batch: str = "test-seed") -> Aggregator:
-    """Write jobs the way the stream's sink does: aggregate and error rows at minute grain, job rows."""
+    """Write jobs the way the stream's sink does: aggregate and error rows at minute grain, job rows
+    and one example message per error signature."""
     aggregator = Aggregator("minute")
     counted = [job for job in jobs if aggregator.add(job)]
     query.insert_aggregates(store, row_dicts(aggregator.rows), batch)
     query.insert_errors(store, error_dicts(aggregator.errors), batch)
     rows = [job_row(job, batch, -1, -1) for job in counted]
     store.insert("jobs", JOB_COLUMNS, rows)
+    store.insert_columns("error_examples", query.EXAMPLE_COLUMNS, example_columns(counted))
     return aggregator
 
 
 def open_seeded_store(home: Path, now: int) -> tuple[Settings, Store, Aggregator]:
     """A fresh embedded store under `home` with the last SEED_MINUTES of generated jobs and one hostile job."""
-    settings = Settings(home=home, dashboard_port=0)
+    settings = Settings(home=home, dashboard_port=0, log_url_template=LOG_URL_TEMPLATE)
     store = connect(settings)
     migrate(store)
     jobs = generated_jobs(SEED_COUNT, seed=20261123, start_ts=now - SEED_MINUTES * 60, minutes=SEED_MINUTES - 1)
-    jobs.append(hostile_job(now - 120))
+    jobs += [hostile_job(now - 120), long_log_job(now - 180)]
     aggregator = seed(store, jobs)
     return settings, store, aggregator
 

@@ -18,7 +18,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard import plotly_bundle
 from fwjr.bucket import iso
-from tests.browser_fixtures import SCREENSHOTS, board, browser, generated_jobs, seed, seeded  # noqa: F401
+from fwjr import query
+from fwjr.signature import signature
+from tests.browser_fixtures import LONG_LOG, LOG_URL_TEMPLATE, SCREENSHOTS, board, browser, generated_jobs, seed, seeded  # noqa: F401
 
 pytestmark = pytest.mark.browser
 WAIT = 20
@@ -205,3 +207,77 @@ def test_the_overview_refreshes_itself_when_new_jobs_arrive(board: str, browser,
     after = wait_text(browser, "overview-jobs", lambda text: (_count(text) or 0) > before)
     assert _count(after) == before + written.jobs
     assert "ago" in browser.find_element(By.ID, "overview-freshness").text
+
+
+def test_a_failed_job_shows_its_log_tail_folded_and_links_its_log_archive(board: str, browser) -> None:
+    browser.get(board + "/failed?q=long-log-fwjr-1")
+    WebDriverWait(browser, WAIT).until(lambda d: "long_log_workflow" in d.find_element(By.ID, "failed-table").text)
+    browser.find_element(By.CSS_SELECTOR, "#failed-table td[data-dash-column='workflow']").click()
+    wait_text(browser, "failed-detail", lambda text: "line 01" in text)
+    shown, folded = browser.find_elements(By.CSS_SELECTOR, "#failed-detail .failed-error pre.log-tail")
+    assert shown.text.splitlines() == LONG_LOG.splitlines()[:12], "the first 12 lines are on screen, newlines kept, escaped"
+    assert not folded.is_displayed(), "the whole text waits behind 'show all'"
+    summary = browser.find_element(By.CSS_SELECTOR, "#failed-detail details.log-fold summary")
+    assert summary.text == "show all 40 lines"
+    summary.click()
+    WebDriverWait(browser, WAIT).until(lambda d: folded.is_displayed())
+    assert folded.text.splitlines() == LONG_LOG.splitlines()
+    link = browser.find_element(By.ID, "failed-log-link")
+    lfn = link.text
+    assert lfn.startswith("/store/unmerged/logs/") and lfn.endswith("long-log.tar.gz")
+    assert link.get_attribute("href") == LOG_URL_TEMPLATE.replace("{lfn}", lfn)
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    browser.save_screenshot(str(SCREENSHOTS / "failed-log-tail.png"))
+
+
+def _counted(text: str) -> tuple[int, str]:
+    """("12,345 step errors · query 9 ms") -> (12345, "step errors")."""
+    number, noun = text.split(" · ")[0].split(" ", 1)
+    return int(number.replace(",", "")), noun
+
+
+def test_the_error_view_switches_between_its_two_counts_and_lists_signatures(board: str, browser, seeded: tuple) -> None:
+    _, store, _, now = seeded
+    start, end = now - 24 * 3600, now + 3600
+    step_errors = sum(c["count"] for c in query.error_matrix(store, start, end, "workflow", "site"))
+    failed_jobs = sum(c["count"] for c in query.first_error_matrix(store, start, end, "workflow", "site"))
+    assert step_errors != failed_jobs, "the seeded jobs include jobs failing in several steps or with no error"
+
+    browser.get(board + "/errors?tf=24h")
+    assert _counted(wait_text(browser, "errors-coverage")) == (step_errors, "step errors")
+    assert "counting all step errors" in browser.find_element(By.ID, "errors-title").text
+    signatures = WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#errors-signatures .signature"))
+    top = query.top_signatures(store, start, end)
+    assert [s.get_attribute("data-signature") for s in signatures] == [row["signature"] for row in top]
+    first = signatures[0].text
+    assert f"{top[0]['count']:,} errors · signature {top[0]['signature']}" in first
+    assert top[0]["example"].splitlines()[0] in first, "each signature shows one real message"
+    assert browser.find_element(By.ID, "errors-retries").text.splitlines()[0].startswith("exit code retry 0")
+
+    browser.find_element(By.XPATH, "//*[@id='errors-count']//label[contains(., 'failed jobs by their first error')]").click()
+    assert wait_url(browser, lambda q: q.get("count") == ["jobs"])["count"] == ["jobs"]
+    assert _counted(wait_text(browser, "errors-coverage", lambda text: "failed jobs" in text)) == (failed_jobs, "failed jobs")
+    shared = browser.current_url
+    browser.get("about:blank")
+    browser.get(shared)
+    assert _counted(wait_text(browser, "errors-coverage")) == (failed_jobs, "failed jobs")
+    assert browser.find_element(By.CSS_SELECTOR, "#errors-count input[value='jobs']").is_selected()
+
+    browser.get(board + "/errors?count=jobs&rows=signature&tf=24h")
+    notice = wait_text(browser, "errors-status")
+    assert "'signature' is not kept per failed job" in notice
+    browser.save_screenshot(str(SCREENSHOTS / "errors-signatures.png"))
+
+
+def test_the_workflow_page_names_its_count_and_lists_signatures_per_exit_code(board: str, browser, seeded: tuple) -> None:
+    _, store, _, now = seeded
+    browser.get(board + "/workflow?name=long_log_workflow")
+    text = wait_text(browser, "workflow-count-text")
+    assert text.startswith("1 step errors (counting all step errors)")
+    block = browser.find_element(By.CSS_SELECTOR, "#workflow-signatures-8021 .signature")
+    assert block.get_attribute("data-signature") == signature(LONG_LOG)
+    assert "line 01 of the job's log tail <tail>" in block.text
+    assert browser.find_element(By.ID, "workflow-retries").text.splitlines()[1].startswith("8021:")
+    browser.find_element(By.XPATH, "//*[@id='workflow-count']//label[contains(., 'failed jobs by their first error')]").click()
+    wait_url(browser, lambda q: q.get("count") == ["jobs"])
+    assert wait_text(browser, "workflow-count-text", lambda t: "failed jobs" in t).startswith("1 failed jobs (counting failed jobs by their first error)")

@@ -254,3 +254,39 @@ def test_failed_job_search_by_id_is_exact_and_any_other_text_a_substring(empty: 
     assert found("wma-old") == ["wma-old"]
     assert found("wma-ol") == []  # a substring is searched in the range only
     assert [j["identity"] for j in query.search_failed_jobs(empty, BASE, BASE + 3600, None, None, 2)] == ["wma-d", "wma-c"]
+
+
+def test_failed_jobs_by_first_error_and_step_errors_are_two_counts(empty: Store) -> None:
+    """The error view's two counts over the same generated jobs: each failed job once, under its
+    exit code and exit step (from `agg`); every step error, under its own step (from `errors`)."""
+    from collections import Counter
+
+    from fwjr.aggregate import Aggregator, error_dicts, row_dicts
+    from tests.browser_fixtures import generated_jobs
+
+    jobs = generated_jobs(1500, seed=7, start_ts=BASE, minutes=120)
+    aggregator = Aggregator("minute")
+    counted = [job for job in jobs if aggregator.add(job)]
+    query.insert_aggregates(empty, row_dicts(aggregator.rows), "b")
+    query.insert_errors(empty, error_dicts(aggregator.errors), "b")
+    end = BASE + 3 * 3600
+
+    first = Counter((j.exit_code, j.exit_step) for j in counted if j.failed)
+    by_first = query.first_error_matrix(empty, BASE, end, "exit_code", "step")
+    assert {(c["exit_code"], c["step"]): c["count"] for c in by_first} == dict(first)
+    assert (0, "") in first, "the generator writes failed jobs that carry no error (exit code 0)"
+
+    steps = Counter((e.exit_code, e.step) for j in counted for e in j.errors)
+    by_step = query.error_matrix(empty, BASE, end, "exit_code", "step")
+    assert {(c["exit_code"], c["step"]): c["count"] for c in by_step} == dict(steps)
+    assert sum(steps.values()) > sum(first.values()) - first[(0, "")], "some jobs fail in more than one step"
+
+    retried = Counter(j.exit_code for j in counted if j.failed and j.retry_count == 2)
+    on_retry = query.first_error_matrix(empty, BASE, end, "exit_code", "site")
+    assert sum(c["count"] for c in on_retry) == sum(first.values())
+    second = query.error_matrix(empty, BASE, end, "exit_code", "retry_count", filters={"retry_count": 2})
+    assert {c["retry_count"] for c in second} == ({2} if retried else set())
+    with pytest.raises(ValueError, match="not kept per failed job"):
+        query.first_error_matrix(empty, BASE, end, "exit_code", "signature")
+    with pytest.raises(ValueError, match="retry_count='two'"):
+        query.error_matrix(empty, BASE, end, "exit_code", "site", filters={"retry_count": "two"})

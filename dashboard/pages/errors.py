@@ -1,6 +1,8 @@
-"""The global error view: a table of pies, rows and columns two of workflow/step/site/exit
-code, each pie split by a third key and sized by its error count. Clicking a pie lists
-what is inside it. Controls live in the URL, as on every page.
+"""The global error view: a table of pies, rows and columns two of the error keys, each pie split
+by a third key and sized by its count: every step error (the error table), or failed jobs by their
+first error (the overview's count), switched by `count`. Below it, the top error signatures per
+exit code with a real message each, and failures by retry count. Clicking a pie lists what is
+inside it. Controls live in the URL, as on every page.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from fwjr import exit_codes, query
 from fwjr.model import ERROR_KEYS
 
-from dashboard import components, context, figures, suggest, timeframe, units
+from dashboard import components, context, error_panels, figures, suggest, timeframe, units
 from dashboard.state import error_filters, params_of, search_with
 
 
 GRID_MAX = 12
 FILTER_KEYS = ("workflow", "site", "exit_code")
-DEFAULTS = {"rows": "workflow", "columns": "site", "split": "exit_code", "tf": "24h"}
+DEFAULTS = {"rows": "workflow", "columns": "site", "split": "exit_code", "tf": "24h", "count": error_panels.DEFAULT_COUNT}
+CONTROLS = ("rows", "columns", "split", "tf", "count")
 TIMEFRAMES = {**{k: v[0] for k, v in timeframe.WINDOWS.items()}, **{k: v for k, v in timeframe.PRESETS.items() if k != "custom"}}
 
 
@@ -38,6 +41,7 @@ def layout(**params: str) -> html.Div:
                     html.Div([html.Label("columns"), dcc.Dropdown(id="errors-columns", options=keys, value=view["columns"], clearable=False)], className="control"),
                     html.Div([html.Label("pies split by"), dcc.Dropdown(id="errors-split", options=keys, value=view["split"], clearable=False)], className="control"),
                     html.Div([html.Label("timeframe"), dcc.Dropdown(id="errors-tf", options=[{"label": v, "value": k} for k, v in TIMEFRAMES.items()], value=view["tf"], clearable=False)], className="control"),
+                    error_panels.count_switch("errors-count", view["count"]),
                 ],
                 className="controls",
             ),
@@ -48,6 +52,8 @@ def layout(**params: str) -> html.Div:
                 html.Span(id="errors-coverage"),
             ),
             components.card("Inside the selected pie", html.Div(components.notice("Click a pie to list its errors.", "info"), id="errors-selection")),
+            components.card("Top error signatures per exit code (all step errors)", components.loading(html.Div(id="errors-signatures-box"), "errors-signatures")),
+            components.card("Step errors by retry count", components.loading(html.Div(id="errors-retries-box"), "errors-retries")),
         ]
     )
 
@@ -68,6 +74,7 @@ dash.register_page(
     Input("errors-columns", "value"),
     Input("errors-split", "value"),
     Input("errors-tf", "value"),
+    Input("errors-count", "value"),
     *[Input(f"errors-filter-{k}", "value") for k in FILTER_KEYS],
     State("errors-view", "data"),
     prevent_initial_call=True,
@@ -77,7 +84,7 @@ def navigate(*values: Any) -> str:
     trigger = ctx.triggered_id
     if trigger is None:
         return no_update
-    names = ("rows", "columns", "split", "tf") + FILTER_KEYS
+    names = CONTROLS + FILTER_KEYS
     changed = dict(zip(names, values[:-1]))
     field = trigger[len("errors-filter-"):] if trigger.startswith("errors-filter-") else trigger[len("errors-"):]
     return search_with(values[-1], **{field: changed[field] or ""})
@@ -99,7 +106,7 @@ def _cell_filters(view: dict[str, str]) -> dict[str, Any]:
     Input("errors-view", "data"),
 )
 def draw(search: str) -> tuple:
-    """Top GRID_MAX rows and columns by error count; pies split by the third key.
+    """Top GRID_MAX rows and columns by the chosen count; pies split by the third key.
 
     The dcc.Graph is sent with its figure rather than laid out empty with the page, as on the
     overview (see its refresh_details).
@@ -109,10 +116,11 @@ def draw(search: str) -> tuple:
         rows, columns, split = view["rows"], view["columns"], view["split"]
         if len({rows, columns, split}) != 3:
             raise ValueError(f"rows, columns and split must be three different keys, got {rows}, {columns}, {split}")
+        count = error_panels.count_of(view)
         start, end = timeframe.preset_range(view["tf"], context.now())
         filters = _cell_filters(view)
         store = context.store()
-        totals, ms_totals = components.timed(query.error_matrix, store, start, end, rows, columns, None, filters)
+        totals, ms_totals = components.timed(error_panels.matrix, count, store, start, end, rows, columns, None, filters)
         row_order = _top(totals, rows)
         column_order = _top(totals, columns)
         narrowed = dict(filters)
@@ -120,17 +128,41 @@ def draw(search: str) -> tuple:
             narrowed[rows] = row_order
         if columns not in narrowed:
             narrowed[columns] = column_order
-        cells, ms_cells = components.timed(query.error_matrix, store, start, end, rows, columns, split, narrowed) if row_order else ([], 0.0)
+        cells, ms_cells = components.timed(error_panels.matrix, count, store, start, end, rows, columns, split, narrowed) if row_order else ([], 0.0)
     except ValueError as error:
         return _grid(figures.empty_figure("Nothing to show: fix the view above")), "Errors", "", components.failure("The view", error)
     except Exception as error:
         return _grid(figures.empty_figure("Nothing to show: the query failed")), "Errors", "", components.failure("The query", error)
-    errors = sum(c["count"] for c in totals)
-    title = f"Errors by {rows} × {columns}, split by {split} (top {GRID_MAX} each)"
-    coverage = f"{units.number(errors)} errors · query {ms_totals + ms_cells:.0f} ms"
+    counted = sum(c["count"] for c in totals)
+    noun = "failed jobs" if count == "jobs" else "step errors"
+    title = f"{noun.capitalize()} by {rows} × {columns}, split by {split} (top {GRID_MAX} each; counting {error_panels.COUNTS[count]})"
+    coverage = f"{units.number(counted)} {noun} · query {ms_totals + ms_cells:.0f} ms"
     if not cells:
         return _grid(figures.empty_figure("No errors in this timeframe")), title, coverage, components.notice("No errors match these filters in this timeframe.")
     return _grid(figures.pie_grid(cells, rows, columns, split, row_order, column_order)), title, coverage, None
+
+
+@callback(
+    Output("errors-signatures-box", "children"),
+    Output("errors-retries-box", "children"),
+    Input("errors-view", "data"),
+)
+def draw_details(search: str) -> tuple:
+    """Signatures and retries always count step errors: a job's first error keeps neither."""
+    view = _view(search)
+    try:
+        start, end = timeframe.preset_range(view["tf"], context.now())
+        filters = _cell_filters(view)
+        store = context.store()
+        top, ms_top = components.timed(query.top_signatures, store, start, end, filters)
+        retries, ms_retries = components.timed(query.error_matrix, store, start, end, "exit_code", "retry_count", None, filters)
+    except Exception as error:
+        failed = components.failure("The query", error)
+        return failed, failed
+    return (
+        html.Div([error_panels.signatures(top, "errors-signatures"), html.Div(f"query {ms_top:.0f} ms", className="card-footer")]),
+        html.Div([error_panels.retry_table(retries, "errors-retries"), html.Div(f"query {ms_retries:.0f} ms", className="card-footer")]),
+    )
 
 
 def _grid(figure: Any) -> dcc.Graph:
@@ -160,20 +192,23 @@ def select(click: dict | None, search: str) -> Any:
     view = _view(search)
     rows, columns, split = view["rows"], view["columns"], view["split"]
     try:
+        count = error_panels.count_of(view)
         start, end = timeframe.preset_range(view["tf"], context.now())
         filters = {**_cell_filters(view), **error_filters({rows: str(data[0]), columns: str(data[1])})}
-        detail = next(k for k in ERROR_KEYS if k not in (rows, columns, split))
-        cells, ms = components.timed(query.error_matrix, context.store(), start, end, split, detail, None, filters, 500)
+        keys = query.FIRST_ERROR_KEYS if count == "jobs" else ERROR_KEYS
+        detail = next(k for k in keys if k not in (rows, columns, split))
+        cells, ms = components.timed(error_panels.matrix, count, context.store(), start, end, split, detail, None, filters, 500)
     except Exception as error:
         return components.failure("Listing the pie", error)
     lines = [[_value_cell(split, c[split]), _value_cell(detail, c[detail]), units.number(c["count"])] for c in cells]
     heading = html.P(f"{rows} = {data[0]}, {columns} = {data[1]} · query {ms:.0f} ms")
-    return html.Div([heading, components.table([split, detail, "errors"], lines, "errors-selection-table", "No errors in this pie.")])
+    noun = "failed jobs" if count == "jobs" else "errors"
+    return html.Div([heading, components.table([split, detail, noun], lines, "errors-selection-table", "No errors in this pie.")])
 
 
 def _value_cell(key: str, value: Any) -> Any:
     if key == "exit_code":
-        return f"{value}: {exit_codes.describe(value)}"
+        return f"{value}: {exit_codes.describe(value, failed=True)}"
     if key == "workflow":
         return dcc.Link(value or "(none)", href="/workflow?" + urlencode({"name": value}))
     return value if value != "" else "(none)"

@@ -12,7 +12,6 @@ import orjson
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
 
 from fwjr import exit_codes, query
-from fwjr.config import settings
 
 from dashboard import components, context, suggest, timeframe, units
 from dashboard.figures import utc_text
@@ -141,7 +140,7 @@ def _row(job: dict) -> dict[str, Any]:
         "host": job["host"],
         "site": job["site"],
         "exit_code": job["exit_code"],
-        "description": exit_codes.describe(job["exit_code"]),
+        "description": exit_codes.describe(job["exit_code"], failed=True),
         "error_type": job["error_type"],
         "message": message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 1] + "…",
         "wall": units.hms(job["wall_time"]),
@@ -183,7 +182,7 @@ def detail(cell: dict | None, viewport: list[dict] | None, jobs: list[dict] | No
     items = [item for key, value in facts for item in (html.Dt(key), html.Dd(str(value)))]
     items += [html.Dt("log archive"), html.Dd(_log_link(job["log_archive"]))]
     parts: list[Any] = [html.Dl(items, className="facts", id="failed-detail-facts")]
-    parts.append(html.H4(f"{job['exit_code']}: {exit_codes.describe(job['exit_code'])} (step {job['exit_step'] or '?'})"))
+    parts.append(html.H4(f"{job['exit_code']}: {exit_codes.describe(job['exit_code'], failed=True)} (step {job['exit_step'] or '?'})"))
     parts.append(html.P([html.Strong("Action: "), procedure.normal] + ([" — ", procedure.additional] if procedure.additional else [])) if procedure else html.P("No standing procedure for this exit code.", className="hint"))
     for error in errors:
         parts.append(_log_tail(error))
@@ -217,7 +216,7 @@ def _log_link(lfn: str) -> Any:
     """The log archive as a link through the configured gateway, or its LFN as text."""
     if not lfn:
         return "(none recorded)"
-    template = settings().log_url_template
+    template = context.settings().log_url_template
     if not template or not lfn.startswith("/"):
         return lfn
     return html.A(lfn, href=template.replace("{lfn}", quote(lfn)), target="_blank", rel="noopener noreferrer", id="failed-log-link")

@@ -216,13 +216,13 @@ def _rates(buckets: list[dict], precision: str) -> go.Figure:
 
 
 def _codes_table(rows: list[dict], ms: float) -> html.Div:
-    failing = [r for r in rows if r["exit_code"] != 0 and r["value"]][:TOP_N]
+    failing = [r for r in rows if r["value"]][:TOP_N]
     cells = []
     for row in failing:
         code = row["exit_code"]
         action = exit_codes.procedure(code)
         link = dcc.Link(str(code), href="/explorer?" + urlencode({"exit_code": code, "tf": "last7d", "x": "site", "by": "workflow", "metric": "failed"}))
-        cells.append([link, exit_codes.describe(code), units.number(row["value"]), action.normal if action else "–"])
+        cells.append([link, exit_codes.describe(code, failed=True), units.number(row["value"]), action.normal if action else "–"])
     return html.Div(
         [
             components.table(["exit code", "description", "failed jobs", "first action"], cells, "overview-codes-table", "No failed jobs in this window."),

@@ -1,5 +1,7 @@
-"""One workflow's errors: per step, the exit code x site table; error message snippets per
-exit code; and what operators do about each code (the procedures table, fwjr/data/procedures.json).
+"""One workflow's errors: per step, the exit code x site table (every step error, or failed jobs by
+their first error, switched by `count`); failures by retry count; and per exit code what operators
+do about it (the procedures table, fwjr/data/procedures.json), its top error signatures with a
+real message each, and the messages of failed jobs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dash import Input, Output, callback, dcc, html
 
 from fwjr import exit_codes, query
 
-from dashboard import components, context, timeframe, units
+from dashboard import components, context, error_panels, timeframe, units
 from dashboard.state import params_of, search_with
 
 
@@ -21,9 +23,9 @@ SITES_SHOWN = 10
 WINDOWS = {k: v[0] for k, v in timeframe.WINDOWS.items()}
 
 
-def layout(name: str = "", tf: str = "24h", **_: str) -> html.Div:
-    """The page with its body already drawn (two queries): on screen with the page, no second round trip."""
-    search = search_with("", name=name, tf=tf)
+def layout(name: str = "", tf: str = "24h", count: str = "", **_: str) -> html.Div:
+    """The page with its body already drawn (four queries): on screen with the page, no second round trip."""
+    search = search_with("", name=name, tf=tf, count=count)
     return html.Div(
         [
             dcc.Location(id="workflow-nav", refresh="callback-nav"),
@@ -33,6 +35,7 @@ def layout(name: str = "", tf: str = "24h", **_: str) -> html.Div:
                 [
                     html.Div([html.Label("workflow"), dcc.Input(id="workflow-input", value=name, debounce=True, placeholder="workflow name", className="wide-input")], className="control"),
                     html.Div([html.Label("timeframe"), dcc.Dropdown(id="workflow-tf", options=[{"label": v, "value": k} for k, v in WINDOWS.items()], value=tf if tf in WINDOWS else "24h", clearable=False)], className="control"),
+                    error_panels.count_switch("workflow-count", count),
                     dcc.Link("failed jobs of this workflow", href="/failed?" + urlencode({"workflow": name, "tf": tf}), id="workflow-failed-link"),
                 ],
                 className="controls",
@@ -56,10 +59,11 @@ dash.register_page(
     Output("workflow-nav", "search"),
     Input("workflow-input", "value"),
     Input("workflow-tf", "value"),
+    Input("workflow-count", "value"),
     prevent_initial_call=True,
 )
-def navigate(name: str | None, tf: str) -> str:
-    return search_with("", name=(name or "").strip(), tf=tf)
+def navigate(name: str | None, tf: str, count: str) -> str:
+    return search_with("", name=(name or "").strip(), tf=tf, count="" if count == error_panels.DEFAULT_COUNT else count)
 
 
 @callback(Output("workflow-body", "children"), Input("workflow-view", "data"), prevent_initial_call=True)
@@ -75,19 +79,26 @@ def _body(search: str) -> Any:
     if not name:
         return components.notice("Choose a workflow: type its name above, or follow a link from the overview or the error view.", "info")
     try:
+        count = error_panels.count_of(view)
         start, end = timeframe.preset_range(view.get("tf", "24h"), context.now())
         store = context.store()
-        cells, ms_cells = components.timed(query.error_matrix, store, start, end, "exit_code", "site", "step", {"workflow": name})
-        snippets, ms_snippets = components.timed(query.error_snippets, store, start, end, {"workflow": name})
+        wanted = {"workflow": name}
+        cells, ms_cells = components.timed(error_panels.matrix, count, store, start, end, "exit_code", "site", "step", wanted)
+        snippets, ms_snippets = components.timed(query.error_snippets, store, start, end, wanted)
+        top, ms_top = components.timed(query.top_signatures, store, start, end, wanted)
+        retries, ms_retries = components.timed(query.error_matrix, store, start, end, "exit_code", "retry_count", None, wanted)
     except Exception as error:
         return components.failure("Loading the workflow", error)
     if not cells:
         return components.notice(f"No errors recorded for this workflow in the {WINDOWS.get(view.get('tf', '24h'), 'timeframe').lower()}.")
+    noun = "failed jobs" if count == "jobs" else "step errors"
+    ms = ms_cells + ms_snippets + ms_top + ms_retries
     return html.Div(
         [
-            html.P(f"{units.number(sum(c['count'] for c in cells))} errors · queries {ms_cells + ms_snippets:.0f} ms", className="card-footer"),
-            *[components.card(f"Step {step or '(unnamed)'}: exit code × site", _step_table(step, parts)) for step, parts in _by_step(cells).items()],
-            components.card("Error messages and what to do, per exit code", _procedures(cells, snippets)),
+            html.P(f"{units.number(sum(c['count'] for c in cells))} {noun} (counting {error_panels.COUNTS[count]}) · queries {ms:.0f} ms", className="card-footer", id="workflow-count-text"),
+            *[components.card(f"Step {step or '(unnamed)'}: exit code × site, {noun}", _step_table(step, parts)) for step, parts in _by_step(cells).items()],
+            components.card("Step errors by retry count", error_panels.retry_table(retries, "workflow-retries")),
+            components.card("What to do, signatures and messages, per exit code", _procedures(cells, snippets, top)),
         ]
     )
 
@@ -111,7 +122,7 @@ def _step_table(step: str, cells: list[dict]) -> Any:
     shown, rest = sites[:SITES_SHOWN], sites[SITES_SHOWN:]
     rows = []
     for code in sorted(code_totals, key=lambda c: (-code_totals[c], c)):
-        line: list[Any] = [f"{code}: {exit_codes.describe(code)}"]
+        line: list[Any] = [f"{code}: {exit_codes.describe(code, failed=True)}"]
         line += [units.number(counts[(code, s)]) if (code, s) in counts else "" for s in shown]
         if rest:
             line.append(units.number(sum(counts.get((code, s), 0) for s in rest)))
@@ -121,15 +132,18 @@ def _step_table(step: str, cells: list[dict]) -> Any:
     return components.table(headers, rows, f"workflow-step-{re.sub(r'[^A-Za-z0-9_-]', '_', step)}")
 
 
-def _procedures(cells: list[dict], snippets: list[dict]) -> Any:
+def _procedures(cells: list[dict], snippets: list[dict], top: list[dict]) -> Any:
     codes = sorted({c["exit_code"] for c in cells})
     texts: dict[int, list[dict]] = {}
     for snippet in snippets:
         texts.setdefault(snippet["exit_code"], []).append(snippet)
+    signatures: dict[int, list[dict]] = {}
+    for row in top:
+        signatures.setdefault(row["exit_code"], []).append(row)
     blocks = []
     for code in codes:
         procedure = exit_codes.procedure(code)
-        parts: list[Any] = [html.H4(f"{code}: {exit_codes.describe(code)}")]
+        parts: list[Any] = [html.H4(f"{code}: {exit_codes.describe(code, failed=True)}")]
         if procedure is None:
             parts.append(html.P("No standing procedure for this exit code: look at the messages, then open a ticket if it persists.", className="procedure-none"))
         else:
@@ -137,6 +151,9 @@ def _procedures(cells: list[dict], snippets: list[dict]) -> Any:
             parts.append(html.P([html.Strong("Action: "), procedure.normal], className="procedure-action"))
             if procedure.additional:
                 parts.append(html.P([html.Strong("If that fails: "), procedure.additional]))
+        if code in signatures:
+            parts.append(html.H5("Top error signatures (all step errors)"))
+            parts.append(error_panels.signatures(signatures[code], f"workflow-signatures-{code}", headed=False))
         for snippet in texts.get(code, []):
             found = _parameter(procedure.match if procedure else None, snippet["error_details"])
             parts.append(html.Div([
