@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 if TYPE_CHECKING:
     from fwjr.alerting.rule import RuleConfig
+    from fwjr.triage.decide import Thresholds
 
 
 def _default_home() -> Path:
@@ -110,6 +111,37 @@ class Settings(BaseSettings):
             allowed_lateness=self.alert_allowed_lateness,
         )
     # ---- end of alerts block ----
+    # ---- triage: remedy rules, site status, the decision's thresholds (docs/triage.md) ----
+    triage_rules_file: Path | None = Field(default=None, description="YAML remedy rules file; unset = the shipped rules (fwjr/data/triage_rules.yaml).")
+    site_degraded_below: float = Field(default=0.9, ge=0, le=1, description="Job success rate below which a site is degraded (DIRAC's 90%).")
+    site_ban_below: float = Field(default=0.5, ge=0, le=1, description="Job success rate below which banning the site is suggested (DIRAC's 50%).")
+    site_min_jobs: int = Field(default=10, ge=1, description="Jobs a site needs in the window before it gets a status.")
+    site_low_cpu_efficiency: float = Field(default=0.5, ge=0, le=1, description="CPU efficiency below which a site is flagged (the status stays its success rate's).")
+    triage_min_failures: int = Field(default=10, ge=1, description="Failures a workflow needs before it gets a verdict other than watch.")
+    triage_min_pattern_rate: float = Field(default=0.05, gt=0, le=1, description="Share of a workflow's jobs its main error must fail before it is debug or resources.")
+    triage_min_ratio: float = Field(default=4.0, gt=1, description="How many times its usual rate (all workflows) the main error must fail at.")
+    triage_site_share: float = Field(default=0.7, gt=0, le=1, description="Share of a workflow's failures at one site that makes it a site problem.")
+    triage_similarity: float = Field(default=0.8, gt=0, le=1, description="Cosine similarity of error patterns above which workflows are grouped.")
+
+    def triage_thresholds(self) -> "Thresholds":
+        """The decision's and the site status's knobs from these settings."""
+        from fwjr.triage.decide import Thresholds
+        from fwjr.triage.sites import SiteLimits
+
+        return Thresholds(
+            min_failures=self.triage_min_failures,
+            min_pattern_rate=self.triage_min_pattern_rate,
+            min_ratio=self.triage_min_ratio,
+            site_share=self.triage_site_share,
+            similarity=self.triage_similarity,
+            site=SiteLimits(
+                degraded_below=self.site_degraded_below,
+                ban_below=self.site_ban_below,
+                min_jobs=self.site_min_jobs,
+                low_cpu_efficiency=self.site_low_cpu_efficiency,
+            ),
+        )
+    # ---- end of triage block ----
 
     # ---- operational data, accounts and the executor's API (docs/accounts.md) ----
     ops_database_url: str | None = Field(

@@ -1,0 +1,280 @@
+"""The triage decision for one failing workflow (or task): a pure function of its evidence.
+
+The checks, in order (docs/triage.md has the reasoning and the figures):
+
+1. thin evidence: fewer than `min_failures` failed jobs -> `watch`;
+2. service outage: the workflow fails significantly more inside outage windows than outside
+   them (rate at least twice, z >= 3, the excess at least 40% of its failures) -> `retry`;
+3. one site: at least `site_share` of its failures at one site that fails it significantly
+   more than its other sites, or most of them at a site whose own status is degraded or
+   ban-suggested -> `site`;
+4. the job itself: its main error (the failures sharing the winning remedy rule) must fail at
+   least `min_pattern_rate` of its jobs and `min_ratio` times that error's usual rate over all
+   workflows, else -> `watch` (it fails as everything fails); then by the rule's error class:
+   resources -> `resources`, code or configuration -> `debug`, service -> `retry`, site
+   errors at many sites and unknown errors -> `debug`.
+
+Evidence is plain data (`Evidence`), built from the store by fwjr.triage.report or by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fwjr import exit_codes
+from fwjr.triage.rules import ErrorFacts, Rule, RuleSet, remedy_text
+from fwjr.triage.sites import BAN, DEGRADED, SiteLimits, SiteStatus
+
+VERDICTS: tuple[str, ...] = ("retry", "site", "resources", "debug", "watch")
+MIN_Z = 3.0
+OUTAGE_RATIO = 2.0
+OUTAGE_EXCESS_SHARE = 0.4
+TOP_CODES = 5
+_CLASS_VERDICT = {"resources": "resources", "code": "debug", "configuration": "debug", "service": "retry", "site": "debug", "unknown": "debug"}
+_CLASS_REMEDY = {"resources": "more-memory", "code": "open-issue", "configuration": "open-issue", "service": "acdc", "site": "open-issue", "unknown": "open-issue"}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The decision's knobs; fwjr.config.Settings.triage_thresholds() gives the configured ones."""
+
+    min_failures: int
+    min_pattern_rate: float
+    min_ratio: float
+    site_share: float
+    similarity: float
+    site: SiteLimits
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One kind of step error of the workflow: where, with which code and message, how often."""
+
+    step: str
+    site: str
+    exit_code: int
+    count: int
+    signature: str = ""
+    message: str = ""
+    task: str = ""
+
+
+@dataclass(frozen=True)
+class SiteJobs:
+    """The workflow's jobs and failures at one site ("" = jobs that never reached a site)."""
+
+    site: str
+    jobs: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What is known about one failing workflow (or one of its tasks) over the window."""
+
+    workflow: str
+    jobs: int
+    failed: int
+    wasted_core_hours: float
+    patterns: tuple[Pattern, ...]
+    sites: tuple[SiteJobs, ...]
+    inside: tuple[int, int] = (0, 0)  # (jobs, failed) in buckets an outage window covers
+    outside: tuple[int, int] = (0, 0)
+    outages: tuple[str, ...] = ()  # the services whose windows overlap the range
+    site_status: Mapping[str, SiteStatus] = field(default_factory=dict)
+    usual_rates: Mapping[int, float] = field(default_factory=dict)  # exit code -> step errors per job, all workflows
+    task: str | None = None
+
+
+@dataclass
+class Decision:
+    workflow: str
+    task: str | None
+    verdict: str
+    remedy: str
+    rule: str | None
+    error_class: str
+    failed: int
+    jobs: int
+    wasted_core_hours: float
+    top_exit_codes: list[dict[str, Any]]
+    reason: str
+    evidence: dict[str, Any]
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    similar: list[str] = field(default_factory=list)
+    group: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            **({"task": self.task} if self.task is not None else {}),
+            "verdict": self.verdict,
+            "remedy": self.remedy,
+            "rule": self.rule,
+            "error_class": self.error_class,
+            "failed": self.failed,
+            "jobs": self.jobs,
+            "wasted_core_hours": round(self.wasted_core_hours, 3),
+            "top_exit_codes": self.top_exit_codes,
+            "reason": self.reason,
+            "evidence": self.evidence,
+            "tasks": self.tasks,
+            "similar": self.similar,
+            "group": self.group,
+        }
+
+
+@dataclass
+class _Group:
+    """The failures that share one winning rule (or, without a rule, one exit code)."""
+
+    rule: Rule | None
+    count: int = 0
+    codes: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    sites: set[str] = field(default_factory=set)
+    signatures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    passive: set[str] = field(default_factory=set)
+
+
+def _groups(evidence: Evidence, rules: RuleSet) -> list[_Group]:
+    groups: dict[str, _Group] = {}
+    for p in evidence.patterns:
+        facts = ErrorFacts(p.step, p.exit_code, p.signature, p.message, p.site, evidence.workflow, p.task)
+        rule, passive = rules.best(facts)
+        key = rule.id if rule is not None else f"code:{p.exit_code}"
+        group = groups.setdefault(key, _Group(rule))
+        group.count += p.count
+        group.codes[p.exit_code] += p.count
+        if p.site:
+            group.sites.add(p.site)
+        if p.signature:
+            group.signatures[p.signature] += p.count
+        group.passive.update(r.id for r in passive)
+    return sorted(groups.values(), key=lambda g: (-g.count, g.rule.id if g.rule else ""))
+
+
+def _z(excess: float, jobs: float, rate: float) -> float:
+    return excess / math.sqrt(max(jobs * rate * (1.0 - rate), 1.0))
+
+
+def _outage_test(evidence: Evidence, limits: Thresholds) -> tuple[bool, dict[str, Any]]:
+    jobs_in, failed_in = evidence.inside
+    jobs_out, failed_out = evidence.outside
+    rate_in = failed_in / jobs_in if jobs_in else 0.0
+    rate_out = failed_out / jobs_out if jobs_out else 0.0
+    excess = failed_in - jobs_in * rate_out
+    z = _z(excess, jobs_in, rate_out)
+    significant = (
+        bool(jobs_in and jobs_out)
+        and failed_in >= limits.min_failures
+        and z >= MIN_Z
+        and rate_in >= OUTAGE_RATIO * rate_out
+        and excess >= OUTAGE_EXCESS_SHARE * evidence.failed
+    )
+    facts = {
+        "services": list(evidence.outages),
+        "jobs_in": jobs_in, "failed_in": failed_in, "jobs_out": jobs_out, "failed_out": failed_out,
+        "rate_in": round(rate_in, 4), "rate_out": round(rate_out, 4), "excess": round(excess, 1), "z": round(z, 2),
+        "significant": significant,
+    }
+    return significant, facts
+
+
+def _site_test(evidence: Evidence, limits: Thresholds) -> tuple[str | None, dict[str, Any]]:
+    sited = [s for s in evidence.sites if s.site]
+    ran_at = [s.site for s in sited if s.jobs]
+    failing = sorted((s for s in sited if s.failed), key=lambda s: (-s.failed, s.site))
+    facts: dict[str, Any] = {"sites_run": len(ran_at), "sites_failing": len(failing), "top_site": None}
+    if not failing:
+        return None, facts
+    top = failing[0]
+    share = top.failed / evidence.failed if evidence.failed else 0.0
+    rest_jobs = sum(s.jobs for s in sited) - top.jobs
+    rest_failed = sum(s.failed for s in sited) - top.failed
+    rate_top = top.failed / top.jobs if top.jobs else 0.0
+    rate_rest = rest_failed / rest_jobs if rest_jobs else 0.0
+    z = _z(top.failed - top.jobs * rate_rest, top.jobs, rate_rest)
+    status = evidence.site_status.get(top.site)
+    facts.update(top_site=top.site, top_site_share=round(share, 3), top_site_rate=round(rate_top, 4), other_sites_rate=round(rate_rest, 4),
+                 top_site_z=round(z, 2), top_site_status=status.status if status else None)
+    if top.failed < limits.min_failures:
+        return None, facts
+    apart = rest_jobs > 0 and share >= limits.site_share and z >= MIN_Z and rate_top >= limits.min_ratio * rate_rest
+    troubled = status is not None and status.status in (BAN, DEGRADED) and share >= 0.5 and rate_top >= OUTAGE_RATIO * rate_rest
+    return (top.site if apart or troubled else None), facts
+
+
+def _top_codes(groups: list[_Group]) -> list[dict[str, Any]]:
+    codes: dict[int, int] = defaultdict(int)
+    for group in groups:
+        for code, count in group.codes.items():
+            codes[code] += count
+    ranked = sorted(codes.items(), key=lambda item: (-item[1], item[0]))[:TOP_CODES]
+    return [{"exit_code": code, "count": count, "description": exit_codes.describe(code)} for code, count in ranked]
+
+
+def _remedy(rule: Rule | None, fallback: str) -> tuple[str, dict[str, Any]]:
+    if rule is None:
+        return fallback, {"action": fallback}
+    return remedy_text(rule.remedy), rule.remedy.model_dump()
+
+
+def decide(evidence: Evidence, rules: RuleSet, limits: Thresholds) -> Decision:
+    """The verdict, remedy and evidence for one workflow (or task)."""
+    groups = _groups(evidence, rules)
+    main = groups[0] if groups else None
+    rule = main.rule if main else None
+    error_class = rule.error_class if rule else "unknown"
+    outage_hit, outage = _outage_test(evidence, limits)
+    site, spread = _site_test(evidence, limits)
+    pattern_rate = main.count / evidence.jobs if main and evidence.jobs else 0.0
+    usual = sum(evidence.usual_rates.get(code, 0.0) for code in main.codes) if main else 0.0
+    enriched = bool(main) and main.count >= limits.min_failures and pattern_rate >= limits.min_pattern_rate and pattern_rate >= limits.min_ratio * usual
+    facts: dict[str, Any] = {
+        "rule": rule.id if rule else None,
+        "rule_source": rule.source if rule else None,
+        "passive_rules": sorted(main.passive) if main else [],
+        "main_error": {
+            "count": main.count if main else 0,
+            "share_of_jobs": round(pattern_rate, 4),
+            "usual_rate": round(usual, 5),
+            "exit_codes": sorted(main.codes) if main else [],
+            "signatures": [s for s, _ in sorted(main.signatures.items(), key=lambda i: (-i[1], i[0]))[:3]] if main else [],
+            "sites": len(main.sites) if main else 0,
+        },
+        "outage": outage,
+        "spread": spread,
+        "site_status": {s.site: evidence.site_status[s.site].status for s in evidence.sites if s.site in evidence.site_status and s.failed},
+        "failure_rate": round(evidence.failed / evidence.jobs, 4) if evidence.jobs else None,
+    }
+
+    def made(verdict: str, remedy: tuple[str, dict[str, Any]], reason: str, cls: str = error_class) -> Decision:
+        facts["remedy"] = remedy[1]
+        return Decision(evidence.workflow, evidence.task, verdict, remedy[0], rule.id if rule else None, cls, evidence.failed,
+                        evidence.jobs, evidence.wasted_core_hours, _top_codes(groups), reason, facts)
+
+    if evidence.failed < limits.min_failures:
+        return made("watch", ("none", {"action": "none"}), f"{evidence.failed} failed jobs: fewer than {limits.min_failures}")
+    if outage_hit:
+        services = ", ".join(evidence.outages) or "a service"
+        keep = rule is not None and rule.error_class == "service"
+        return made("retry", _remedy(rule if keep else None, "acdc"),
+                    f"{outage['failed_in']} of {evidence.failed} failures inside outages of {services} "
+                    f"(rate {outage['rate_in']:.1%} against {outage['rate_out']:.1%} outside)", "service")
+    if site is not None:
+        keep = rule is not None and rule.error_class == "site"
+        status = spread["top_site_status"] or "no status"
+        return made("site", _remedy(rule if keep else None, "site-support"),
+                    f"{spread['top_site_share']:.0%} of the failures at {site} ({status}; rate {spread['top_site_rate']:.1%} "
+                    f"against {spread['other_sites_rate']:.1%} at its other sites)", "site")
+    if not enriched or main is None:
+        return made("watch", ("none", {"action": "none"}),
+                    f"main error fails {pattern_rate:.1%} of its jobs, its usual rate is {usual:.2%}: not clearly this workflow's")
+    verdict = _CLASS_VERDICT[error_class]
+    where = f"at {len(main.sites)} of {spread['sites_run']} sites"
+    return made(verdict, _remedy(rule, _CLASS_REMEDY[error_class]),
+                f"{error_class} error fails {pattern_rate:.1%} of its jobs {where} ({pattern_rate / usual if usual else float('inf'):.0f}x its usual rate)")
