@@ -521,15 +521,8 @@ def dlq_counts(store: Store, start: int, end: int) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- exactly-once ledger
-
-
-def commit_batch(store: Store, batch: str, offsets: Mapping[tuple[str, int], int]) -> int:
-    """Mark a flushed batch committed: one ingest_batches row per (topic, partition), its last offset.
-
-    Written after the batch's rows, in one insert (one part: atomic).
-    """
-    rows = [[batch, topic, partition, offset] for (topic, partition), offset in sorted(offsets.items())]
-    return store.insert("ingest_batches", ("batch", "topic", "partition", "last_offset"), rows)
+# The stream worker's commit protocol (streams/checkpoint.py) writes the ledger; these are the
+# reads and deletes its recovery runs.
 
 
 def committed_offsets(store: Store, topic: str) -> dict[int, int]:

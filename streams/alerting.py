@@ -173,7 +173,7 @@ def alert_row(decision: Decision) -> list:
 
 def attach(app: faust.App, settings: Settings, runtime: Runtime) -> AlertService:
     """Wire alerting into the worker's Faust app: the flush observer, the status agent, the poller timer."""
-    service = AlertService(settings, runtime.sink.store)
+    service = AlertService(settings, runtime.store)
     service.recover()
     runtime.observers.append(service.observe_batch)
     status_topic = app.topic(

@@ -23,16 +23,16 @@ from fwjr.gcpause import collector_paused
 from fwjr.processes import children, cmdline, terminate_with_parent
 from streams import topics
 from streams.pipeline import Flush, Message, Pipeline, job_record, reason_label
-from streams.sink import TableInsert, store_tables
+from streams.sink import BatchWrite, store_tables
 
 _PUBLISH_TIMEOUT = 30.0
 
 
 @dataclass(slots=True)
 class PreparedBatch:
-    """A processed batch as the store-owning process needs it: inserts, progress and counts."""
+    """A processed batch as the store-owning process needs it: its store write, progress and counts."""
 
-    inserts: list[TableInsert]
+    write: BatchWrite
     last_offsets: dict[tuple[str, int], int]
     outcomes: list[tuple[int, list[Outcome]]]
     events: int
@@ -58,7 +58,8 @@ class BatchPreparer:
         self.pipeline = Pipeline(committed=committed, seen=seen)
 
     def prepare(self, messages: list[Message]) -> PreparedBatch:
-        """Process, publish (at-least-once, before the store write) and build the inserts.
+        """Step 1 of the commit protocol (streams.checkpoint): process, publish (at-least-once,
+        before the store write) and build the inserts.
 
         The cyclic garbage collector is paused meanwhile (fwjr.gcpause): its passes over a
         batch's documents, jobs and rows cost ~20% of this work.
@@ -69,7 +70,7 @@ class BatchPreparer:
     def _prepare(self, messages: list[Message]) -> PreparedBatch:
         flush = self.pipeline.process(messages)
         prepared = PreparedBatch(
-            inserts=store_tables(flush),
+            write=store_tables(flush),
             last_offsets={(p.topic, p.partition): p.last_offset for p in flush.partitions},
             outcomes=[
                 (p.partition, [Outcome(j.ts, j.site, j.workflow, j.exit_code, j.failed) for j, _ in p.jobs])

@@ -2,9 +2,10 @@
 
 The Faust agent stays a small async function (see streams/app.py): it hands each batch to
 `submit` and goes back to take the next one. The batch is processed in the helper process
-(streams/helper.py) while Faust keeps fetching; `write_batches` then writes the batches to
-the store in the order they were taken and only then calls back to ack their events, so
-Kafka offsets are committed only for batches the store holds.
+(streams/helper.py) while Faust keeps fetching; `write_batches` then runs the store steps of
+the commit protocol (streams/checkpoint.py) in the order batches were taken, retrying a batch
+until the store has it, and only then releases its events, so Kafka offsets are committed
+only for batches the store holds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from fwjr.store import Store
 from streams import helper, topics
 from streams.helper import PreparedBatch
 from streams.pipeline import Message
-from streams.sink import StoreSink
+from streams.checkpoint import CommitProtocol
 from streams.telemetry import TELEMETRY
 
 log = logging.getLogger("fwjr.worker")
@@ -36,6 +37,8 @@ log = logging.getLogger("fwjr.worker")
 IN_FLIGHT_BATCHES = 2
 # Pause between attempts to start a helper that keeps dying (out of memory, say).
 _RESTART_PAUSE = 2.0
+# Pause between attempts to write a batch the store refused or could not take.
+_RETRY_PAUSE = 2.0
 
 Observer = Callable[[list[tuple[int, list[Outcome]]]], None]
 
@@ -65,7 +68,8 @@ class Runtime:
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
-        self.sink = StoreSink(store, settings.dedupe_days)
+        self.store = store
+        self.protocol = CommitProtocol(store, settings.dedupe_days)
         self.committed: dict[tuple[str, int], int] = {}
         self.partitions: list[int] = []
         self.helper = _spawn_helper(settings.bootstrap)
@@ -106,7 +110,7 @@ class Runtime:
             prepared = await self._prepared(batch)
             self._count(prepared)
             await self._write(prepared)
-            batch.on_durable()
+            self.protocol.release(batch.on_durable)
             self._unwritten.popleft()
             self.committed.update(prepared.last_offsets)
             for observe in self.observers:
@@ -156,10 +160,11 @@ class Runtime:
         self._helper_ready.set()
 
     async def _resume_helper(self) -> None:
-        committed, seen = await asyncio.to_thread(self.sink.recover, topics.RAW, self.partitions)
-        await asyncio.get_running_loop().run_in_executor(self.helper, helper.reset, committed, seen)
-        self.committed = dict(committed)
-        log.info("partitions %s resume after offsets %s, %d identities remembered", self.partitions, committed, len(seen))
+        recovery = await asyncio.to_thread(self.protocol.recover, topics.RAW, self.partitions)
+        await asyncio.get_running_loop().run_in_executor(
+            self.helper, helper.reset, recovery.committed, set(recovery.identities)
+        )
+        self.committed = dict(recovery.committed)
 
     def _pending(self) -> asyncio.Queue:
         if self._queue is None:
@@ -167,17 +172,27 @@ class Runtime:
         return self._queue
 
     async def _write(self, prepared: PreparedBatch) -> None:
-        if not prepared.inserts:
+        """Steps 2-3 of the commit protocol, retried until the store has the batch.
+
+        A failed attempt may have left some of its tables written: the retry undoes them
+        first, or those tables would hold the batch twice once the ledger marks it.
+        """
+        write = prepared.write
+        if write.ledger is None:
             return
         started = time.perf_counter()
+        failed = False
         while True:
             try:
-                await asyncio.to_thread(self.sink.write, prepared.inserts)
+                if failed:
+                    await asyncio.to_thread(self.protocol.undo, write)
+                await asyncio.to_thread(self.protocol.write, write)
                 break
             except Exception as exc:  # the store is down or refused the batch: retry, never drop
+                failed = True
                 TELEMETRY.store_errors.inc()
-                log.error("store write of batch %s failed, retrying in 2 s: %s", prepared.last_offsets, exc)
-                await asyncio.sleep(2.0)
+                log.error("store write of batches %s failed, retrying in %.0f s: %s", write.batches, _RETRY_PAUSE, exc)
+                await asyncio.sleep(_RETRY_PAUSE)
         TELEMETRY.flush_seconds.observe(time.perf_counter() - started)
 
     def _count(self, prepared: PreparedBatch) -> None:

@@ -1,41 +1,37 @@
-"""Writing a batch to the store so that a crash at any moment neither loses nor doubles a job.
+"""The rows a batch writes to the store, built in the worker's helper process.
 
-The pattern is the one Quix Streams' checkpoints and Kafka Connect sinks use: the
-rows of a batch go in first, tagged with their batch id; then one insert into
-`ingest_batches` marks the batch committed (a single-part insert: atomic); only then
-are Kafka offsets committed. On start the worker deletes rows of batches that have no
-marker (debris of a crash between the two steps), skips offsets already marked, and
-reloads the identities it had counted, so redelivered messages count once.
-
-The rows are built in the worker's helper process (streams/helper.py) by `store_tables`;
-the store-owning process only inserts them, in order, with `StoreSink.write`.
+`store_tables` turns a processed batch (a Flush) into the inserts of the commit protocol
+(streams/checkpoint.py): the rows of every table, tagged with the batch id of their partition,
+then one ledger marker. They are encoded as Arrow IPC streams here, in the helper, so the
+store-owning process only hands bytes to the store.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain
 
 import msgspec
 import numpy as np
 import pyarrow as pa
 
-from fwjr import query
-from fwjr.query import AGG_COLUMNS, ERROR_COLUMNS, EXAMPLE_COLUMNS, JOB_COLUMNS
+from fwjr.query import AGG_COLUMNS, DLQ_COLUMNS, ERROR_COLUMNS, EXAMPLE_COLUMNS, JOB_COLUMNS
 from fwjr.aggregate import VALUE_COLUMNS
 from fwjr.bucket import bucket_start
 from fwjr.model import Job
-from fwjr.store import Store
 from streams.pipeline import DeadLetter, Flush, reason_label
 
 LEDGER_COLUMNS: tuple[str, ...] = ("batch", "topic", "partition", "last_offset")
-DLQ_COLUMNS: tuple[str, ...] = ("bucket", "reason", "count", "batch")
 _JOB_DETAILS_LIMIT = 2000
 # Characters of a message kept as its signature's example (the drill-down has the whole text).
 _EXAMPLE_LIMIT = 4000
 
 # (table, column names, the rows as an Arrow IPC stream): one insert.
 TableInsert = tuple[str, tuple[str, ...], bytes]
+# One ledger mark: (batch id, topic, partition, last offset of the batch in that partition).
+LedgerMark = tuple[str, str, int, int]
 # The Arrow type of every stored column that is not text. Given, not inferred: inference
 # costs a fifth of the conversion, and an all-null column (cpu_efficiency) has nothing to infer from.
 _INTEGER_COLUMNS = (
@@ -146,7 +142,23 @@ def _dlq_counts(dead: list[DeadLetter], batch: str, counts: dict[tuple[int, str,
         counts[key] = counts.get(key, 0) + 1
 
 
-def store_tables(flush: Flush) -> list[TableInsert]:
+@dataclass(slots=True)
+class BatchWrite:
+    """Everything the store gets for one batch, in commit order: `rows` (one insert per table,
+    each row tagged with its partition's batch id), then `ledger`, the marker that makes the
+    batch committed. `batches` are the ids the rows carry (what a failed attempt must undo)."""
+
+    rows: list[TableInsert]
+    ledger: TableInsert | None
+    batches: list[str]
+
+
+def ledger_insert(marks: Sequence[LedgerMark]) -> TableInsert:
+    """The `ingest_batches` insert marking these batches committed: one row per partition."""
+    return ("ingest_batches", LEDGER_COLUMNS, _arrow_stream(LEDGER_COLUMNS, _transposed(list(marks))))
+
+
+def store_tables(flush: Flush) -> BatchWrite:
     """Every insert a flush needs, in the order that makes a crash harmless: rows, then the ledger marker."""
     agg_keys: list[tuple] = []
     agg_values: list[list[int]] = []
@@ -184,27 +196,5 @@ def store_tables(flush: Flush) -> list[TableInsert]:
         rows = [key + (count,) for key, count in dlq.items()]
         bucket, reason, batch, count = _transposed(rows)
         inserts.append(("dlq_counts", DLQ_COLUMNS, _arrow_stream(DLQ_COLUMNS, [bucket, reason, count, batch])))
-    marks = [[p.batch, p.topic, p.partition, p.last_offset] for p in flush.partitions]
-    if marks:
-        inserts.append(("ingest_batches", LEDGER_COLUMNS, _arrow_stream(LEDGER_COLUMNS, _transposed(marks))))
-    return inserts
-
-
-class StoreSink:
-    """The worker's only path to the store, batch by batch."""
-
-    def __init__(self, store: Store, dedupe_days: int) -> None:
-        self.store = store
-        self.dedupe_days = dedupe_days
-
-    def recover(self, topic: str, partitions: list[int]) -> tuple[dict[tuple[str, int], int], set[str]]:
-        """Clean up a crashed write of these partitions; return where they resume and who was counted."""
-        query.delete_uncommitted(self.store, topic, partitions)
-        committed = {(topic, p): offset for p, offset in query.committed_offsets(self.store, topic).items()}
-        seen = query.recent_identities(self.store, int(time.time()) - self.dedupe_days * 86400)
-        return committed, seen
-
-    def write(self, inserts: list[TableInsert]) -> None:
-        """The inserts in their order (store_tables puts the ledger marker last)."""
-        for table, columns, stream in inserts:
-            self.store.insert_arrow_stream(table, columns, stream)
+    marks = [(p.batch, p.topic, p.partition, p.last_offset) for p in flush.partitions]
+    return BatchWrite(inserts, ledger_insert(marks) if marks else None, [p.batch for p in flush.partitions])

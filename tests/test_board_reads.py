@@ -19,12 +19,21 @@ from fwjr import query
 from fwjr.bucket import bucket_start
 from fwjr.model import ERROR_KEYS
 from fwjr.store import Store
+from streams.checkpoint import CommitProtocol
+from streams.sink import BatchWrite, ledger_insert
 from tests.store_fixtures import agg_row, empty, store  # noqa: F401
 
 DAY = 86400
 NOW = int(time.time())
 TOPIC = "fwjr.raw"
 COMMITTED, DEBRIS = f"{TOPIC}/0/0-99", f"{TOPIC}/0/100-199"
+
+
+def _commit(db: Store, batch: str, last_offset: int) -> None:
+    """The worker's own ledger write (step 3 of the commit protocol) for a batch of partition 0."""
+    CommitProtocol(db, dedupe_days=14).mark(BatchWrite([], ledger_insert([(batch, TOPIC, 0, last_offset)]), [batch]))
+
+
 # Rows of three ages: still at minute precision, rolled up to hours, rolled up to days.
 AGES_DAYS = (0.25, 10, 100)
 
@@ -92,7 +101,7 @@ def test_reads_stay_exact_through_rollups_and_crash_cleanup(empty: Store) -> Non
     kept, debris = _rows(1), _rows(7, ("T3_US_Debris",))
     query.insert_aggregates(empty, kept, batch=COMMITTED)
     query.insert_aggregates(empty, debris, batch=DEBRIS)
-    query.commit_batch(empty, COMMITTED, {(TOPIC, 0): 99})
+    _commit(empty, COMMITTED, 99)
     _check_reads(empty, kept + debris)
 
     query.optimize(empty, "agg")
@@ -184,7 +193,7 @@ def test_reads_through_the_projections_equal_the_tables_reads(empty: Store, monk
     kept, debris = _varied_rows(1), _varied_rows(7)
     query.insert_aggregates(empty, kept, batch=COMMITTED)
     query.insert_aggregates(empty, debris, batch=DEBRIS)
-    query.commit_batch(empty, COMMITTED, {(TOPIC, 0): 99})
+    _commit(empty, COMMITTED, 99)
     held = _projection_rows(empty)
     assert held.get("p_site", 0) > 0 and held.get("p_code_workflow", 0) > 0
 

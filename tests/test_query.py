@@ -206,25 +206,6 @@ def test_dlq_counts(empty: Store) -> None:
     assert query.dlq_counts(empty, BASE, BASE + 3600) == [{"reason": "bad json", "count": 5}, {"reason": "no ts", "count": 1}]
 
 
-def test_crashed_flush_debris_is_deleted_by_offset(empty: Store) -> None:
-    topic = "fwjr.raw"
-    committed_batch, debris_batch, other_partition = f"{topic}/0/0-99", f"{topic}/0/100-199", f"{topic}/1/0-9"
-    for batch in (committed_batch, debris_batch, other_partition, "replay-2024", ""):
-        query.insert_aggregates(empty, [agg_row(BASE)], batch=batch)
-        query.insert_errors(empty, [_error(BASE, "A", 1, 1)], batch=batch)
-        query.insert_jobs(empty, [_job(f"id-{batch}", BASE, True)], batch=batch)
-    query.commit_batch(empty, committed_batch, {(topic, 0): 99})
-    assert query.committed_offsets(empty, topic) == {0: 99}
-    assert query.uncommitted_batches(empty, topic, [0, 1]) == [debris_batch, other_partition]
-    assert query.delete_uncommitted(empty, topic, [0]) == [debris_batch]
-    assert query.totals(empty, BASE, BASE + 60)["jobs"] == 4 * 3
-    assert sum(e["count"] for e in query.error_matrix(empty, BASE, BASE + 60, "site", "exit_code")) == 4
-    assert query.job(empty, f"id-{debris_batch}") is None and query.job(empty, f"id-{other_partition}") is not None
-    query.commit_batch(empty, "fwjr.raw/0/100-250", {(topic, 0): 250})
-    assert query.committed_offsets(empty, topic) == {0: 250}
-    assert query.freshness(empty)["last_write"] is not None
-
-
 def test_failed_job_search_by_id_is_exact_and_any_other_text_a_substring(empty: Store) -> None:
     def job(identity: str, fwjr_id: str, ts: int, **fields: object) -> dict:
         return {**_job(identity, ts, True, "Fatal: FileOpenError on root://eos/file"), "fwjr_id": fwjr_id, **fields}

@@ -31,8 +31,10 @@ def _flush() -> Flush:
 @pytest.fixture(scope="module")
 def flush_and_tables() -> tuple[Flush, dict[str, pa.Table]]:
     flush = _flush()
+    write = store_tables(flush)
+    assert write.batches == [p.batch for p in flush.partitions]
     tables = {}
-    for table, columns, stream in store_tables(flush):
+    for table, columns, stream in write.rows + [write.ledger]:
         read = pa.ipc.open_stream(stream).read_all()
         assert tuple(read.column_names) == columns
         tables[table] = read
@@ -101,4 +103,12 @@ def test_dead_letters_are_counted_per_batch_and_the_ledger_comes_last(flush_and_
 
 def test_a_flush_of_only_rejects_writes_no_rows_but_the_ledger() -> None:
     flush = Pipeline().process([Message("fwjr.raw", 0, 5, b"{not json", None, None)])
-    assert [table for table, _, _ in store_tables(flush)] == ["dlq_counts", "ingest_batches"]
+    write = store_tables(flush)
+    assert [table for table, _, _ in write.rows] == ["dlq_counts"]
+    assert write.ledger is not None and write.ledger[0] == "ingest_batches"
+
+
+def test_a_flush_of_only_skipped_messages_writes_nothing() -> None:
+    pipeline = Pipeline(committed={("fwjr.raw", 0): 9})
+    write = store_tables(pipeline.process([Message("fwjr.raw", 0, 5, b"{}", None, None)]))
+    assert (write.rows, write.ledger, write.batches) == ([], None, [])
