@@ -67,6 +67,17 @@ def aggregates() -> Response:
     return Response(body, mimetype="application/json")
 
 
+@api.get("/error-rows")
+def error_rows() -> Response:
+    """Error rows (bucket, ERROR_KEYS, count) of the range at a precision, as {"columns", "rows"}:
+    what `fwjr query errors` reads while the worker owns the store."""
+    given = params.current()
+    start, end = given.range
+    rows = query.error_rows(context.store(), start, end, given["precision"])
+    names = ("bucket", *ERROR_KEYS, "count")
+    return Response(orjson.dumps({"columns": names, "rows": [[row[n] for n in names] for row in rows]}), mimetype="application/json")
+
+
 @api.get("/totals")
 def totals() -> Response:
     """One summary of the range and filters: jobs, failure rate, efficiency, every metric."""

@@ -293,6 +293,9 @@ def _endpoints() -> dict[str, Endpoint]:
                     "format": Choice(options=("rows", "compact"), default="rows", example="compact")},
             range="last7d", filters=SCOPE_KEYS,
         ),
+        "api.error_rows": Endpoint(
+            params={"precision": Choice(options=PRECISIONS, default="hour", example="hour")}, range="last7d",
+        ),
         "api.totals": Endpoint(range="last7d", filters=SCOPE_KEYS),
         "api.performance_view": Endpoint(
             params={"metric": Choice(options=measures, default="jobs", example="TotalJobCPU"),

@@ -22,30 +22,26 @@ def read_aggregates(settings: Settings, start: int, end: int, precision: str) ->
     try:
         store = connect(settings)
     except StoreBusyError:
-        return _api_rows(settings, start, end, precision)
+        return _api_rows(settings, "aggregates", {"from": start, "to": end, "precision": precision, "format": "compact"})
     with store:
         return query.aggregates(store, start, end, precision)
 
 
 def read_error_rows(settings: Settings, start: int, end: int, precision: str) -> list[dict]:
-    """Error rows (bucket, ERROR_KEYS, count) for [start, end) at `precision`, read from the store.
-
-    Unlike the aggregates there is no API path yet: with the local stack running, the store's
-    owner holds it, and this says so instead of waiting on the lock.
-    """
+    """Error rows (bucket, ERROR_KEYS, count) for [start, end) at `precision`."""
     from fwjr import query
 
     try:
         store = connect(settings)
-    except StoreBusyError as exc:
-        raise StoreBusyError(f"{exc}; error rows are read from the store directly: stop the stack (fwjr down) first") from exc
+    except StoreBusyError:
+        return _api_rows(settings, "error-rows", {"from": start, "to": end, "precision": precision})
     with store:
         return query.error_rows(store, start, end, precision)
 
 
-def _api_rows(settings: Settings, start: int, end: int, precision: str) -> list[dict]:
-    params = urllib.parse.urlencode({"from": start, "to": end, "precision": precision, "format": "compact"})
-    url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/v1/aggregates?{params}"
+def _api_rows(settings: Settings, path: str, params: dict) -> list[dict]:
+    """Rows of an API answer of the form {"columns": [...], "rows": [[...], ...]}."""
+    url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
     with urllib.request.urlopen(url, timeout=60) as response:
         body = orjson.loads(response.read())
     names = body["columns"]

@@ -246,12 +246,15 @@ def _day_folder(ts: int) -> str:
 
 def test_avro_archive_is_readable_and_foldered_by_day(tmp_path):
     # 1,200 documents over two days: both day folders; malformed dicts are kept for consumers
-    # to reject, raw bytes cannot be Avro and are counted as skipped
+    # to reject, but raw bytes and report times that are no number cannot be Avro and are
+    # counted as skipped
     docs = _stream(1200, seed=5, minutes=2 * 1440)
     summary = write_archive(iter(docs), tmp_path, "avro", files_per_day=4)
     malformed = sum(document_ts(d) is None for d in docs)
     raw = sum(isinstance(d, bytes) for d in docs)
-    assert (summary["malformed"], summary["skipped"]) == (malformed, raw) and raw > 0
+    untimely = sum(isinstance(d, dict) and isinstance(d.get("meta_data"), dict) and d["meta_data"].get("ts") is not None
+                   and document_ts(d) is None for d in docs)
+    assert (summary["malformed"], summary["skipped"]) == (malformed, raw + untimely) and raw > 0 and untimely > 0
     assert summary["documents"] == len(docs) - malformed
     assert summary["duplicates"] > 0
     files = sorted(tmp_path.rglob("*.avro"))
@@ -269,7 +272,7 @@ def test_avro_archive_is_readable_and_foldered_by_day(tmp_path):
             assert _day_folder(ts) == folder
             assert isinstance(record["steps"], list) and record["steps"]
     assert timed == summary["documents"]
-    assert untimed == malformed - raw
+    assert untimed == malformed - raw - untimely
 
 
 def test_jsonl_archive_keeps_malformed_lines(tmp_path):

@@ -2,6 +2,12 @@
 
 Agent envelopes go into jsonl as they are and into Avro in archive form (the codec reshapes
 them with fwjr.merge.archive_form), so both formats hold the same jobs.
+
+Both formats also reject the same documents. Avro cannot hold what is not a document (raw
+bytes), nor a report time given as something other than a number (`"ts": "yesterday"`): the
+schema's long would lose the value and the copy would take its time from the steps and count,
+where the original is rejected. WMArchive's own writer refuses such a document, so here it is
+left out of the Avro archive and counted as `skipped`.
 """
 
 from __future__ import annotations
@@ -46,6 +52,13 @@ def document_ts(doc: Document) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
+
+
+def _unusable_ts(doc: dict) -> bool:
+    """A report time is given but is no epoch time (the document is rejected as it is)."""
+    meta = doc.get("meta_data")
+    given = meta.get("ts") if isinstance(meta, dict) else next((doc.get(k) for k in _ENVELOPE_TIMES if doc.get(k) is not None), None)
+    return given is not None and document_ts(doc) is None
 
 
 def _file_key(ts: int, files_per_day: int) -> tuple[str, str]:
@@ -98,8 +111,9 @@ def write_archive(
     A day is split into `files_per_day` files by time of day. Malformed items (bytes, or
     dicts without a usable ts) cannot be foldered by time: they go into the file of the
     document before them, as a buffer would have passed them on, so that consumers of
-    either format see (and reject) the same documents. Avro cannot hold raw bytes, so in
-    Avro those are only counted (`skipped`).
+    either format see (and reject) the same documents. Avro cannot hold raw bytes or a report
+    time that is no number, so in Avro those are only counted (`skipped`; see the module's
+    docstring).
     Returns {documents, files, bytes, malformed, duplicates, skipped}; `documents` counts
     the well-formed documents written, duplicates included.
     """
@@ -128,7 +142,7 @@ def write_archive(
             if avro is None:
                 raw = doc if isinstance(doc, bytes) else orjson.dumps(doc)
                 _jsonl_handle(jsonl, out, key).write(raw.replace(b"\n", b" ") + b"\n")
-            elif isinstance(doc, dict):
+            elif isinstance(doc, dict) and not _unusable_ts(doc):
                 avro.write(*key, doc)
             else:
                 summary["skipped"] += 1
