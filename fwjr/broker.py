@@ -57,9 +57,10 @@ class TopicSpec:
     partitions: int
     retention_ms: int
     max_message_bytes: int | None = None
+    compacted: bool = False  # keep the latest message per key (a state topic), not a time range
 
     def configs(self) -> dict[str, str]:
-        cfg = {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+        cfg = {"retention.ms": str(self.retention_ms), "cleanup.policy": "compact" if self.compacted else "delete"}
         if self.max_message_bytes is not None:
             cfg["max.message.bytes"] = str(self.max_message_bytes)
         return cfg
@@ -68,13 +69,15 @@ class TopicSpec:
 # The topics of docs/architecture.md. fwjr.raw and fwjr.jobs carry the volume, so they get enough
 # partitions to spread over several stream workers; the control topics stay ordered on one
 # partition. The DLQ keeps the original bytes plus a reason, so it accepts slightly larger
-# messages than the raw topic it receives them from.
+# messages than the raw topic it receives them from. The alerter's checkpoints (one key, the
+# latest wins) are compacted, on one partition, which is also the alerter's lease.
 DEFAULT_TOPICS: dict[str, TopicSpec] = {
     "fwjr.raw": TopicSpec(partitions=8, retention_ms=7 * DAY_MS),
     "fwjr.jobs": TopicSpec(partitions=8, retention_ms=7 * DAY_MS),
     "fwjr.dlq": TopicSpec(partitions=2, retention_ms=30 * DAY_MS, max_message_bytes=2 * 1024 * 1024),
     "service.status": TopicSpec(partitions=1, retention_ms=30 * DAY_MS),
     "fwjr.alerts": TopicSpec(partitions=1, retention_ms=30 * DAY_MS),
+    "fwjr.alerter.state": TopicSpec(partitions=1, retention_ms=-1, max_message_bytes=16 * 1024 * 1024, compacted=True),
 }
 
 

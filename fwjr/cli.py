@@ -192,6 +192,14 @@ def worker() -> None:
 
 
 @app.command()
+def alerter() -> None:
+    """Run the alerter in the foreground: the alert rule over every worker's jobs (one evaluates, others stand by)."""
+    from streams.alerter import serve
+
+    serve(_settings())
+
+
+@app.command()
 def dashboard() -> None:
     """Serve the board and its JSON API alone (against a ClickHouse server, or an embedded store nobody owns)."""
     from dashboard.server import main as serve

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     alertmanager_resend_interval: float = Field(
         default=60.0, gt=0, description="Seconds between re-sends of firing alerts to Alertmanager; each is valid 4 intervals."
     )
+    alertmanager_username: str | None = Field(default=None, description="Basic-auth user the alerter presents to Alertmanager (its --web.config.file); unset = none.")
+    alertmanager_password: str | None = Field(default=None, description="Basic-auth password for Alertmanager (with FWJR_ALERTMANAGER_USERNAME).")
+    alert_source_idle_seconds: float = Field(
+        default=120.0, gt=0, description="Wall-clock seconds without a job from a fwjr.raw partition before the alerter's watermark stops waiting for it."
+    )
+    alerter_checkpoint_interval: float = Field(default=2.0, gt=0, description="Seconds between the alerter's checkpoints when it decides nothing.")
+    alerter_metrics_port: int = Field(default=9109, description="Prometheus metrics port of the alerter (0 = off); on FWJR_METRICS_HOST.")
 
     def alert_rule(self) -> "RuleConfig":
         """The alert rule's knobs from these settings."""
@@ -109,8 +116,10 @@ class Settings(BaseSettings):
             min_baseline_jobs=self.alert_min_baseline_jobs,
             prior_jobs=self.alert_prior_jobs,
             allowed_lateness=self.alert_allowed_lateness,
+            idle_seconds=self.alert_source_idle_seconds,
         )
     # ---- end of alerts block ----
+
     # ---- triage: remedy rules, site status, the decision's thresholds (docs/triage.md) ----
     triage_rules_file: Path | None = Field(default=None, description="YAML remedy rules file; unset = the shipped rules (fwjr/data/triage_rules.yaml).")
     site_degraded_below: float = Field(default=0.9, ge=0, le=1, description="Job success rate below which a site is degraded (DIRAC's 90%).")

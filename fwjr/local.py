@@ -68,6 +68,10 @@ def worker(settings: Settings) -> Component:
     return Component("worker", settings.home / "worker.pid", settings.log_dir / "worker.log")
 
 
+def alerter(settings: Settings) -> Component:
+    return Component("alerter", settings.home / "alerter.pid", settings.log_dir / "alerter.log")
+
+
 def feeder(settings: Settings) -> Component:
     return Component("feeder", settings.home / "feeder.pid", settings.log_dir / "feeder.log")
 
@@ -87,11 +91,11 @@ def _child_env(settings: Settings) -> dict[str, str]:
 
 
 def up(settings: Settings, feed_rate: float, timeout: float = 180.0) -> str:
-    """Start broker, worker (store owner + board) and, with feed_rate > 0, a generator feed.
+    """Start broker, worker (store owner + board), the alerter and, with feed_rate > 0, a generator feed.
 
     Also leaves the replay token under home, which `fwjr replay` needs while the worker owns the store.
 
-    Returns once the worker has joined the group and the board answers.
+    Returns once the worker has joined the group and the board answers, and the alerter evaluates.
     """
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +115,12 @@ def up(settings: Settings, feed_rate: float, timeout: float = 180.0) -> str:
         ready.unlink(missing_ok=True)
         owner.start([sys.executable, "-m", "fwjr", "worker"], env)
     _wait_ready(owner, ready, timeout)
+    judge = alerter(settings)
+    judged = settings.home / "alerter.ready"
+    if judge.pid() is None:
+        judged.unlink(missing_ok=True)
+        judge.start([sys.executable, "-m", "fwjr", "alerter"], env)
+    _wait_ready(judge, judged, timeout)
     feed = feeder(settings)
     if feed_rate > 0 and feed.pid() is None:
         feed.start([sys.executable, "-m", "fwjr", "produce", "--generate", "0", "--rate", str(feed_rate)], env)
@@ -121,19 +131,20 @@ def _wait_ready(owner: Component, ready: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not ready.exists():
         if owner.pid() is None:
-            raise RuntimeError(f"the worker exited during start-up; see {owner.log_file}")
+            raise RuntimeError(f"the {owner.name} exited during start-up; see {owner.log_file}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the worker did not join the consumer group within {timeout:.0f} s; see {owner.log_file}")
+            raise TimeoutError(f"the {owner.name} did not become ready within {timeout:.0f} s; see {owner.log_file}")
         time.sleep(0.3)
 
 
 def down(settings: Settings) -> list[str]:
-    """Stop feed, worker, broker (in that order, so the worker flushes what it has)."""
+    """Stop feed, worker, alerter, broker (in that order, so each flushes what it has)."""
     stopped = []
-    for component in (feeder(settings), worker(settings)):
+    for component in (feeder(settings), worker(settings), alerter(settings)):
         if component.stop():
             stopped.append(component.name)
     (settings.home / "worker.ready").unlink(missing_ok=True)
+    (settings.home / "alerter.ready").unlink(missing_ok=True)
     kafka = broker(settings)
     if kafka.is_running():
         kafka.stop()
@@ -151,6 +162,7 @@ def status(settings: Settings) -> dict:
         "home": str(settings.home),
         "kafka": {"running": running, "bootstrap": kafka.bootstrap if running else None, "log": str(kafka.log_file)},
         "worker": {"pid": worker(settings).pid(), "log": str(worker(settings).log_file)},
+        "alerter": {"pid": alerter(settings).pid(), "log": str(alerter(settings).log_file)},
         "feeder": {"pid": feeder(settings).pid(), "log": str(feeder(settings).log_file)},
         "dashboard": f"http://{settings.dashboard_host}:{settings.dashboard_port}/",
     }

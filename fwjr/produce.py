@@ -154,9 +154,9 @@ def end_offsets(bootstrap: str, topic: str = RAW_TOPIC) -> dict[int, int]:
         consumer.close()
 
 
-def committed_offsets(bootstrap: str, partitions: Iterable[int], topic: str = RAW_TOPIC) -> dict[int, int]:
-    """The worker group's committed offset per partition (-1 when none yet)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": CONSUMER_GROUP, "enable.auto.commit": False})
+def committed_offsets(bootstrap: str, partitions: Iterable[int], topic: str = RAW_TOPIC, group: str = CONSUMER_GROUP) -> dict[int, int]:
+    """A group's (by default the workers') committed offset per partition (-1 when none yet)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     wanted = [TopicPartition(topic, p) for p in partitions]
     try:
         for attempt in range(1, _COORDINATOR_RETRIES):
@@ -178,7 +178,7 @@ def lag(bootstrap: str, topic: str = RAW_TOPIC) -> dict[int, int]:
     return {p: end - max(done.get(p, 0), 0) for p, end in ends.items()}
 
 
-def wait_drained(bootstrap: str, timeout: float = 600.0, topic: str = RAW_TOPIC) -> None:
+def wait_drained(bootstrap: str, timeout: float = 600.0, topic: str = RAW_TOPIC, group: str = CONSUMER_GROUP) -> None:
     """Return once the worker has written and committed everything in the topic so far.
 
     Offsets are committed only after the store holds a batch, so a zero lag means
@@ -187,7 +187,7 @@ def wait_drained(bootstrap: str, timeout: float = 600.0, topic: str = RAW_TOPIC)
     ends = end_offsets(bootstrap, topic)
     deadline = time.monotonic() + timeout
     while True:
-        done = committed_offsets(bootstrap, ends, topic)
+        done = committed_offsets(bootstrap, ends, topic, group)
         behind = {p: end - done.get(p, -1) for p, end in ends.items() if end > 0 and done.get(p, -1) < end}
         if not behind:
             return

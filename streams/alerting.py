@@ -1,99 +1,70 @@
-"""The alert engine inside the worker: status events in, decisions out to Kafka, the store and receivers.
+"""The worker's side of alerting: service status and the alerter's decisions into the store.
 
-Wiring only: the rule is the pure engine in fwjr/alerting/rule.py. The worker's runtime
-calls `observe_batch` with every batch it has made durable (so alerts are judged on
-exactly the jobs the store holds, in per-partition order), an agent on `service.status`
-feeds status events, and a timer polls configured status pages. Decisions go to
-`fwjr.alerts`, to the `alerts` table and to the receivers, whose background threads
-never hold up the stream; maintenance announcements go to the receivers that silence.
-
-Alerting assumes the service.status topic and every fwjr.raw partition reach the same
-worker (the local default runs one worker); docs/alerting.md says what changes with more.
+The alert rule runs in its own process (streams/alerter.py, `fwjr alerter`). The workers keep
+what needs the store, which in the local default only the worker may open:
+- status events on `service.status`, validated once: the good ones and the outage windows
+  they change go to `service_events` and `outages`; the bad ones are counted
+  (`fwjr_status_rejected_total`), recorded in `status_rejects` and dead-lettered with the
+  reason;
+- the alerter's decisions on `fwjr.alerts`, read with `isolation.level=read_committed` so
+  only decisions the alerter committed (with its checkpoint) reach the `alerts` table, one
+  row per state change (rows are idempotent: a decision stored twice is one state).
+With several workers, Faust spreads the status partitions over them and the alert-history
+consumer group gives `fwjr.alerts` to one of them, so each event and decision is stored once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import threading
 import time
 
 import faust
 import msgspec
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from prometheus_client import Counter
 
 from fwjr import query
-from fwjr.alerting.poller import poll
-from fwjr.alerting.publish import publish_status
-from fwjr.alerting.receivers import Dispatcher, receivers_from_settings
-from fwjr.alerting.rule import Alert, AlertEngine, Decision, Outcome
-from fwjr.alerting.status import MAINTENANCE, Outage, StatusEvent, decode_status
+from fwjr.alerting.rule import Decision
+from fwjr.alerting.status import Outage, OutageBook, StatusEvent, decode_status
 from fwjr.bucket import bucket_start
 from fwjr.config import Settings
 from fwjr.model import Rejection
 from fwjr.store import Store
 from streams import topics
 from streams.runtime import Runtime
-from streams.telemetry import TELEMETRY
 
 log = logging.getLogger("fwjr.alerts")
 _encode = msgspec.json.Encoder().encode
+_decode_decision = msgspec.json.Decoder(Decision).decode
 _HISTORY_SECONDS = 7 * 86400
+ALERT_HISTORY_GROUP = "fwjr-alert-history"
 
 STATUS_EVENTS = Counter("fwjr_status_events_total", "Service status events accepted")
 STATUS_REJECTED = Counter("fwjr_status_rejected_total", "Service status events rejected", ["reason"])
-ALERT_DECISIONS = Counter("fwjr_alert_decisions_total", "Alerts fired and resolved", ["action"])
-RECEIVER_RESULTS = Counter("fwjr_alert_deliveries_total", "Alert deliveries by receiver and outcome", ["receiver", "ok"])
+ALERTS_STORED = Counter("fwjr_alert_history_rows_total", "Alert decisions from fwjr.alerts written to the store")
+ALERTS_UNREADABLE = Counter("fwjr_alert_history_unreadable_total", "fwjr.alerts messages that are no decision (dead-lettered)")
 
 
 def _reason(rejection: Rejection) -> str:
     return rejection.reason.split("(", 1)[0].strip()
 
 
-class AlertService:
-    """Owns the engine of one worker; thread-safe (the raw and status agents both call it)."""
+class StatusHistory:
+    """Validates status events and keeps their history and outage windows in the store."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.store = store
-        self.engine = AlertEngine(settings.alert_rule())
+        self.outages = OutageBook()
         self.producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True, "linger.ms": 5})
-        receivers = receivers_from_settings(settings)
-        for receiver in receivers:  # each series exists from the start, so increase() sees the first failure
-            for ok in ("true", "false"):
-                RECEIVER_RESULTS.labels(receiver=receiver.name, ok=ok)
-        self.dispatcher = Dispatcher(
-            receivers,
-            attempts=settings.alert_retry_attempts,
-            backoff=settings.alert_retry_backoff,
-            on_result=lambda name, ok: RECEIVER_RESULTS.labels(receiver=name, ok=str(ok).lower()).inc(),
-        )
         self._lock = threading.Lock()
 
     def recover(self) -> None:
-        """Reload the last week of status events and the alerts still firing, as a restart found them."""
+        """Reload the last week of status events, so outage windows continue where they were."""
         now = int(time.time())
         for row in query.service_events(self.store, now - _HISTORY_SECONDS, now + 3600):
-            self.engine.observe_status(StatusEvent(**row))
-        for row in query.alert_history(self.store, now):
-            if row["resolved"] is None:
-                alert = Alert(**{**row, "evidence": msgspec.json.decode(row["evidence"]), "members": list(row["members"])})
-                self.engine.restore(alert)
-                self.dispatcher.restore(copy.deepcopy(alert))
-
-    def observe_batch(self, outcomes: list[tuple[int, list[Outcome]]]) -> None:
-        """Feed a durable batch's jobs, per source partition, to the engine and act on what it decides."""
-        with self._lock:
-            for partition, jobs in outcomes:
-                self.engine.observe(jobs, source=partition)
-            judged = self.engine.judged
-            decisions = self.engine.advance()
-            TELEMETRY.alert_minutes_judged.inc(self.engine.judged - judged)
-            if self.engine.next_minute is not None:
-                TELEMETRY.alert_judged_until.set(self.engine.next_minute)
-        for decision in decisions:
-            self.emit(decision)
+            self.outages.add(StatusEvent(**row))
 
     def handle_status(self, values: list[bytes | None]) -> None:
         """Validate status messages; store the good ones and their outage windows, count the bad ones."""
@@ -111,15 +82,13 @@ class AlertService:
                 continue
             STATUS_EVENTS.inc()
             events.append(parsed)
-            if parsed.state == MAINTENANCE:
-                self.dispatcher.maintenance(parsed)
             with self._lock:
-                self.engine.observe_status(parsed)
-                version = len(self.engine.outages.events[parsed.service])
-                changed.extend((outage, version) for outage in self.engine.outages.windows(parsed.service))
+                self.outages.add(parsed)
+                version = len(self.outages.events[parsed.service])
+                changed.extend((outage, version) for outage in self.outages.windows(parsed.service))
         try:
             self._store_status(now, events, changed, rejects)
-        except Exception as exc:  # the engine has the events; only their history rows are lost
+        except Exception as exc:  # the events stay on service.status; only their history rows are lost
             log.error("storing %d status events failed: %s", len(events), exc)
         self.producer.poll(0)
 
@@ -132,30 +101,69 @@ class AlertService:
             bucket = bucket_start(now, "minute")
             query.insert_status_rejects(self.store, [[bucket, reason, count] for reason, count in rejects.items()])
 
-    def emit(self, decision: Decision) -> None:
-        """One decision to the store (history), to fwjr.alerts, and to the receivers."""
-        alert = decision.alert
-        ALERT_DECISIONS.labels(action=decision.action).inc()
-        log.warning("alert %s %s: %s", alert.id, decision.action, alert.label())
-        try:
-            query.insert_alerts(self.store, [alert_row(decision)])
-        except Exception as exc:  # the history row is lost, but the alert still goes out
-            log.error("alert %s: storing the %s failed: %s", alert.id, decision.action, exc)
-        self.producer.produce(topics.ALERTS, key=alert.id.encode(), value=_encode({"action": decision.action, "alert": alert}))
-        self.producer.poll(0)
-        self.dispatcher.submit(decision)
-
-    def poll_endpoints(self, specs: list[dict]) -> None:
-        """Publish what the configured status pages say (validated later, by the status agent)."""
-        for spec in specs:
-            try:
-                publish_status(self.producer, poll(spec))
-            except (RuntimeError, ValueError) as exc:
-                log.warning("status poll failed: %s", exc)
-
     def close(self) -> None:
         self.producer.flush(10)
-        self.dispatcher.close()
+
+
+class AlertHistory:
+    """Writes the alerter's committed decisions to the `alerts` table, from its own thread.
+
+    Offsets are committed after the rows are in the store (a crash in between stores a
+    decision twice, which is the same state). A message that is no decision is dead-lettered
+    with the reason and counted, never retried forever.
+    """
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.store = store
+        self.consumer = Consumer({
+            "bootstrap.servers": settings.bootstrap, "group.id": ALERT_HISTORY_GROUP, "isolation.level": "read_committed",
+            "enable.auto.commit": False, "auto.offset.reset": "earliest", "session.timeout.ms": 10000,
+        })
+        self.producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True})
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-history", daemon=True)
+
+    def start(self) -> None:
+        self.consumer.subscribe([topics.ALERTS])
+        self._thread.start()
+
+    def store_messages(self, messages: list) -> None:
+        """One batch of fwjr.alerts messages into the store (retried until it is there)."""
+        rows = []
+        for message in messages:
+            try:
+                rows.append(alert_row(_decode_decision(message.value() or b"")))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                ALERTS_UNREADABLE.inc()
+                where = f"{message.topic()}/{message.partition()}@{message.offset()}"
+                log.error("%s is no alert decision: %s", where, exc)
+                self.producer.produce(topics.DLQ, value=message.value() or b"", key=message.key(), headers=[
+                    ("reason", f"not an alert decision: {exc}".encode()), ("field", b""), ("source", where.encode())])
+        while rows and not self._stop.is_set():
+            try:
+                query.insert_alerts(self.store, rows)
+                ALERTS_STORED.inc(len(rows))
+                return
+            except Exception as exc:  # the store is down: keep the offsets, try again
+                log.error("storing %d alert decisions failed, retrying in 2 s: %s", len(rows), exc)
+                self._stop.wait(2.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            messages = [m for m in self.consumer.consume(500, timeout=0.5) if m.error() is None]
+            if not messages:
+                continue
+            self.store_messages(messages)
+            self.producer.poll(0)
+            if not self._stop.is_set():
+                self.consumer.commit(asynchronous=False)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        self.consumer.close()
+        self.producer.flush(10)
 
 
 def _outage_row(outage: Outage, version: int) -> list:
@@ -171,11 +179,11 @@ def alert_row(decision: Decision) -> list:
     ]
 
 
-def attach(app: faust.App, settings: Settings, runtime: Runtime) -> AlertService:
-    """Wire alerting into the worker's Faust app: the flush observer, the status agent, the poller timer."""
-    service = AlertService(settings, runtime.store)
-    service.recover()
-    runtime.observers.append(service.observe_batch)
+def attach(app: faust.App, settings: Settings, runtime: Runtime) -> StatusHistory:
+    """Wire the history writers into the worker: the status agent and the alert-history thread."""
+    status = StatusHistory(settings, runtime.store)
+    status.recover()
+    history = AlertHistory(settings, runtime.store)
     status_topic = app.topic(
         topics.SERVICE_STATUS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
@@ -184,16 +192,15 @@ def attach(app: faust.App, settings: Settings, runtime: Runtime) -> AlertService
     async def service_status(stream: faust.StreamT) -> None:
         """Status events in small batches; the store write happens off the event loop."""
         async for values in stream.take(100, within=0.5):
-            await asyncio.to_thread(service.handle_status, list(values))
+            await asyncio.to_thread(status.handle_status, list(values))
 
-    if settings.status_endpoints:
-
-        @app.timer(settings.status_poll_interval)
-        async def poll_status() -> None:
-            await asyncio.to_thread(service.poll_endpoints, list(settings.status_endpoints))
+    @app.task
+    async def start_alert_history() -> None:
+        history.start()
 
     @app.on_before_shutdown.connect
-    def stop_alerting(sender: faust.App, **kwargs: object) -> None:
-        service.close()
+    def stop_history(sender: faust.App, **kwargs: object) -> None:
+        history.close()
+        status.close()
 
-    return service
+    return status

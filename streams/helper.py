@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
 
-from fwjr.alerting.rule import Outcome
 from fwjr.gcpause import collector_paused
 from fwjr.processes import children, cmdline, terminate_with_parent
 from streams import topics
@@ -34,7 +33,6 @@ class PreparedBatch:
 
     write: BatchWrite
     last_offsets: dict[tuple[str, int], int]
-    outcomes: list[tuple[int, list[Outcome]]]
     events: int
     skipped: int
     duplicates: int
@@ -52,6 +50,7 @@ class BatchPreparer:
         self.producer = Producer(
             {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20, "compression.type": "lz4"}
         )
+        self.job_partitions = _partition_count(self.producer, topics.JOBS)
 
     def reset(self, committed: dict[tuple[str, int], int], seen: set[str]) -> None:
         """Resume from what the store holds (called on every partition assignment)."""
@@ -72,10 +71,6 @@ class BatchPreparer:
         prepared = PreparedBatch(
             write=store_tables(flush),
             last_offsets={(p.topic, p.partition): p.last_offset for p in flush.partitions},
-            outcomes=[
-                (p.partition, [Outcome(j.ts, j.site, j.workflow, j.exit_code, j.failed) for j, _ in p.jobs])
-                for p in flush.partitions
-            ],
             events=len(messages),
             skipped=flush.skipped,
             duplicates=flush.duplicates,
@@ -86,8 +81,10 @@ class BatchPreparer:
 
     def _publish(self, flush: Flush, prepared: PreparedBatch) -> None:
         for part in flush.partitions:
+            source = [(topics.JOB_SOURCE_HEADER, str(part.partition).encode())]
+            target = part.partition % self.job_partitions
             for job, _ in part.jobs:
-                self._produce(topics.JOBS, job.identity.encode(), job_record(job))
+                self._produce(topics.JOBS, job.identity.encode(), job_record(job), source, target)
                 prepared.newest_ts = max(prepared.newest_ts, job.ts)
             for letter in part.dead:
                 reason = reason_label(letter.rejection)
@@ -96,13 +93,22 @@ class BatchPreparer:
                 self._produce(topics.DLQ, letter.message.key, letter.message.value or b"", letter.headers())
         prepared.undelivered = self.producer.flush(_PUBLISH_TIMEOUT)
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None) -> None:
+    def _produce(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None, partition: int = -1) -> None:
         while True:
             try:
-                self.producer.produce(topic, value=value, key=key, headers=headers)
+                self.producer.produce(topic, value=value, key=key, headers=headers, partition=partition)
                 return
             except BufferError:
                 self.producer.poll(0.05)
+
+
+def _partition_count(producer: Producer, topic: str) -> int:
+    """How many partitions `topic` has; an error naming it when the broker does not know it."""
+    found = producer.list_topics(topic, timeout=30).topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        raise RuntimeError(f"topic {topic!r} is missing on the broker ({found.error if found else 'not listed'}); "
+                           "create the topics first (fwjr up does)")
+    return len(found.partitions)
 
 
 _preparer: BatchPreparer | None = None

@@ -22,7 +22,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from fwjr.alerting.rule import Outcome
 from fwjr.config import Settings
 from fwjr.store import Store
 from streams import helper, topics
@@ -39,8 +38,6 @@ IN_FLIGHT_BATCHES = 2
 _RESTART_PAUSE = 2.0
 # Pause between attempts to write a batch the store refused or could not take.
 _RETRY_PAUSE = 2.0
-
-Observer = Callable[[list[tuple[int, list[Outcome]]]], None]
 
 
 @dataclass(slots=True)
@@ -75,7 +72,6 @@ class Runtime:
         self.helper = _spawn_helper(settings.bootstrap)
         self.last_event_ts = 0
         self.ready_file: Path | None = None
-        self.observers: list[Observer] = []  # called with each durable batch's job outcomes (alerting)
         self._queue: asyncio.Queue[_Batch] | None = None
         self._unwritten: deque[_Batch] = deque()  # taken, not yet in the store, in order
         self._helper_ready = asyncio.Event()  # set once the helper's pipeline holds the store's state
@@ -113,8 +109,6 @@ class Runtime:
             self.protocol.release(batch.on_durable)
             self._unwritten.popleft()
             self.committed.update(prepared.last_offsets)
-            for observe in self.observers:
-                await asyncio.to_thread(observe, prepared.outcomes)
 
     def close(self) -> None:
         self.helper.shutdown(wait=True, cancel_futures=True)

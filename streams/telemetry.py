@@ -27,14 +27,6 @@ class Telemetry:
     last_event_ts: Gauge = field(
         default_factory=lambda: Gauge("fwjr_last_event_timestamp_seconds", "Newest FWJR event time counted")
     )
-    alert_minutes_judged: Counter = field(
-        default_factory=lambda: Counter("fwjr_alert_minutes_judged", "Event-time minutes the alert rule has judged")
-    )
-    alert_judged_until: Gauge = field(
-        default_factory=lambda: Gauge(
-            "fwjr_alert_judged_until_timestamp_seconds", "Event time up to which the alert rule has judged every minute"
-        )
-    )
 
 
 TELEMETRY = Telemetry()

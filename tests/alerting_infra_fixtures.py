@@ -135,18 +135,19 @@ class Prometheus:
         return answer["data"]["result"]
 
 
-def prometheus_config(worker_targets: list[str], scrape_interval: str = "1s") -> dict:
-    """The shipped Prometheus config scraping `worker_targets` instead of discovering workers,
-    with the shipped rules by absolute path and no Alertmanager."""
+def prometheus_config(worker_targets: list[str], alerter_targets: list[str] = (), scrape_interval: str = "1s") -> dict:
+    """The shipped Prometheus config scraping `worker_targets` and `alerter_targets` instead of
+    discovering them, with the shipped rules by absolute path and no Alertmanager."""
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     config["global"].update(scrape_interval=scrape_interval, evaluation_interval=scrape_interval)
     config["rule_files"] = [str(RULES)]
     config.pop("alerting", None)
-    jobs = [job for job in config["scrape_configs"] if job["job_name"] == "fwjr-worker"]
+    targets = {"fwjr-worker": list(worker_targets), "fwjr-alerter": list(alerter_targets)}
+    jobs = [job for job in config["scrape_configs"] if targets.get(job["job_name"])]
     for job in jobs:
         for key in [k for k in job if k.endswith("_sd_configs")]:
             del job[key]
-        job["static_configs"] = [{"targets": worker_targets}]
+        job["static_configs"] = [{"targets": targets[job["job_name"]]}]
     config["scrape_configs"] = jobs
     return config
 

@@ -63,6 +63,7 @@ def stack_env(home: Path, **settings: str) -> dict[str, str]:
         FWJR_KAFKA_CONTROLLER_PORT=str(free_port()),
         FWJR_DASHBOARD_PORT=str(free_port()),
         FWJR_METRICS_PORT=str(free_port()),
+        FWJR_ALERTER_METRICS_PORT=str(free_port()),
     )
     for name in ("FWJR_KAFKA_BOOTSTRAP", "FWJR_CLICKHOUSE_URL", "FWJR_METRICS_HOST"):
         env.pop(name, None)

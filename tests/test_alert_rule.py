@@ -98,14 +98,31 @@ def test_decisions_do_not_depend_on_batching_or_partition_interleaving() -> None
     assert _signature(decisions) == reference
 
 
-def test_a_partition_far_behind_the_others_is_idle_and_its_old_jobs_are_late() -> None:
-    engine = AlertEngine(RuleConfig(source_idle=600, allowed_lateness=60))
-    engine.observe([Outcome(START + m * 60, "S", "W", 0, False) for m in range(30)], source=0)
-    engine.observe([Outcome(START, "S", "W", 0, False)], source=1)
-    engine.advance()
-    assert engine.watermark() == START + 29 * 60 - 60
-    engine.observe([Outcome(START + 60, "S", "W", 0, False)], source=1)
+def test_a_source_silent_for_the_idle_time_stops_holding_the_watermark_and_its_old_jobs_are_late() -> None:
+    engine = AlertEngine(RuleConfig(idle_seconds=60, allowed_lateness=60))
+    engine.expect(range(3), now=0.0)
+    engine.observe([Outcome(START + m * 60, "S", "W", 0, False) for m in range(30)], source=0, now=1.0)
+    engine.observe([Outcome(START, "S", "W", 0, False)], source=1, now=1.0)
+    assert engine.watermark(now=30.0) == 0 - 60, "source 2 has not delivered yet: it holds the watermark back"
+    assert engine.watermark(now=60.5) == START - 60, "source 2 is idle; source 1 still holds it back"
+    engine.observe([Outcome(START + 29 * 60, "S", "W", 0, False)], source=0, now=61.0)
+    assert engine.watermark(now=62.0) == START + 29 * 60 - 60, "sources 1 and 2 are idle"
+    engine.advance(now=62.0)
+    engine.observe([Outcome(START + 60, "S", "W", 0, False)], source=1, now=63.0)
     assert engine.late == 1
+
+
+def test_a_job_delivered_again_counts_once() -> None:
+    engine = AlertEngine(RuleConfig())
+    jobs = [Outcome(START + 5, "S", "W", 8021, True, f"id-{i}") for i in range(4)]
+    engine.observe(jobs, source=0)
+    engine.observe(jobs[:2], source=1)  # a worker's restart publishes part of a batch again
+    assert (engine.duplicates, engine.late) == (2, 0)
+    assert sum(engine.minutes[START].fails.values()) == 4
+    engine.observe([Outcome(START + 40 * 60, "S", "W", 0, False, "later")], source=0)
+    engine.observe([Outcome(START + 40 * 60, "S", "W", 0, False, "later-1")], source=1)
+    engine.advance()
+    assert "id-0" not in engine.seen, "identities older than the horizon are forgotten"
 
 
 def test_late_jobs_are_counted_and_left_out_of_judged_minutes() -> None:

@@ -1,27 +1,19 @@
 """Alertmanager as a receiver, against a real Alertmanager (the shipped routing) notifying a real
 webhook server: grouping, labels and annotations, resolve, re-sends while firing, restored alerts,
-and maintenance silences, from the receiver up to the worker's alert service."""
+and maintenance silences. The alerter's use of it end to end: tests/test_alerter_live.py."""
 
 from __future__ import annotations
 
 import json
 import time
 from datetime import datetime
-from pathlib import Path
-
-import pytest
 
 from fwjr.alerting.alertmanager import AlertmanagerReceiver, rfc3339
 from fwjr.alerting.receivers import Dispatcher, WebhookReceiver
 from fwjr.alerting.rule import Alert, Decision
 from fwjr.alerting.status import StatusEvent
-from fwjr.broker import KafkaBroker
-from fwjr.config import Settings
-from fwjr.store import Store
-from streams.alerting import AlertService
 from tests.alert_receivers_fixtures import serve_webhook
 from tests.alerting_infra_fixtures import Alertmanager, alertmanager  # noqa: F401 (fixture)
-from tests.store_fixtures import store  # noqa: F401 (fixture)
 from tests.waiting import wait_until
 
 BOARD = "http://board.example:8050/"
@@ -155,36 +147,3 @@ def test_a_maintenance_silence_suppresses_only_alerts_blaming_that_service(alert
     assert _held(alertmanager, "m3")["status"]["state"] == "active"
     notified = {a["annotations"]["alert_id"] for body in alertmanager.webhook.bodies for a in body["alerts"]}
     assert notified == {"m3"}
-
-
-@pytest.mark.kafka
-def test_the_workers_alert_service_silences_maintenance_and_resends_restored_alerts(
-    alertmanager: Alertmanager, kafka_broker: KafkaBroker, store: Store, tmp_path: Path  # noqa: F811
-) -> None:
-    now = int(time.time())
-    settings = Settings(home=tmp_path, kafka_bootstrap=kafka_broker.bootstrap, alertmanager_urls=[alertmanager.url],
-                        alert_webhook_urls=[], alert_smtp_host=None, board_url="https://fwjr.example.org")
-    service = AlertService(settings, store)
-    announcement = {"service": "EOS", "state": "maintenance", "ts": now, "start": now - 60, "end": now + 3600,
-                    "message": "namespace upgrade"}
-    down = {"service": "EOS", "state": "down", "ts": now - 30, "message": "namespace read-only"}
-    service.handle_status([json.dumps(announcement).encode(), json.dumps(down).encode()])
-    wait_until(lambda: alertmanager.silences(), 30, "the maintenance silence")
-    assert [o.state for o in service.engine.outages.windows("EOS")] == ["down"]  # the announcement is no outage
-
-    alert = _alert("e1", "site", "T2_CH_CERN", ["EOS"])
-    service.emit(Decision("fire", alert))
-    wait_until(lambda: _held(alertmanager, "e1"), 30, "Alertmanager to hold the alert")
-    held = _held(alertmanager, "e1")
-    assert held["status"]["state"] == "suppressed"
-    assert held["annotations"]["board_url"].startswith("https://fwjr.example.org/explorer?site=T2_CH_CERN")
-    first_end = _epoch(held["endsAt"])
-    service.close()
-
-    # A restarted worker restores the firing alert from the store and tells Alertmanager again,
-    # here with a longer validity, so the later endsAt shows the re-post.
-    restarted = AlertService(settings.model_copy(update={"alertmanager_resend_interval": 900.0}), store)
-    restarted.recover()
-    wait_until(lambda: _epoch(_held(alertmanager, "e1")["endsAt"]) > first_end + 3000, 30, "the restored alert's re-post")
-    restarted.close()
-    assert alertmanager.webhook.bodies == []

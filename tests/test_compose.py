@@ -20,7 +20,7 @@ def test_compose_parses_and_names_every_documented_service() -> None:
     assert documented == set(services)
     for name, service in services.items():
         assert "image" in service or "build" in service, name
-    for name in ("worker", "dashboard", "migrate"):
+    for name in ("worker", "alerter", "dashboard", "migrate"):
         env = services[name]["environment"]
         assert env["FWJR_CLICKHOUSE_URL"].startswith("http://")
         assert env["FWJR_KAFKA_BOOTSTRAP"] == "kafka:9092"
@@ -45,18 +45,23 @@ def test_prometheus_and_alertmanager_get_the_shipped_configs_and_reach_the_worke
         ((target, source),) = mounted.items()
         assert (source / config[len(target) + 1:]).is_file(), config
 
-    worker = services["worker"]
-    port = worker["environment"]["FWJR_METRICS_PORT"]
-    assert worker["environment"]["FWJR_METRICS_HOST"] == "0.0.0.0"
-    assert port in worker["expose"]
     prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    (job,) = [job for job in prometheus["scrape_configs"] if job["job_name"] == "fwjr-worker"]
-    assert job["dns_sd_configs"] == [{"names": ["worker"], "type": "A", "port": int(port), "refresh_interval": "30s"}]
+    for service, job_name, setting in (("worker", "fwjr-worker", "FWJR_METRICS_PORT"), ("alerter", "fwjr-alerter", "FWJR_ALERTER_METRICS_PORT")):
+        env = services[service]["environment"]
+        port = env[setting]
+        assert env["FWJR_METRICS_HOST"] == "0.0.0.0"
+        assert port in services[service]["expose"]
+        (job,) = [job for job in prometheus["scrape_configs"] if job["job_name"] == job_name]
+        assert job["dns_sd_configs"] == [{"names": [service], "type": "A", "port": int(port), "refresh_interval": "30s"}]
+    assert services["worker"]["deploy"]["replicas"] >= 2, "N ingest workers"
+    assert services["alerter"]["deploy"]["replicas"] == 2, "one alerter evaluates, one stands by"
 
     alertmanager_port = services["alertmanager"]["ports"][0].split(":")[-1]
     (targets,) = [c["targets"] for am in prometheus["alerting"]["alertmanagers"] for c in am["static_configs"]]
     assert targets == [f"alertmanager:{alertmanager_port}"]
-    assert json.loads(worker["environment"]["FWJR_ALERTMANAGER_URLS"]) == [f"http://alertmanager:{alertmanager_port}"]
+    alerter = services["alerter"]["environment"]
+    assert json.loads(alerter["FWJR_ALERTMANAGER_URLS"]) == [f"http://alertmanager:{alertmanager_port}"]
+    assert "FWJR_ALERTMANAGER_URLS" not in services["worker"]["environment"], "the workers do not alert"
 
 
 def test_the_clickhouse_server_runs_the_embedded_engines_major_version() -> None:

@@ -45,7 +45,7 @@ def _rule_metrics() -> set[str]:
 def test_promtool_and_amtool_accept_the_shipped_configs() -> None:
     promtool = tool("promtool")
     assert "SUCCESS" in _run(promtool, "check", "config", str(PROMETHEUS_CONFIG))
-    assert "SUCCESS: 9 rules found" in _run(promtool, "check", "rules", str(RULES))
+    assert "SUCCESS: 10 rules found" in _run(promtool, "check", "rules", str(RULES))
     assert "SUCCESS" in _run(tool("amtool"), "check-config", str(ALERTMANAGER_CONFIG))
 
 
@@ -76,9 +76,10 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_prometheus_scrapes_the_worker_and_evaluates_every_rule(worker: Stack, tmp_path: Path) -> None:
     target = f"127.0.0.1:{worker.env['FWJR_METRICS_PORT']}"
-    with run_prometheus(prometheus_config([target]), tmp_path) as prometheus:
+    alerter = f"127.0.0.1:{worker.env['FWJR_ALERTER_METRICS_PORT']}"
+    with run_prometheus(prometheus_config([target], [alerter]), tmp_path) as prometheus:
         def scraped() -> bool:
-            return [r["value"][1] for r in prometheus.query('up{job="fwjr-worker"}')] == ["1"]
+            return [r["value"][1] for r in prometheus.query('up{job=~"fwjr-worker|fwjr-alerter"}')] == ["1", "1"]
 
         wait_until(scraped, 60, "Prometheus to scrape the worker")
         missing: set[str] = set()
@@ -92,7 +93,8 @@ def test_prometheus_scrapes_the_worker_and_evaluates_every_rule(worker: Stack, t
         wait_until(every_metric, 60, f"the rules' metrics in the scrape (missing {missing})")
         assert prometheus.query(f'fwjr_events_total{{instance="{target}"}} > 0')
         assert prometheus.query('fwjr_rejected_total{job="fwjr-worker"} > 0')
-        assert prometheus.query('fwjr_alert_deliveries_total{job="fwjr-worker", ok="false"} == 0')
+        assert prometheus.query('fwjr_alert_deliveries_total{job="fwjr-alerter", ok="false"} == 0')
+        assert prometheus.query(f'fwjr_alerter_active{{instance="{alerter}"}} == 1')
 
         def evaluated() -> list[dict]:
             groups = get_json(f"{prometheus.url}/api/v1/rules")["data"]["groups"]

@@ -13,6 +13,7 @@ fires and reused until it resolves (the evidence, in annotations, may change).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -117,8 +118,13 @@ class AlertmanagerReceiver:
     Used from one dispatcher thread only, which owns `firing`.
     """
 
-    def __init__(self, url: str, board_url: str, resend_interval: float = 60.0, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, board_url: str, resend_interval: float = 60.0, timeout: float = 10.0,
+                 credentials: tuple[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
+        self.headers = {"Content-Type": "application/json"}
+        if credentials is not None:  # Alertmanager's --web.config.file basic_auth_users
+            token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {token}"
         self.name = f"alertmanager {self.url}"
         self.board_url = board_url
         self.resend_interval = resend_interval
@@ -187,7 +193,7 @@ class AlertmanagerReceiver:
     def _request(self, path: str, body: object = None) -> object:
         """GET (no body) or POST JSON to the API; the decoded answer. Any HTTP error raises."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": "application/json"},
+        request = urllib.request.Request(self.url + path, data=data, headers=self.headers,
                                          method="GET" if body is None else "POST")
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             answer = response.read()

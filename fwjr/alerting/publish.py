@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import msgspec
@@ -59,15 +60,19 @@ def publish_status(producer: Producer, docs: Iterable[dict], topic: str = STATUS
 
 
 def wait_consumed(bootstrap: str, timeout: float, topic: str = STATUS_TOPIC) -> bool:
-    """Whether the worker consumed the status topic to its end within `timeout` seconds.
+    """Whether the workers (which store the status history) and the alerter (which names the
+    outages in its alerts) consumed the status topic to its end within `timeout` seconds.
 
-    A rehearsal sends an hour of FWJRs in seconds; letting the worker see the outages first
-    makes its alerts name them exactly as they would in the live incident.
+    A rehearsal sends an hour of FWJRs in seconds; letting both see the outages first makes the
+    alerts name them exactly as they would in the live incident.
     """
     from fwjr.produce import wait_drained
+    from streams.topics import ALERTER_INPUT_GROUP
 
+    deadline = time.monotonic() + timeout
     try:
         wait_drained(bootstrap, timeout=timeout, topic=topic)
+        wait_drained(bootstrap, timeout=max(deadline - time.monotonic(), 0.0), topic=topic, group=ALERTER_INPUT_GROUP)
         return True
     except TimeoutError:
         return False
@@ -91,6 +96,6 @@ def rehearse_outages(scenario: dict | None, start_ts: int, settings: object | No
         return 0
     sent = publish_status(make_producer(settings.bootstrap), docs)
     if not wait_consumed(settings.bootstrap, wait):
-        print(f"warning: no worker read the {sent} scenario status events within {wait:.0f} s; "
+        print(f"warning: the worker and the alerter did not both read the {sent} scenario status events within {wait:.0f} s; "
               "alerts judged before it does will not name the outages", file=sys.stderr)
     return sent

@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 
 import msgspec
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from fwjr.alerting.status import OutageBook, StatusEvent, decode_status
 from fwjr.config import Settings
@@ -26,12 +26,17 @@ STATUS_TOPIC = "service.status"
 
 
 def topic_values(bootstrap: str, topic: str, timeout: float = 10.0) -> list[bytes]:
-    """Every message value in `topic` up to its current end, oldest first per partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"fwjr-cli-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    """Every committed message value in `topic` up to its current end, oldest first per partition.
+
+    The end is the broker's end-of-partition event, not the high watermark: a topic written in
+    transactions (fwjr.alerts) ends with a commit marker, which is no message.
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"fwjr-cli-{uuid.uuid4().hex}", "enable.auto.commit": False,
+                         "isolation.level": "read_committed", "enable.partition.eof": True})
     try:
         partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout) for p in partitions}
-        wanted = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
+        wanted = {p for p, (lo, hi) in ends.items() if hi > lo}
         consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in wanted])
         values: list[bytes] = []
         while wanted:
@@ -39,10 +44,10 @@ def topic_values(bootstrap: str, topic: str, timeout: float = 10.0) -> list[byte
             if message is None:
                 raise TimeoutError(f"{topic}: no message within {timeout:.0f} s while reading to its end")
             if message.error() is not None:
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    wanted.discard(message.partition())
                 continue
             values.append(message.value() or b"")
-            if message.offset() + 1 >= wanted.get(message.partition(), 0):
-                wanted.pop(message.partition(), None)
         return values
     finally:
         consumer.close()

@@ -172,6 +172,13 @@ class Dispatcher:
             if isinstance(receiver, StatefulReceiver):
                 lane.put(Decision("fire", alert))
 
+    def restore_resolved(self, alert: Alert) -> None:
+        """An alert resolved shortly before a restart: stateful receivers hear the resolve again, in
+        case the process stopped before it reached them (Alertmanager merges a repeat by labels)."""
+        for receiver, lane, _ in self._lanes:
+            if isinstance(receiver, StatefulReceiver):
+                lane.put(Decision("resolve", alert))
+
     def maintenance(self, event: StatusEvent) -> None:
         """A maintenance announcement, for the receivers that silence."""
         for receiver, lane, _ in self._lanes:
@@ -242,7 +249,10 @@ def receivers_from_settings(settings: object) -> list[Receiver]:
     """The receivers the settings configure: Alertmanagers, webhooks, and e-mail when an SMTP host
     and recipients are set. Their links point at the board's public address."""
     external = settings.public_url + "/"
-    found: list[Receiver] = [AlertmanagerReceiver(url, external, settings.alertmanager_resend_interval)
+    credentials = None
+    if settings.alertmanager_username is not None:
+        credentials = (settings.alertmanager_username, settings.alertmanager_password or "")
+    found: list[Receiver] = [AlertmanagerReceiver(url, external, settings.alertmanager_resend_interval, credentials=credentials)
                              for url in settings.alertmanager_urls]
     found += [WebhookReceiver(url, external) for url in settings.alert_webhook_urls]
     if settings.alert_smtp_host and settings.alert_email_to:

@@ -6,16 +6,20 @@ FWJR timestamps), never the wall clock, so a rehearsal produced in seconds decid
 incident would have (docs/alerting.md).
 
 The rule, per scope (all jobs, each site, each workflow, each exit code):
-- a minute is judged once the watermark passes its end. Each source (Kafka partition) keeps
-  its own newest event time; the watermark is the oldest of those, minus the allowed
-  lateness, so a partition consumed ahead of the others does not make theirs late (a source
-  more than `source_idle` seconds behind the newest is treated as idle and ignored). A job
-  more than the allowed lateness older than the newest job before it in its own partition is
-  late: counted, left out of alerting (the store still has them). Since the watermark never
-  passes a partition's own newest time minus the lateness, no job that is not late can land
-  in a minute already judged, so a decision never changes after it was made, and decisions
-  are a function of event times and per-partition order only, which a rehearsal reproduces
-  (only an idle partition's jobs can be late for another reason);
+- a minute is judged once the watermark passes its end. Each source (a partition of
+  fwjr.raw) keeps its own newest event time; the watermark is the oldest of those, minus the
+  allowed lateness, so a partition consumed ahead of the others does not make theirs late.
+  Sources can be declared before they deliver (`expect`), so a partition not heard from yet
+  holds the watermark back too. A source that delivered nothing for `idle_seconds` of the
+  caller's clock (wall time, passed in; never without one) is idle and ignored until it
+  delivers again. A job more than the allowed lateness older than the newest job before it
+  in its own source is late: counted, left out of alerting (the store still has them).
+  Since the watermark never passes a source's own newest time minus the lateness, no job
+  that is not late can land in a minute already judged, so a decision never changes after
+  it was made, and decisions are a function of event times and per-source order only, which
+  a rehearsal reproduces (only an idle source's jobs can be late for another reason);
+- a job is counted once: an identity already seen within the rule's horizon (the minutes
+  not yet judged and the window before them) is a duplicate, counted in `duplicates` only;
 - the window is the last `window_minutes` judged minutes; the baseline is the scope's own
   rolling failure rate over the `baseline_minutes` before the window, shrunk towards the
   global rate by `prior_jobs` pseudo-jobs, and it stops learning while the scope is part of
@@ -75,18 +79,19 @@ class RuleConfig:
     prior_rate: float = 0.05
     dominance: float = 0.5
     allowed_lateness: int = 120
-    source_idle: int = 900
+    idle_seconds: float = 120.0
     top_exit_codes: int = 3
 
 
 class Outcome(msgspec.Struct, frozen=True, array_like=True):
-    """What the rule needs of one merged job."""
+    """What the rule needs of one merged job; `identity` (the job's, empty = unknown) dedupes."""
 
     ts: int
     site: str
     workflow: str
     exit_code: int
     failed: bool
+    identity: str = ""
 
 
 class Alert(msgspec.Struct, kw_only=True):
@@ -237,20 +242,40 @@ class AlertEngine:
         self.incidents: dict[Scope, _Incident] = {}
         self.newest = 0
         self.source_newest: dict[int, int] = {}
+        self.source_heard: dict[int, float] = {}
         self.next_minute: int | None = None
         self.late = 0
         self.judged = 0
+        self.duplicates = 0
+        self.seen: set[str] = set()
+        self.seen_minutes: dict[int, list[str]] = {}  # minute -> identities first seen in it
 
     # ------------------------------------------------------------------ input
 
-    def observe(self, outcomes: Iterable[Outcome], source: int = 0) -> None:
-        """Count outcomes of one source (partition) into their event-time minutes; late ones only into `late`."""
+    def expect(self, sources: Iterable[int], now: float) -> None:
+        """Declare sources that exist before they deliver: each holds the watermark back until it
+        delivers or stays silent for `idle_seconds` after `now`."""
+        for source in sources:
+            self.source_newest.setdefault(source, 0)
+            self.source_heard.setdefault(source, now)
+
+    def observe(self, outcomes: Iterable[Outcome], source: int = 0, now: float | None = None) -> None:
+        """Count outcomes of one source into their event-time minutes; duplicates only into
+        `duplicates`, late ones only into `late`. `now` is when they arrived (for idleness)."""
         newest = self.source_newest.get(source, 0)
         lateness = self.config.allowed_lateness
+        seen = self.seen
         for outcome in outcomes:
             minute = outcome.ts - outcome.ts % _MINUTE
             if self.next_minute is None:
                 self.next_minute = minute
+            identity = outcome.identity
+            if identity:
+                if identity in seen:
+                    self.duplicates += 1
+                    continue
+                seen.add(identity)
+                self.seen_minutes.setdefault(minute, []).append(identity)
             if outcome.ts < newest - lateness or minute < self.next_minute:
                 self.late += 1
                 continue
@@ -262,14 +287,22 @@ class AlertEngine:
                 counts.fails[(outcome.site, outcome.workflow, outcome.exit_code)] += 1
             if outcome.ts > newest:
                 newest = outcome.ts
+        if now is not None:
+            self.source_heard[source] = now
         if newest:
             self.source_newest[source] = newest
             self.newest = max(self.newest, newest)
 
-    def watermark(self) -> int:
-        """Event time up to which every active source has (most likely) delivered."""
-        active = [ts for ts in self.source_newest.values() if ts >= self.newest - self.config.source_idle]
-        return min(active, default=0) - self.config.allowed_lateness
+    def watermark(self, now: float | None = None) -> int:
+        """Event time up to which every active source has (most likely) delivered.
+
+        Without a clock no source is idle. When every source is idle, the quiet feed holds
+        the watermark where the slowest of them left it.
+        """
+        idle = self.config.idle_seconds
+        newest = self.source_newest
+        active = [ts for s, ts in newest.items() if now is None or now - self.source_heard.get(s, now) < idle]
+        return min(active or newest.values(), default=0) - self.config.allowed_lateness
 
     def observe_status(self, event: StatusEvent) -> None:
         """Record a service status event (outage windows are the suspected causes)."""
@@ -280,11 +313,11 @@ class AlertEngine:
         root = (alert.scope, alert.value)
         self.incidents[root] = _Incident(root, alert.started, streak=self.config.pending_minutes, alert=alert)
 
-    def advance(self) -> list[Decision]:
+    def advance(self, now: float | None = None) -> list[Decision]:
         """Judge every minute the watermark has passed; the decisions made, in event-time order."""
         if self.next_minute is None:
             return []
-        watermark = self.watermark()
+        watermark = self.watermark(now)
         span = (self.config.window_minutes + self.config.baseline_minutes) * _MINUTE
         decisions: list[Decision] = []
         while self.next_minute + _MINUTE <= watermark:
@@ -294,7 +327,14 @@ class AlertEngine:
                 continue
             decisions.extend(self._judge(self.next_minute))
             self.next_minute += _MINUTE
+        self._forget_identities()
         return decisions
+
+    def _forget_identities(self) -> None:
+        """Identities older than the horizon: a copy of one of those is late whatever it is."""
+        horizon = self.next_minute - self.config.window_minutes * _MINUTE
+        for minute in [m for m in self.seen_minutes if m < horizon]:
+            self.seen.difference_update(self.seen_minutes.pop(minute))
 
     # ------------------------------------------------------------------ one minute
 
