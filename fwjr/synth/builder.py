@@ -41,6 +41,7 @@ class Failure:
     step_class: str
     code: int
     killed: bool = False
+    message: str | None = None  # a scenario's fixed error text
 
 
 class Builder:
@@ -62,6 +63,7 @@ class Builder:
         present = [j for j in model["jobtypes"] if j in self.catalog.by_jobtype]
         self.jobtypes = Choice((j, model["jobtypes"][j]["jobs"]) for j in present)
         self.jobtype_model = model["jobtypes"]
+        self.burst_workflows = self._burst_workflows(bursts)
         self.host_agent = {h: AGENT_VERSIONS[i % len(AGENT_VERSIONS)] for i, h in enumerate(model["hosts"])}
         self.host_jobid = {h: 100000 + 150000 * i for i, h in enumerate(model["hosts"])}
         tables = {cls: table for cls, table in model["exit_codes"].items() if cls not in _CODE_TABLES_SKIPPED}
@@ -103,10 +105,10 @@ class Builder:
         if shape is None and rng.random() < jt["no_site_share"] * self.unsited_keep:
             return self._unsited_failure(ts, task, host, job_id, jt)
         site = self.sites.pick(rng)
-        forced = self._burst_code(site, ts)
+        forced = self._burst(site, ts, task.workflow.name)
         jobstate = None
         if forced is not None:
-            failure: Failure | None = Failure(self._forced_step_class(task, forced), forced)
+            failure: Failure | None = Failure(self._forced_step_class(task, forced.exit_code), forced.exit_code, message=forced.message)
         elif shape == "performance_kill":
             if task.jobtype in _SINGLE_STEP:  # a watchdog kill needs a cmsRun step to kill
                 task = self.catalog.by_jobtype["Processing"].pick(rng)
@@ -143,12 +145,26 @@ class Builder:
             weight *= again
         return count
 
-    def _burst_code(self, site: str, ts: int) -> int | None:
-        for burst in self.bursts:
+    def _burst_workflows(self, bursts: list[Burst]) -> list[str | None]:
+        """Each burst's workflow name (None for a site-wide burst), from its workflow_rank."""
+        ranked = self.catalog.busiest({j: float(self.jobtype_model[j]["jobs"]) for j in self.catalog.by_jobtype})
+        names: list[str | None] = []
+        for index, burst in enumerate(bursts):
+            if burst.workflow_rank is not None and burst.workflow_rank > len(ranked):
+                raise ValueError(f"scenario bursts[{index}]: workflow_rank {burst.workflow_rank}, but only {len(ranked)} workflows are generated")
+            names.append(None if burst.workflow_rank is None else ranked[burst.workflow_rank - 1].name)
+        return names
+
+    def _burst(self, site: str, ts: int, workflow: str) -> Burst | None:
+        for burst, burst_workflow in zip(self.bursts, self.burst_workflows):
             begin = self.start_ts + burst.start_minute * 60
-            in_window = burst.site == site and begin <= ts < begin + burst.minutes * 60
+            in_window = (
+                (burst.site is None or burst.site == site)
+                and (burst_workflow is None or burst_workflow == workflow)
+                and begin <= ts < begin + burst.minutes * 60
+            )
             if in_window and self.rng.random() < burst.failure_rate:
-                return burst.exit_code
+                return burst
         return None
 
     def _natural_failure(self, task: Task) -> Failure:
@@ -293,8 +309,15 @@ class Builder:
             ]
         if failure is not None:
             step["status"] = failure.code
-            step["errors"] = [self.messages.error(failure.code, name)]
+            step["errors"] = [self._error(failure.code, name, failure.message)]
         return [step], duration + rng.uniform(30, 120)
+
+    def _error(self, code: int, step: str, message: str | None) -> dict:
+        """The step's error for `code`: the code's drawn text, or a scenario's fixed one."""
+        error = self.messages.error(code, step)
+        if message is not None:
+            error["details"] = message
+        return error
 
     def _cmsrun_job(
         self, task: Task, site: str, end: int, failure: Failure | None, files: Files, storage: tuple[str, str, str]
@@ -302,6 +325,7 @@ class Builder:
         rng = self.rng
         jt = self.jobtype_model[task.jobtype]
         failing, code = (failure.step_class, failure.code) if failure is not None else (None, None)
+        message = failure.message if failure is not None else None
         killed = failure is not None and failure.killed
         mean = max(jt["job_seconds"], 60.0)
         wall = rng.lognormvariate(math.log(mean) - 0.3, 0.8)
@@ -338,7 +362,7 @@ class Builder:
                 code if fail_at == index else None,
             )
             if fail_at == index:
-                self._fail_cmsrun(step, code, killed)
+                self._fail_cmsrun(step, code, killed, message)
             elif index == n_cmsrun:
                 step["output"] = outputs(rng, task, files, storage, events, site)
             steps.append(step)
@@ -351,17 +375,17 @@ class Builder:
             stage = empty_step(stage_name, site, int(cursor), int(cursor + stage_secs), 0)
             if failing in ("stageOut", "upload"):
                 stage["status"] = code
-                stage["errors"] = [self.messages.error(code, stage_name)]
+                stage["errors"] = [self._error(code, stage_name, message)]
             steps.append(stage)
             cursor += stage_secs
         elif killed or rng.random() < self.shapes.missing_report:
             stage = empty_step(stage_name, site, None, None, 1)  # never ran: the agent found no report of it
             stage["errors"] = [self.messages.missing_report(stage_name)]
             steps.append(stage)
-        steps.append(self._log_archive(task, site, end, log_secs, files, code if failing == "logArch" else None))
+        steps.append(self._log_archive(task, site, end, log_secs, files, code if failing == "logArch" else None, message))
         return steps, wall + stage_secs + log_secs + rng.uniform(60, 600)
 
-    def _fail_cmsrun(self, step: dict, code: int, killed: bool) -> None:
+    def _fail_cmsrun(self, step: dict, code: int, killed: bool, message: str | None = None) -> None:
         """The failed cmsRun step's status and errors: its own error and maybe a log tail; a killed step only the tail."""
         rng = self.rng
         messages = self.messages
@@ -369,7 +393,7 @@ class Builder:
         if killed:
             step["errors"] = [messages.log_tail()]
             return
-        errors = [messages.error(code, step["name"])]
+        errors = [self._error(code, step["name"], message)]
         if rng.random() < self.shapes.log_tail:
             errors.append(messages.log_tail())
         elif code < 50000 and rng.random() < 0.4:
@@ -379,7 +403,9 @@ class Builder:
             step["performance"] = empty_performance()
             step["stop"] = step["start"] + randint(rng, 5, 120)
 
-    def _log_archive(self, task: Task, site: str, end: int, log_secs: float, files: Files, code: int | None) -> dict:
+    def _log_archive(
+        self, task: Task, site: str, end: int, log_secs: float, files: Files, code: int | None, message: str | None = None
+    ) -> dict:
         rng = self.rng
         log = empty_step("logArch1", site, int(end - log_secs), end, 0)
         log_index = files.lfn(log_archive_lfn(rng, task, end), None)
@@ -401,5 +427,5 @@ class Builder:
         ]
         if code is not None:
             log["status"] = code
-            log["errors"] = [self.messages.error(code, "logArch1")]
+            log["errors"] = [self._error(code, "logArch1", message)]
         return log

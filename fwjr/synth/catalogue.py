@@ -304,6 +304,24 @@ class Catalog:
         self.tasks = [task for pool in pools.values() for task, _ in pool]
         self.by_jobtype = {jobtype: Choice(pool) for jobtype, pool in pools.items()}
 
+    def busiest(self, jobtype_jobs: dict[str, float]) -> list[Workflow]:
+        """The workflows by their expected share of the jobs, busiest first (ties by name).
+
+        A job picks a jobtype by `jobtype_jobs` (the model's jobs per jobtype), then a task of it
+        by weight; a workflow's share is the sum over its tasks of both chances.
+        """
+        present = {j: w for j, w in jobtype_jobs.items() if j in self.by_jobtype and w > 0}
+        total = sum(present.values())
+        share: dict[str, float] = {}
+        for jobtype, weight in present.items():
+            pool = self.by_jobtype[jobtype]
+            previous = 0.0
+            for task, cumulative in zip(pool.items, pool.cum):
+                name = task.workflow.name
+                share[name] = share.get(name, 0.0) + weight / total * (cumulative - previous) / pool.total
+                previous = cumulative
+        return sorted(self.workflows, key=lambda wf: (-share.get(wf.name, 0.0), wf.name))
+
 
 SITE_STORAGE = {
     "T1_US_FNAL_Disk": ("cmsdcadisk.fnal.gov", "/dcache/uscmsdisk", "fnal.gov"),

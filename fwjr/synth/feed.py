@@ -88,3 +88,10 @@ def generate_documents(
             if len(recent) > DUPLICATE_WINDOW:
                 recent.pop(0)
         yield doc
+
+
+def burst_workflows(scenario: dict | None, seed: int, start_ts: int | None = None) -> list[str | None]:
+    """The workflow each of the scenario's bursts hits (None for a site-wide burst), as
+    `generate_documents` with the same seed and start resolves their `workflow_rank`."""
+    start = DEFAULT_START_TS if start_ts is None else int(start_ts)
+    return Builder(seed, start, parse_bursts(scenario), shapes_from_model()).burst_workflows
