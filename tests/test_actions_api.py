@@ -27,7 +27,8 @@ def test_the_executor_lists_pending_actions_and_reports_them(executor: tuple[Ops
     board, operator, service = executor
     client = board.client()
     first = {"workflows": ["wf_one"], "action": "more-memory", "parameters": {"amount": 4000},
-             "reasons": [{"short": "memory", "long": "8028 exit codes at T1_US_FNAL"}]}
+             "reasons": [{"short": "memory", "long": "8028 exit codes at T1_US_FNAL"}],
+             "evidence": {"verdict": "resources", "top_exit_codes": [[8028, 40]]}}
     second = {"workflows": ["wf_two"], "action": "sites", "parameters": {"sites": ["T2_CH_CERN", "T1_US_FNAL"]},
               "reasons": [{"short": "site down"}]}
     stored = [client.post(board.url + "/api/v1/actions", json=body, headers=operator, timeout=30) for body in (first, second)]
@@ -35,6 +36,8 @@ def test_the_executor_lists_pending_actions_and_reports_them(executor: tuple[Ops
     [one] = stored[0].json()["actions"]
     assert (one["workflow"], one["action"], one["parameters"], one["user"], one["state"]) == ("wf_one", "more-memory", {"amount": 4000}, "otto", "pending")
     assert isinstance(one["id"], int) and isinstance(one["submitted"], int)
+    assert one["evidence"] == {"verdict": "resources", "top_exit_codes": [[8028, 40]]}
+    assert stored[1].json()["actions"][0]["evidence"] == {}
 
     pending = client.get(board.url + "/api/v1/actions", params={"days": 1}, headers=service, timeout=30).json()
     assert set(pending) == {"wf_one", "wf_two"}
@@ -60,6 +63,9 @@ def test_the_executor_lists_pending_actions_and_reports_them(executor: tuple[Ops
     ({"action": "sites", "parameters": {"sites": "T2_CH_CERN"}}, "parameters.sites='T2_CH_CERN'"),
     ({"action": "clone", "parameters": {"colour": "red"}}, "parameters.colour"),
     ({"action": "retire"}, "action='retire'"),
+    ({"action": "resubmit", "parameters": {"tasks": ["Task without a path"]}}, "parameters.tasks: 'Task without a path'"),
+    ({"action": "kill", "evidence": ["8021"]}, "evidence=['8021']"),
+    ({"action": "kill", "evidence": {"text": "x" * 70_000}}, "evidence: 70011 bytes"),
 ])
 def test_a_submission_with_a_bad_parameter_answers_400_naming_it(executor: tuple[OpsBoard, dict, dict], body: dict, named: str) -> None:
     board, operator, service = executor

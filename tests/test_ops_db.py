@@ -24,10 +24,10 @@ TABLES = {"accounts", "api_tokens", "actions", "reasons", "announcements", "audi
 
 def test_migrations_apply_from_empty_and_again_change_nothing(ops_url: str) -> None:
     assert current(ops_url) is None
-    assert upgrade(ops_url) == ["0001"]
+    assert upgrade(ops_url) == ["0001", "0002"]
     assert set(inspect(engine(ops_url)).get_table_names()) == TABLES
     assert upgrade(ops_url) == []
-    assert current(ops_url) == "0001"
+    assert current(ops_url) == "0002"
 
 
 def test_the_migrations_create_exactly_the_models_tables(ops_url: str) -> None:
@@ -42,7 +42,7 @@ def test_fwjr_ops_migrate_finds_its_scripts_from_any_working_directory(ops_url: 
     run = [sys.executable, "-m", "fwjr", "ops", "migrate"]
     first = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     again = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
-    assert first.stdout.strip() == "applied: 0001"
+    assert first.stdout.strip() == "applied: 0001, 0002"
     assert again.stdout.strip() == "applied: nothing (up to date)"
 
 

@@ -23,7 +23,9 @@ from fwjr.ops.models import Account, Action, Reason, epoch_seconds, utcnow
 PENDING, ACTED, SUPERSEDED = "pending", "acted", "superseded"
 WORKFLOW = re.compile(r"^[A-Za-z0-9_.:+-]{1,300}$")
 SITE = re.compile(r"^T[0-3]_[A-Z]{2}_[A-Za-z0-9_-]+$")
+TASK = re.compile(r"^/[A-Za-z0-9_.:+-]{1,300}(/[A-Za-z0-9_.:+-]{1,300}){1,20}$")
 MAX_WORKFLOWS = 1000
+MAX_EVIDENCE_BYTES = 64_000
 MAX_REASONS = 20
 SHORT_LENGTH = 200
 LONG_LENGTH = 10_000
@@ -51,10 +53,19 @@ def _sites(name: str, value: Any) -> list[str]:
     return sorted(set(value))
 
 
+def _tasks(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > 200:
+        raise InvalidAction(f"parameters.{name}={value!r:.200}: expected a list of 1..200 task paths")
+    for task in value:
+        if not isinstance(task, str) or not TASK.match(task):
+            raise InvalidAction(f"parameters.{name}: {task!r:.200} is not a task path (like /Workflow/Task)")
+    return sorted(set(value))
+
+
 MEMORY = _whole(1, 1_000_000, "MB")
 # Per action: the parameters it needs, and those it may take.
 ACTIONS: dict[str, tuple[dict[str, Callable[[str, Any], Any]], dict[str, Callable[[str, Any], Any]]]] = {
-    "acdc": ({}, {"memory": MEMORY, "sites": _sites}),
+    "acdc": ({}, {"memory": MEMORY, "sites": _sites, "tasks": _tasks}),
     "clone": ({}, {"memory": MEMORY}),
     "kill": ({}, {}),
     "more-memory": ({"amount": MEMORY}, {}),
@@ -62,7 +73,7 @@ ACTIONS: dict[str, tuple[dict[str, Callable[[str, Any], Any]], dict[str, Callabl
     "split": ({"factor": _whole(2, 100, "times")}, {}),
     "sites": ({"sites": _sites}, {}),
     "kill-and-clone": ({}, {"memory": MEMORY}),
-    "resubmit": ({}, {}),
+    "resubmit": ({}, {"tasks": _tasks}),
 }
 
 
@@ -72,6 +83,7 @@ class Submission:
     action: str
     parameters: dict[str, Any]
     reasons: list[tuple[str, str]]
+    evidence: dict[str, Any]
 
 
 def parse_submission(body: Any) -> Submission:
@@ -82,7 +94,20 @@ def parse_submission(body: Any) -> Submission:
     action = body.get("action")
     if action not in ACTIONS:
         raise InvalidAction(f"action={action!r}: expected one of {', '.join(ACTIONS)}")
-    return Submission(workflows, action, parse_parameters(action, body.get("parameters") or {}), parse_reasons(body.get("reasons")))
+    parameters = parse_parameters(action, body.get("parameters") or {})
+    return Submission(workflows, action, parameters, parse_reasons(body.get("reasons")), parse_evidence(body.get("evidence")))
+
+
+def parse_evidence(value: Any) -> dict[str, Any]:
+    """What the submitter saw (any JSON object, kept as given up to MAX_EVIDENCE_BYTES)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidAction(f"evidence={value!r:.200}: expected an object")
+    size = len(orjson.dumps(value))
+    if size > MAX_EVIDENCE_BYTES:
+        raise InvalidAction(f"evidence: {size} bytes, more than {MAX_EVIDENCE_BYTES}")
+    return value
 
 
 def parse_workflows(value: Any) -> list[str]:
@@ -133,7 +158,7 @@ def submit(session: Session, submission: Submission, account: Account) -> list[A
     stored = []
     for workflow in submission.workflows:
         action = Action(
-            workflow=workflow, action=submission.action, parameters=submission.parameters, account_id=account.id,
+            workflow=workflow, action=submission.action, parameters=submission.parameters, evidence=submission.evidence, account_id=account.id,
             submitted=now, state=PENDING,
             reasons=[Reason(position=i, short=short, long=long) for i, (short, long) in enumerate(submission.reasons)],
         )
@@ -149,7 +174,7 @@ def describe(action: Action, user: str) -> dict[str, Any]:
         "id": action.id, "workflow": action.workflow, "action": action.action, "parameters": action.parameters,
         "reasons": [{"short": r.short, "long": r.long} for r in action.reasons], "user": user,
         "submitted": int(action.submitted.timestamp()), "state": action.state,
-        "acted": int(action.acted.timestamp()) if action.acted else None,
+        "acted": int(action.acted.timestamp()) if action.acted else None, "evidence": action.evidence,
     }
 
 

@@ -122,6 +122,9 @@ class Action(Base):
     workflow: Mapped[str] = mapped_column(String(300), index=True)
     action: Mapped[str] = mapped_column(String(30))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the operator saw when deciding (the workflow's error pattern, the verdict and rule):
+    # the record of why, and what suggestions learn from.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     submitted: Mapped[datetime] = mapped_column(default=utcnow)
     state: Mapped[str] = mapped_column(String(12), default="pending")
