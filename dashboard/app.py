@@ -15,7 +15,7 @@ from dash import Dash, dcc, html
 
 from dashboard import (
     account_pages, actions_api, alert_banner, alerts_api, announcement_banner, announcements_api, api, auth, figures, ops_pages,
-    replay_api,
+    replay_api, triage_api,
 )
 
 PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed", "outages")
@@ -45,6 +45,7 @@ def build_app() -> Dash:
     alerts_api.register(app.server)
     actions_api.register(app.server)
     announcements_api.register(app.server)
+    triage_api.register(app.server)
     app.server.register_blueprint(account_pages.account_pages)
     app.server.register_blueprint(ops_pages.ops_pages)
     figures.warm_up()

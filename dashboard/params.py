@@ -326,6 +326,8 @@ def _endpoints() -> dict[str, Endpoint]:
         "alerts_api.outages": Endpoint(params={"service": Text(example="EOS")}, range="last7d"),
         "alerts_api.correlation": Endpoint(range="last7d", filters=SCOPE_KEYS),
         "alerts_api.job_services": Endpoint(path={"identity": Text(example="hostile-job-1")}),
+        "triage_api.decisions": Endpoint(range="24h", filters=SCOPE_KEYS),
+        "triage_api.sites": Endpoint(range="24h", filters=SCOPE_KEYS),
         "replay_api.load": Endpoint(
             params={"start": Int(low=timeframe.TIME_MIN, high=timeframe.TIME_MAX, example="0"),
                     "end": Int(low=timeframe.TIME_MIN, high=timeframe.TIME_MAX, example="60"),

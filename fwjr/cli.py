@@ -391,6 +391,39 @@ def correlate(
     typer.echo(_encoder.encode(report).decode())
 
 
+@app.command()
+def triage(
+    start: QueryStart,
+    end: QueryEnd,
+    workflow: Annotated[Optional[str], typer.Option("--workflow", help="Only this workflow (~pattern: an re2 pattern).")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="Only this task (~pattern).")] = None,
+    site: Annotated[Optional[str], typer.Option("--site", help="Only this site (~pattern).")] = None,
+    exit_code: Annotated[Optional[str], typer.Option("--exit-code", help="Only this exit code.")] = None,
+    campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only this campaign (~pattern).")] = None,
+    format: QueryFormat = OutputFormat.jsonl,
+) -> None:
+    """The decision per failing workflow: verdict, remedy, rule and evidence, most wasted core-hours first."""
+    from fwjr.bucket import parse_iso
+    from fwjr.triage.read import read_triage
+
+    given = {k: v for k, v in (("workflow", workflow), ("task", task), ("site", site), ("exit_code", exit_code), ("campaign", campaign))
+             if v is not None}
+    try:
+        decisions = read_triage(_settings(), parse_iso(start), parse_iso(end), given)
+    except ValueError as error:
+        typer.echo(f"fwjr triage: {error}", err=True)
+        raise typer.Exit(2) from None
+    if format is OutputFormat.table:
+        from fwjr.tables import triage_table
+
+        triage_table(decisions)
+        return
+    out = sys.stdout.buffer
+    for decision in decisions:
+        out.write(_encoder.encode(decision) + b"\n")
+    out.flush()
+
+
 @app.command("job-services")
 def job_services(identity: Annotated[str, typer.Argument(help="The job's identity (wmaid or document hash).")]) -> None:
     """Which services were down or degraded while one job ran (JSON lines)."""

@@ -1,0 +1,50 @@
+"""JSON API of the triage (/api/v1): the decision per failing workflow, and the site status.
+
+Read-only; parameters are checked first (dashboard/params.py: the range, the scope filters),
+a bad one answers 400 naming it. `fwjr triage` reads here while the local stack owns the store.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from dashboard import context, params
+from fwjr.triage.report import triage
+from fwjr.triage.sites import site_statuses
+
+triage_api = Blueprint("triage_api", __name__, url_prefix="/api/v1")
+
+
+@triage_api.errorhandler(ValueError)
+def _bad_request(error: ValueError) -> tuple[Response, int]:
+    return jsonify({"error": str(error)}), 400
+
+
+@triage_api.errorhandler(Exception)
+def _failure(error: Exception) -> tuple[Response, int] | HTTPException:
+    return params.internal_error(error)
+
+
+@triage_api.get("/triage")
+def decisions() -> Response:
+    """One decision per failing workflow of the range and filters, most wasted core-hours first."""
+    given = params.current()
+    start, end = given.range
+    found = triage(context.store(), start, end, given.filters, settings=context.settings(), now=context.now())
+    return jsonify({"from": start, "to": end, "workflows": [d.as_dict() for d in found]})
+
+
+@triage_api.get("/site-status")
+def sites() -> Response:
+    """Each site's job success rate and CPU efficiency against the thresholds, worst first."""
+    given = params.current()
+    start, end = given.range
+    limits = context.settings().triage_thresholds().site
+    found = site_statuses(context.store(), start, end, limits, given.filters)
+    return jsonify({"from": start, "to": end, "sites": [s.as_dict() for s in found]})
+
+
+def register(server: object) -> None:
+    """Attach the endpoints to the board's Flask server."""
+    server.register_blueprint(triage_api)  # type: ignore[attr-defined]
