@@ -4,10 +4,10 @@ The checks, in order (docs/triage.md has the reasoning and the figures):
 
 1. thin evidence: fewer than `min_failures` failed jobs -> `watch`;
 2. service outage: the workflow fails significantly more inside outage windows than outside
-   them (rate at least twice, z >= 3, the excess at least 40% of its failures) -> `retry`;
-3. one site: at least `site_share` of its failures at one site that fails it significantly
-   more than its other sites, or most of them at a site whose own status is degraded or
-   ban-suggested -> `site`;
+   them (rate at least twice, z >= 3, the excess at least half of its main error) -> `retry`;
+3. one site: at least `site_share` of its failures, or of its main error, at one site that
+   fails it significantly more than its other sites, or most of its failures at a site whose
+   own status is degraded or ban-suggested -> `site`;
 4. the job itself: its main error (the failures sharing the winning remedy rule) must fail at
    least `min_pattern_rate` of its jobs and `min_ratio` times that error's usual rate over all
    workflows, else -> `watch` (it fails as everything fails); then by the rule's error class:
@@ -32,7 +32,7 @@ from fwjr.triage.sites import BAN, DEGRADED, SiteLimits, SiteStatus
 VERDICTS: tuple[str, ...] = ("retry", "site", "resources", "debug", "watch")
 MIN_Z = 3.0
 OUTAGE_RATIO = 2.0
-OUTAGE_EXCESS_SHARE = 0.4
+OUTAGE_EXCESS_SHARE = 0.5
 TOP_CODES = 5
 _CLASS_VERDICT = {"resources": "resources", "code": "debug", "configuration": "debug", "service": "retry", "site": "debug", "unknown": "debug"}
 _CLASS_REMEDY = {"resources": "more-memory", "code": "open-issue", "configuration": "open-issue", "service": "acdc", "site": "open-issue", "unknown": "open-issue"}
@@ -135,7 +135,7 @@ class _Group:
     rule: Rule | None
     count: int = 0
     codes: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    sites: set[str] = field(default_factory=set)
+    sites: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     signatures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     passive: set[str] = field(default_factory=set)
 
@@ -150,7 +150,7 @@ def _groups(evidence: Evidence, rules: RuleSet) -> list[_Group]:
         group.count += p.count
         group.codes[p.exit_code] += p.count
         if p.site:
-            group.sites.add(p.site)
+            group.sites[p.site] += p.count
         if p.signature:
             group.signatures[p.signature] += p.count
         group.passive.update(r.id for r in passive)
@@ -161,7 +161,9 @@ def _z(excess: float, jobs: float, rate: float) -> float:
     return excess / math.sqrt(max(jobs * rate * (1.0 - rate), 1.0))
 
 
-def _outage_test(evidence: Evidence, limits: Thresholds) -> tuple[bool, dict[str, Any]]:
+def _outage_test(evidence: Evidence, limits: Thresholds, main_count: int) -> tuple[bool, dict[str, Any]]:
+    """Whether the workflow fails significantly more inside outage windows, by enough to explain
+    at least half of its main error (a workflow may also fail at its own usual rate meanwhile)."""
     jobs_in, failed_in = evidence.inside
     jobs_out, failed_out = evidence.outside
     rate_in = failed_in / jobs_in if jobs_in else 0.0
@@ -173,7 +175,7 @@ def _outage_test(evidence: Evidence, limits: Thresholds) -> tuple[bool, dict[str
         and failed_in >= limits.min_failures
         and z >= MIN_Z
         and rate_in >= OUTAGE_RATIO * rate_out
-        and excess >= OUTAGE_EXCESS_SHARE * evidence.failed
+        and excess >= OUTAGE_EXCESS_SHARE * main_count
     )
     facts = {
         "services": list(evidence.outages),
@@ -184,7 +186,9 @@ def _outage_test(evidence: Evidence, limits: Thresholds) -> tuple[bool, dict[str
     return significant, facts
 
 
-def _site_test(evidence: Evidence, limits: Thresholds) -> tuple[str | None, dict[str, Any]]:
+def _site_test(evidence: Evidence, limits: Thresholds, main: _Group | None) -> tuple[str | None, dict[str, Any]]:
+    """The site the failures concentrate at, if they do: the site holding most of the main error
+    (or, without one, most failures), failing the workflow far more than its other sites."""
     sited = [s for s in evidence.sites if s.site]
     ran_at = [s.site for s in sited if s.jobs]
     failing = sorted((s for s in sited if s.failed), key=lambda s: (-s.failed, s.site))
@@ -192,6 +196,11 @@ def _site_test(evidence: Evidence, limits: Thresholds) -> tuple[str | None, dict
     if not failing:
         return None, facts
     top = failing[0]
+    main_share = 0.0
+    if main is not None and main.sites:
+        main_site, at_site = sorted(main.sites.items(), key=lambda item: (-item[1], item[0]))[0]
+        main_share = at_site / main.count
+        top = next((s for s in sited if s.site == main_site), top)
     share = top.failed / evidence.failed if evidence.failed else 0.0
     rest_jobs = sum(s.jobs for s in sited) - top.jobs
     rest_failed = sum(s.failed for s in sited) - top.failed
@@ -199,11 +208,12 @@ def _site_test(evidence: Evidence, limits: Thresholds) -> tuple[str | None, dict
     rate_rest = rest_failed / rest_jobs if rest_jobs else 0.0
     z = _z(top.failed - top.jobs * rate_rest, top.jobs, rate_rest)
     status = evidence.site_status.get(top.site)
-    facts.update(top_site=top.site, top_site_share=round(share, 3), top_site_rate=round(rate_top, 4), other_sites_rate=round(rate_rest, 4),
+    facts.update(top_site=top.site, top_site_share=round(share, 3), main_error_share=round(main_share, 3), top_site_rate=round(rate_top, 4), other_sites_rate=round(rate_rest, 4),
                  top_site_z=round(z, 2), top_site_status=status.status if status else None)
     if top.failed < limits.min_failures:
         return None, facts
-    apart = rest_jobs > 0 and share >= limits.site_share and z >= MIN_Z and rate_top >= limits.min_ratio * rate_rest
+    concentrated = share >= limits.site_share or main_share >= limits.site_share
+    apart = rest_jobs > 0 and concentrated and z >= MIN_Z and rate_top >= limits.min_ratio * rate_rest
     troubled = status is not None and status.status in (BAN, DEGRADED) and share >= 0.5 and rate_top >= OUTAGE_RATIO * rate_rest
     return (top.site if apart or troubled else None), facts
 
@@ -229,8 +239,8 @@ def decide(evidence: Evidence, rules: RuleSet, limits: Thresholds) -> Decision:
     main = groups[0] if groups else None
     rule = main.rule if main else None
     error_class = rule.error_class if rule else "unknown"
-    outage_hit, outage = _outage_test(evidence, limits)
-    site, spread = _site_test(evidence, limits)
+    outage_hit, outage = _outage_test(evidence, limits, main.count if main else evidence.failed)
+    site, spread = _site_test(evidence, limits, main)
     pattern_rate = main.count / evidence.jobs if main and evidence.jobs else 0.0
     usual = sum(evidence.usual_rates.get(code, 0.0) for code in main.codes) if main else 0.0
     enriched = bool(main) and main.count >= limits.min_failures and pattern_rate >= limits.min_pattern_rate and pattern_rate >= limits.min_ratio * usual
@@ -269,7 +279,7 @@ def decide(evidence: Evidence, rules: RuleSet, limits: Thresholds) -> Decision:
         keep = rule is not None and rule.error_class == "site"
         status = spread["top_site_status"] or "no status"
         return made("site", _remedy(rule if keep else None, "site-support"),
-                    f"{spread['top_site_share']:.0%} of the failures at {site} ({status}; rate {spread['top_site_rate']:.1%} "
+                    f"{max(spread['top_site_share'], spread['main_error_share']):.0%} of the failures at {site} ({status}; rate {spread['top_site_rate']:.1%} "
                     f"against {spread['other_sites_rate']:.1%} at its other sites)", "site")
     if not enriched or main is None:
         return made("watch", ("none", {"action": "none"}),
