@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional
 
 from fwjr.ops.accounts import MIN_PASSWORD
@@ -45,6 +45,16 @@ class ActionForm(FlaskForm):
     sites = StringField("Sites (comma separated)", validators=[Optional(), Length(max=10_000)])
     short = StringField("Reason", validators=[InputRequired(), Length(max=200)])
     long = TextAreaField("Explanation", validators=[Optional(), Length(max=10_000)])
+
+
+class RetryForm(FlaskForm):
+    """The failed-job page's retry button: resubmit the task of one failed job."""
+
+    workflow = HiddenField(validators=[InputRequired(), Length(max=300)])
+    task = HiddenField(validators=[Optional(), Length(max=2000)])
+    job = HiddenField(validators=[InputRequired(), Length(max=200)])
+    exit_code = HiddenField(validators=[Optional(), Length(max=20)])
+    site = HiddenField(validators=[Optional(), Length(max=200)])
 
 
 class AnnouncementForm(FlaskForm):

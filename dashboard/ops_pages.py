@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.auth import Principal, Refused, client_address, csrf, database, identity, require, require_role
 from dashboard.figures import utc_text
-from dashboard.forms import ActionForm, AnnouncementForm, PlainForm, RoleForm
+from dashboard.forms import ActionForm, AnnouncementForm, PlainForm, RetryForm, RoleForm
 from fwjr.ops import accounts, actions, announcements, audit, tokens
 from fwjr.ops.models import Account, Action, utcnow
 from fwjr.ops.roles import Role
@@ -78,6 +78,34 @@ def actions_page() -> ResponseReturnValue:
     status = 400 if refused or form.errors else 200
     return render_template("ops/actions.html", rows=rows, form=form, refused=refused,
                            may_submit=principal.may("actions:write")), status
+
+
+@ops_pages.post("/actions/retry")
+def retry() -> ResponseReturnValue:
+    """The failed-job page's retry button: a resubmit of the job's task (the whole workflow when
+    the task is not a task path), with the job as its evidence."""
+    principal = require("actions:write")
+    form = RetryForm()
+    if not form.validate():
+        raise Refused(400, f"retry: {form.errors}")
+    task = form.task.data or ""
+    body = {
+        "workflows": [form.workflow.data], "action": "resubmit",
+        "parameters": {"tasks": [task]} if actions.TASK.match(task) else {},
+        "reasons": [{"short": "retry: transient failure",
+                     "long": f"retry of failed job {form.job.data} (exit code {form.exit_code.data or '?'}) from the failed-jobs page"}],
+        "evidence": {"job": form.job.data, "exit_code": form.exit_code.data, "site": form.site.data, "task": task},
+    }
+    try:
+        submission = actions.parse_submission(body)
+    except ValueError as why:
+        raise Refused(400, f"retry: {why}") from None
+    with database() as opened:
+        stored = actions.submit(opened, submission, opened.get(Account, principal.account_id))
+        audit.record(opened, principal.name, "action.submit", submission.workflows[0],
+                     {"action": "resubmit", "parameters": submission.parameters, "ids": [a.id for a in stored]}, client_address())
+    flash(f"resubmit stored for {submission.workflows[0]}" + (f", task {task}" if submission.parameters else ""))
+    return redirect(url_for("ops.actions_page"))
 
 
 @ops_pages.route("/announcements", methods=["GET", "POST"])

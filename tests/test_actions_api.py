@@ -132,3 +132,22 @@ def test_fwjr_replay_sends_the_token_the_local_stack_leaves_in_its_home(ops_boar
     assert "refused the replay (400)" in str(refused.value)
     with pytest.raises(RuntimeError, match=r"refused the replay \(401\)"):
         _post_to_owner(settings.model_copy(update={"replay_token": "fwjr_not_a_token"}), 0, 60, empty, empty, "batch-local")
+
+
+def test_the_failed_job_retry_button_stores_a_resubmit_of_its_task(executor: tuple[OpsBoard, dict, dict]) -> None:
+    board, _, service = executor
+    operator = board.signed_in("otto")
+    form = {"workflow": "wf_retry", "task": "/wf_retry/Task1/Merge", "job": "job-7", "exit_code": "8021", "site": "T2_CH_CERN",
+            "csrf_token": board.csrf(operator)}
+    answer = operator.post(board.url + "/ops/actions/retry", data=form, allow_redirects=False, timeout=30)
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/ops/actions")
+    pending = board.client().get(board.url + "/api/v1/actions", headers=service, timeout=30).json()
+    assert pending["wf_retry"]["action"] == "resubmit"
+    assert pending["wf_retry"]["parameters"] == {"tasks": ["/wf_retry/Task1/Merge"]}
+    assert pending["wf_retry"]["reasons"][0]["long"] == "retry of failed job job-7 (exit code 8021) from the failed-jobs page"
+    untasked = {**form, "workflow": "wf_retry_all", "task": "<b>not a task</b>", "csrf_token": board.csrf(operator)}
+    assert operator.post(board.url + "/ops/actions/retry", data=untasked, allow_redirects=False, timeout=30).status_code == 302
+    assert board.client().get(board.url + "/api/v1/actions", headers=service, timeout=30).json()["wf_retry_all"]["parameters"] == {}
+    nameless = {**form, "workflow": "<script>", "csrf_token": board.csrf(operator)}
+    refused = operator.post(board.url + "/ops/actions/retry", data=nameless, allow_redirects=False, timeout=30)
+    assert refused.status_code == 400 and "&lt;script&gt;" in refused.text and "<script>" not in refused.text

@@ -27,6 +27,7 @@ FORM_WRITES = [
     ("/ops/actions", {"workflows": "wf_form", "action": "kill", "short": "stuck"}),
     ("/ops/announcements", {"message": "hello", "severity": "info", "hours": "1"}),
     ("/ops/announcements/1/withdraw", {}),
+    ("/ops/actions/retry", {"workflow": "wf_retry", "task": "/wf_retry/Task1", "job": "job-1", "exit_code": "8021", "site": "T2_CH_CERN"}),
 ]
 ADMIN_FORMS = ["/ops/accounts/1/role", "/ops/accounts/1/disable", "/ops/tokens/1/revoke"]
 

@@ -10,10 +10,12 @@ from urllib.parse import quote
 import dash
 import orjson
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
+from flask_wtf.csrf import generate_csrf
 
 from fwjr import exit_codes, query
 
 from dashboard import components, context, suggest, timeframe, units
+from dashboard.auth import identity
 from dashboard.figures import utc_text
 from dashboard.state import params_of, query_filters, search_with
 
@@ -184,9 +186,27 @@ def detail(cell: dict | None, viewport: list[dict] | None, jobs: list[dict] | No
     parts: list[Any] = [html.Dl(items, className="facts", id="failed-detail-facts")]
     parts.append(html.H4(f"{job['exit_code']}: {exit_codes.describe(job['exit_code'], failed=True)} (step {job['exit_step'] or '?'})"))
     parts.append(html.P([html.Strong("Action: "), procedure.normal] + ([" — ", procedure.additional] if procedure.additional else [])) if procedure else html.P("No standing procedure for this exit code.", className="hint"))
+    parts.append(_retry(job))
     for error in errors:
         parts.append(_log_tail(error))
     return html.Div(parts)
+
+
+def _retry(job: dict) -> Any:
+    """The retry button, for those who may submit actions: a form that posts the job's task to
+    /ops/actions/retry with the session's CSRF token (a resubmit action for the executor)."""
+    principal = identity()
+    if principal is None or not principal.may("actions:write"):
+        return html.P(["Operators can retry this job's task: ", html.A("sign in", href="/account/login?next=/failed")], className="hint", id="failed-retry-hint")
+    fields = {
+        "csrf_token": generate_csrf(), "workflow": job["workflow"], "task": job["task"], "job": job["identity"],
+        "exit_code": str(job["exit_code"]), "site": job["site"],
+    }
+    return html.Form(
+        [*[dcc.Input(type="hidden", name=name, value=value) for name, value in fields.items()],
+         html.Button("retry: resubmit this task", type="submit", id="failed-retry", className="button")],
+        method="POST", action="/ops/actions/retry", id="failed-retry-form",
+    )
 
 
 # Lines of an error text shown before "show all": a log tail is read from its first lines.
