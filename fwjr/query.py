@@ -362,21 +362,13 @@ def error_matrix(
 
     Sorted by count, largest first; each dict holds the keys used and `count`.
     """
-    keys = [rows, columns] + ([split] if split else [])
+    keys = _matrix_keys(rows, columns, split)
     for key in keys:
         if key not in ERROR_KEYS:
             raise ValueError(f"unknown error key {key!r}; expected one of {', '.join(ERROR_KEYS)}")
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"error matrix keys must differ, got {keys}")
     params = _range_params(start, end)
-    params["limit"] = int(limit)
     where = _where(filters, ERROR_KEYS, params)
-    group = ", ".join(keys)
-    sql = (
-        f"SELECT {group}, sum(count) AS c FROM errors WHERE {_RANGE}{where} "
-        f"GROUP BY {group} ORDER BY c DESC, {group} LIMIT {{limit:UInt32}}"
-    )
-    return [dict(zip(keys + ["count"], row)) for row in store.rows(sql, params)]
+    return _matrix(store, "errors", "sum(count)", {k: k for k in keys}, where, params, limit)
 
 
 # The error keys a job's first error has in `agg` (its step is the job's exit_step): what the
@@ -399,24 +391,34 @@ def first_error_matrix(
     The same shape as `error_matrix` (keys named as in ERROR_KEYS, `count`), so a page can switch
     between the two counts; retry_count and signature are kept per step error only.
     """
-    keys = [rows, columns] + ([split] if split else [])
+    keys = _matrix_keys(rows, columns, split)
     for key in keys + sorted(filters or {}):
         if key not in FIRST_ERROR_KEYS:
             raise ValueError(
                 f"{key!r} is not kept per failed job (only per step error); counting failed jobs by their first error "
                 f"takes {', '.join(FIRST_ERROR_KEYS)}"
             )
+    params = _range_params(start, end)
+    where = " AND failed > 0" + _where({FIRST_ERROR_KEYS[k]: v for k, v in (filters or {}).items()}, SCOPE_KEYS, params)
+    return _matrix(store, "agg", "sum(failed)", {k: FIRST_ERROR_KEYS[k] for k in keys}, where, params, limit)
+
+
+def _matrix_keys(rows: str, columns: str, split: str | None) -> list[str]:
+    keys = [rows, columns] + ([split] if split else [])
     if len(set(keys)) != len(keys):
         raise ValueError(f"error matrix keys must differ, got {keys}")
-    params = _range_params(start, end)
+    return keys
+
+
+def _matrix(store: Store, table: str, count: str, columns: Mapping[str, str], where: str, params: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """Counts of `table` grouped by `columns` (key -> column), largest first, as dicts of the keys and `count`."""
     params["limit"] = int(limit)
-    where = _where({FIRST_ERROR_KEYS[k]: v for k, v in (filters or {}).items()}, SCOPE_KEYS, params)
-    group = ", ".join(FIRST_ERROR_KEYS[k] for k in keys)
+    group = ", ".join(columns.values())
     sql = (
-        f"SELECT {group}, sum(failed) AS c FROM agg WHERE {_RANGE} AND failed > 0{where} "
+        f"SELECT {group}, {count} AS c FROM {table} WHERE {_RANGE}{where} "
         f"GROUP BY {group} ORDER BY c DESC, {group} LIMIT {{limit:UInt32}}"
     )
-    return [dict(zip(keys + ["count"], row)) for row in store.rows(sql, params)]
+    return [dict(zip([*columns, "count"], row)) for row in store.rows(sql, params)]
 
 
 def error_series(
