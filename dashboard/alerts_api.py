@@ -60,8 +60,7 @@ def correlation() -> Response:
     given = params.current()
     start, end = given.range
     now = context.now()
-    precision = query.finest_precision(start, end, now, query.ladder(context.settings()))
-    report: dict[str, Any] = correlate_store(context.store(), start, end, now, given.filters, precision)
+    report: dict[str, Any] = correlate_store(context.store(), start, end, now, given.filters, query.ladder(context.settings()))
     return jsonify({"from": start, "to": end, **report})
 
 

@@ -13,7 +13,7 @@ from dash import Input, Output, callback, dcc, html
 from plotly.subplots import make_subplots
 
 from fwjr import exit_codes, query
-from fwjr.alerting.correlate import BUCKET_SECONDS, correlate
+from fwjr.alerting.correlate import correlate_store
 
 from dashboard import components, context, timeframe, units
 from dashboard.figures import empty_figure, utc_text
@@ -76,12 +76,11 @@ def refresh(_tick: int | None, window: str) -> tuple:
         series = query.headline_series(store, start, end, precision)
         outages = query.outage_windows(store, start, end)
         alerts = query.alert_history(store, start, ALERT_LIMIT)
-        counts = query.failure_counts(store, start, end, precision if precision in BUCKET_SECONDS else "day")
+        report = correlate_store(store, start, end, now, None, query.ladder(context.settings())) if outages else None
         rejects = query.status_reject_counts(store, start, end)
     except Exception as error:  # shown on the page; the next tick retries
         failed = components.failure("Loading outages and alerts", error)
         return empty_figure("No data: the query failed"), None, None, None, failed, None
-    report = correlate(counts, outages, BUCKET_SECONDS.get(precision, 86400), now) if outages else None
     return (
         timeline(series, outages, precision, end),
         alerts_view(alerts),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 SERVICE = "likely service problem (retry)"
 CODE = "likely code or configuration problem (debug)"
@@ -150,16 +150,19 @@ BUCKET_SECONDS: dict[str, int] = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 def correlate_store(store: object, start: int, end: int, now: int, filters: Mapping | None = None,
-                    precision: str = "minute") -> dict:
-    """The correlation report for [start, end) from the store's counts per `precision` bucket and outage windows.
+                    ladder: Sequence[tuple[str, int | None]] | None = None) -> dict:
+    """The correlation report for [start, end) from the store's counts and outage windows; the
+    board's page, its API and the CLI all call this, so they cannot disagree.
 
-    Use the finest precision the range still has (fwjr.query.finest_precision): a coarser
-    bucket is counted inside an outage when the outage covers any part of it.
+    The counts are read at the finest precision the range still has on the store's `ladder`
+    (fwjr.query.ladder; None: minute rows, for a range younger than the minute step), at most
+    a day: a coarser bucket is counted inside an outage when the outage covers any part of it.
     """
     from fwjr import query
 
+    precision = "minute" if ladder is None else query.finest_precision(start, end, now, ladder)
     if precision not in BUCKET_SECONDS:
-        raise ValueError(f"correlation precision {precision!r}: expected one of {', '.join(BUCKET_SECONDS)}")
+        precision = "day"
     counts = query.failure_counts(store, start, end, precision, filters)
     windows = query.outage_windows(store, start, end)
     return correlate(counts, windows, BUCKET_SECONDS[precision], now)

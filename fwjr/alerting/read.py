@@ -124,9 +124,8 @@ def read_correlation(settings: Settings, start: int, end: int, filters: dict[str
 
     scope: dict[str, object] = {k: int(v) if k == "exit_code" else v for k, v in filters.items()}
     now = int(time.time())
-    precision = query.finest_precision(start, end, now, query.ladder(settings))
     with store:
-        return {"from": start, "to": end, **correlate_store(store, start, end, now, scope, precision)}
+        return {"from": start, "to": end, **correlate_store(store, start, end, now, scope, query.ladder(settings))}
 
 
 def read_job_services(settings: Settings, identity: str) -> list[dict] | None:
