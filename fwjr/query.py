@@ -42,7 +42,7 @@ JOB_COLUMNS: tuple[str, ...] = (
 )
 BATCH_TABLES: tuple[str, ...] = ("agg", "errors", "jobs", "dlq_counts")
 BUCKETED_TABLES: tuple[str, ...] = ("agg", "errors", "dlq_counts")
-TABLES: tuple[str, ...] = BATCH_TABLES + ("error_examples", "ingest_batches", "schema_migrations")
+TABLES: tuple[str, ...] = BATCH_TABLES + ("error_examples", "ingest_batches", "replace_journal", "schema_migrations")
 
 # How each precision re-buckets the stored `bucket` (DateTime('UTC')); weeks start on Monday.
 _BUCKET_SQL: dict[str, str] = {
@@ -1154,18 +1154,8 @@ def error_code_counts(store: Store, start: int, end: int) -> dict[int, int]:
 
 
 # ---------------------------------------------------------------- replay: atomic range replace
-# How a range is replaced so that readers never see it half-done (neither missing nor counted
-# twice): the tables are partitioned by month, and `ALTER TABLE ... REPLACE PARTITION` swaps
-# whole partitions in one step. For each month the range touches, a staging table (created
-# `AS` the live table, so structure, keys and partitioning match) receives
-#   - the partition's rows OUTSIDE the range, copied as stored (rolled-up rows and batch ids kept),
-#   - the replay's rows for the range;
-# then one ALTER replaces every touched partition of the live table from the staging table.
-#
-# Live writers in the same process (the stream worker of the local default) share the Store,
-# whose lock is held from the copy to the swap: no live insert can fall between them and be lost.
-# Writers in other processes (several workers on a ClickHouse server) are not stopped by it;
-# rows they insert into a touched month during those seconds would be replaced away.
+# How a replay replaces a range of `agg` and `errors` together, so that no reader and no crash
+# sees one table replaced and the other not: see RangeReplace.
 
 REPLACED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "agg": ("agg_replay_staging", AGG_COLUMNS),
@@ -1206,44 +1196,160 @@ def month_partitions(start: int, end: int) -> list[str]:
     return found
 
 
-def replace_range(store: Store, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> ReplaceSummary:
-    """Make the range [start, end) of `agg` and `errors` hold exactly these rows, in one step per table.
+class RangeReplace:
+    """Replace [start, end) of every replayed table with the replay's rows, as one visible step.
 
-    `aggregates`: bucket (epoch s), SCOPE_KEYS, value columns; `errors`: bucket, ERROR_KEYS, count.
-    Rows outside the range are refused. The range should be aligned to what the store holds
-    there (see fwjr.replay_range), or a rolled-up row across an edge is kept whole.
+    The tables are partitioned by month; `ALTER TABLE ... REPLACE PARTITION` swaps whole
+    partitions of one table in one step, and ClickHouse has nothing that swaps two tables at
+    once (EXCHANGE of several pairs runs them one after the other). So the replace is staged
+    and journaled, and the swaps happen with the Store's lock held:
+
+    1. **Stage** each table (`stage`): drop and recreate `<table>_replay_staging` `AS` the table
+       (same columns, keys, projections, partitioning), merges stopped on it (it lives for one
+       swap); copy into it the rows of every touched month that lie outside the range, exactly
+       as stored (rolled-up rows and batch ids kept); insert the replay's rows for the range.
+    2. **Commit** (`commit`): one `replace_journal` row, state `staged`. Before it, a stopped
+       replace leaves the live tables untouched; from it on, the replace is finished whatever
+       happens (`recover_replaces` redoes the swaps from the staging tables).
+    3. **Swap** each table (`swap`): one `REPLACE PARTITION ... FROM staging` over every touched
+       month (idempotent: a redone swap copies the same parts again).
+    4. **Finish** (`finish`): a `done` journal row; the staging tables are dropped.
+
+    Readers: every read and write of the store in the owning process goes through the Store's
+    lock, which `run` holds from step 1 to step 4, so a reader sees the range before the replace
+    or after it, both tables of one version; live stream writes wait and land after the swap,
+    once (rows outside the range were copied as stored, so nothing written earlier is lost).
+    A crash: `recover_replaces` (at the next replace, and when the worker opens the store)
+    rolls a committed replace forward and a staged-but-uncommitted one back, before any reader.
+
+    Limit with a ClickHouse server: readers and writers in *other* processes do not take this
+    lock; they can see the few milliseconds between the two swaps, and rows they insert into a
+    touched month between step 1 and step 3 are replaced away.
     """
-    incoming = {"agg": _arrow_with_batch(aggregates, batch, AGG_COLUMNS), "errors": _arrow_with_batch(errors, batch, ERROR_COLUMNS)}
-    for table, rows in incoming.items():
-        _check_inside(table, rows, start, end)
-    partitions = month_partitions(start, end)
-    params = {"start": int(start), "end": int(end), "partitions": partitions}
-    removed: dict[str, int] = {}
-    with store._lock:  # one holder from the copy to the swap: see the module docstring
-        for table, (staging, _) in REPLACED_TABLES.items():
-            removed[table] = store.rows(f"SELECT count() FROM {table} WHERE {_IN_RANGE}", params)[0][0]
-            store.command(f"DROP TABLE IF EXISTS {staging}")
-            store.command(f"CREATE TABLE {staging} AS {table}")
-            # The staging table lives for one swap: a merge of its parts would be wasted CPU,
-            # and its DROP waited for that merge (2.6 of 8.9 s for a day of minute rows).
-            store.command(f"SYSTEM STOP MERGES {staging}")
-            store.command(
-                f"INSERT INTO {staging} SELECT * FROM {table} "
-                f"WHERE _partition_id IN {{partitions:Array(String)}} AND NOT ({_IN_RANGE})",
-                params,
-            )
-            if incoming[table].num_rows:
-                store.client.insert_arrow(staging, incoming[table])
-            swaps = ", ".join(f"REPLACE PARTITION ID {{p{i}:String}} FROM {staging}" for i in range(len(partitions)))
-            store.command(
-                f"ALTER TABLE {table} {swaps}",
-                {f"p{i}": partition for i, partition in enumerate(partitions)},
-                settings=_REPLACE_SETTINGS,
-            )
-            store.command(f"DROP TABLE IF EXISTS {staging}")
-    buckets = len(set(incoming["agg"].column("bucket").to_pylist()) | set(incoming["errors"].column("bucket").to_pylist()))
-    written = {table: rows.num_rows for table, rows in incoming.items()}
-    return ReplaceSummary(start, end, partitions, removed, written, buckets, batch)
+
+    def __init__(self, store: Store, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> None:
+        """Checks everything before the store is touched: rows outside the range are refused.
+
+        `aggregates`: bucket (epoch s), SCOPE_KEYS, value columns; `errors`: bucket, ERROR_KEYS,
+        count. The range should be aligned to what the store holds there (fwjr.replay_range),
+        or a rolled-up row across an edge is kept whole.
+        """
+        self.store = store
+        self.start, self.end, self.batch = int(start), int(end), batch
+        self.incoming = {"agg": _arrow_with_batch(aggregates, batch, AGG_COLUMNS), "errors": _arrow_with_batch(errors, batch, ERROR_COLUMNS)}
+        for table, rows in self.incoming.items():
+            _check_inside(table, rows, self.start, self.end)
+        self.partitions = month_partitions(self.start, self.end)
+        self.params = {"start": self.start, "end": self.end, "partitions": self.partitions}
+        self.removed: dict[str, int] = {}
+
+    def run(self) -> ReplaceSummary:
+        """Steps 1-4 with the Store's lock held, after finishing any replace a crash left."""
+        with self.store._lock:
+            recover_replaces(self.store)
+            for table in REPLACED_TABLES:
+                self.stage(table)
+            self.commit()
+            for table in REPLACED_TABLES:
+                self.swap(table)
+            self.finish()
+        return self.summary()
+
+    def stage(self, table: str) -> None:
+        """Step 1 for one table."""
+        staging = REPLACED_TABLES[table][0]
+        self.removed[table] = self.store.rows(f"SELECT count() FROM {table} WHERE {_IN_RANGE}", self.params)[0][0]
+        self.store.command(f"DROP TABLE IF EXISTS {staging}")
+        self.store.command(f"CREATE TABLE {staging} AS {table}")
+        # A merge of its parts would be wasted CPU, and its DROP waited for that merge
+        # (2.6 of 8.9 s for a day of minute rows).
+        self.store.command(f"SYSTEM STOP MERGES {staging}")
+        self.store.command(
+            f"INSERT INTO {staging} SELECT * FROM {table} "
+            f"WHERE _partition_id IN {{partitions:Array(String)}} AND NOT ({_IN_RANGE})",
+            self.params,
+        )
+        if self.incoming[table].num_rows:
+            self.store.client.insert_arrow(staging, self.incoming[table])
+
+    def commit(self) -> None:
+        """Step 2: the commit point."""
+        _journal(self.store, self.batch, self.start, self.end, self.partitions, "staged")
+
+    def swap(self, table: str) -> None:
+        """Step 3 for one table."""
+        _swap(self.store, table, self.partitions)
+
+    def finish(self) -> None:
+        """Step 4."""
+        _finish(self.store, self.batch, self.start, self.end, self.partitions)
+
+    def summary(self) -> ReplaceSummary:
+        incoming = self.incoming
+        buckets = len(set(incoming["agg"].column("bucket").to_pylist()) | set(incoming["errors"].column("bucket").to_pylist()))
+        written = {table: rows.num_rows for table, rows in incoming.items()}
+        return ReplaceSummary(self.start, self.end, self.partitions, dict(self.removed), written, buckets, self.batch)
+
+
+def replace_range(store: Store, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> ReplaceSummary:
+    """Make the range [start, end) of `agg` and `errors` hold exactly these rows (RangeReplace)."""
+    return RangeReplace(store, start, end, aggregates, errors, batch).run()
+
+
+@dataclass(frozen=True)
+class ReplaceRecovery:
+    """What `recover_replaces` did: replaces finished from their staging tables, staging dropped."""
+
+    finished: list[str]
+    dropped: list[str]
+
+
+def recover_replaces(store: Store) -> ReplaceRecovery:
+    """Finish every committed replace a crash interrupted; drop the staging of an uncommitted one.
+
+    Run before anything reads or writes the replayed tables (the worker on start, every replace
+    before its own), so no reader sees a half-swapped range.
+    """
+    with store._lock:
+        open_replaces = store.rows(
+            "SELECT batch, toUnixTimestamp(argMax(start, at)), toUnixTimestamp(argMax(`end`, at)), argMax(partitions, at) "
+            "FROM replace_journal GROUP BY batch HAVING argMax(state, at) = 'staged' ORDER BY batch"
+        )
+        for batch, start, end, partitions in open_replaces:
+            for table in REPLACED_TABLES:
+                _swap(store, table, list(partitions))
+            _finish(store, batch, int(start), int(end), list(partitions))
+        staging = [name for name, _ in REPLACED_TABLES.values()]
+        left = [row[0] for row in store.rows(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)} ORDER BY name",
+            {"names": staging},
+        )]
+        for name in left:
+            store.command(f"DROP TABLE IF EXISTS {name}")
+    return ReplaceRecovery([row[0] for row in open_replaces], left)
+
+
+def _journal(store: Store, batch: str, start: int, end: int, partitions: list[str], state: str) -> None:
+    store.insert(
+        "replace_journal", ("batch", "start", "end", "partitions", "state"),
+        [[batch, datetime.fromtimestamp(start, tz=timezone.utc), datetime.fromtimestamp(end, tz=timezone.utc), partitions, state]],
+    )
+
+
+def _swap(store: Store, table: str, partitions: list[str]) -> None:
+    staging = REPLACED_TABLES[table][0]
+    swaps = ", ".join(f"REPLACE PARTITION ID {{p{i}:String}} FROM {staging}" for i in range(len(partitions)))
+    store.command(
+        f"ALTER TABLE {table} {swaps}",
+        {f"p{i}": partition for i, partition in enumerate(partitions)},
+        settings=_REPLACE_SETTINGS,
+    )
+
+
+def _finish(store: Store, batch: str, start: int, end: int, partitions: list[str]) -> None:
+    _journal(store, batch, start, end, partitions, "done")
+    for staging, _ in REPLACED_TABLES.values():
+        store.command(f"DROP TABLE IF EXISTS {staging}")
 
 
 def _arrow_with_batch(rows: pa.Table, batch: str, columns: tuple[str, ...]) -> pa.Table:

@@ -16,6 +16,7 @@ from prometheus_client import start_http_server
 
 from fwjr.config import Settings
 from fwjr.migrate import ladder_parameters, migrate
+from fwjr.query import recover_replaces
 from fwjr.store import connect
 from streams.app import create_app
 from streams.gc_tuning import collect_less_often
@@ -29,6 +30,9 @@ def run_worker(settings: Settings, with_dashboard: bool) -> None:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     store = connect(settings)
     migrate(store, ladder_parameters(settings))
+    replaces = recover_replaces(store)  # before the board or the stream reads the replayed tables
+    if replaces.finished or replaces.dropped:
+        log.warning("finished replays %s that a crash interrupted; dropped staging tables %s", replaces.finished, replaces.dropped)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
     if with_dashboard:
