@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from batch.avro_source import archive_days, is_local, list_archive_files
-from fwjr.bucket import iso
+from fwjr.bucket import STORED_PRECISIONS, iso
 from fwjr.config import Settings
 
-WRITE_PRECISIONS = ("minute", "hour", "day", "month")
+
 # Extra day folders read on each side: files sit in the folder of the day they were written.
 SLACK_DAYS = 1
 # Local archives from this size on are replayed with the JVM's full JIT (batch.spark_session):
@@ -146,8 +146,8 @@ def replay(
     from fwjr import query
     from fwjr.replay_range import replay_range
 
-    if not dry_run and precision not in WRITE_PRECISIONS:
-        raise ValueError(f"--precision {precision}: the store takes {', '.join(WRITE_PRECISIONS)} rows (week only with --dry-run)")
+    if not dry_run and precision not in STORED_PRECISIONS:
+        raise ValueError(f"--precision {precision}: the store takes {', '.join(STORED_PRECISIONS)} rows (week only with --dry-run)")
     began = time.monotonic()
     span = replay_range(start_text, end_text, int(time.time()), query.ladder(settings), precision)
     report = ReplayReport(source, span.describe(), span.start, span.end)

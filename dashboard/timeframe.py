@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fwjr import query
-from fwjr.bucket import parse_iso
+from fwjr.bucket import FIXED_SECONDS, STORED_PRECISIONS, parse_iso
 
 MAX_POINTS = 1500
 # Preset id -> label, in the order the explorer lists them.
@@ -33,8 +33,8 @@ WINDOWS: dict[str, tuple[str, int]] = {
     "7d": ("Last 7 d", 7 * 86400),
 }
 _ROLLING: dict[str, int] = {key: seconds for key, (_, seconds) in WINDOWS.items()}
-_STEP_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 31 * 86400}
-_ORDER = ("minute", "hour", "day", "month")
+# Nominal bucket lengths, months as 31 days: for counting points and for rates, not for bucketing.
+_STEP_SECONDS = {**FIXED_SECONDS, "week": 7 * 86400, "month": 31 * 86400}
 # What the store's DateTime('UTC') holds: 1970-01-01T00:00:00Z .. 2106-02-07T06:28:15Z. A bound
 # time outside it would wrap or clamp in the engine and select the wrong range without an error.
 TIME_MIN, TIME_MAX = 0, 2**32 - 1
@@ -101,7 +101,7 @@ def resolve(preset: str | None, start: Any, end: Any, now: int, default: str = "
 def display_precision(start: int, end: int, now: int, ladder: list[tuple[str, int | None]]) -> str:
     """The finest stored precision of the range, coarsened until it fits MAX_POINTS buckets."""
     finest = query.finest_precision(start, end, now, ladder)
-    for precision in _ORDER[_ORDER.index(finest):]:
+    for precision in STORED_PRECISIONS[STORED_PRECISIONS.index(finest):]:
         if (end - start) / _STEP_SECONDS[precision] <= MAX_POINTS:
             return precision
     return "month"

@@ -9,9 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Final
 
+# Every precision, finest first.
 PRECISIONS: tuple[str, ...] = ("minute", "hour", "day", "week", "month")
-
-_FIXED_SECONDS: Final = {"minute": 60, "hour": 3600, "day": 86400}
+# The precisions the store keeps rows at, finest first (the TTL ladder of sql/, the replay's
+# writes); weeks straddle months, so they are only read, by re-bucketing days.
+STORED_PRECISIONS: tuple[str, ...] = ("minute", "hour", "day", "month")
+# Precisions whose buckets all have the same length, in seconds.
+FIXED_SECONDS: Final = {"minute": 60, "hour": 3600, "day": 86400}
 _DAY: Final = 86400
 # 1970-01-01 was a Thursday: three days after a Monday.
 _MONDAY_SHIFT: Final = 3
@@ -19,7 +23,7 @@ _MONDAY_SHIFT: Final = 3
 
 def bucket_start(ts: int, precision: str) -> int:
     """The epoch second at which the `precision` bucket holding `ts` starts (UTC)."""
-    size = _FIXED_SECONDS.get(precision)
+    size = FIXED_SECONDS.get(precision)
     if size is not None:
         return ts - ts % size
     if precision == "week":
@@ -29,6 +33,20 @@ def bucket_start(ts: int, precision: str) -> int:
         moment = datetime.fromtimestamp(ts - ts % _DAY, tz=timezone.utc)
         return int(datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp())
     raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+
+
+def next_bucket(bucket: int, precision: str) -> int:
+    """The start of the bucket after the `precision` bucket starting at `bucket`."""
+    if precision == "month":
+        return bucket_start(bucket + 32 * _DAY, "month")
+    if precision == "week":
+        return bucket + 7 * _DAY
+    return bucket + FIXED_SECONDS[check_precision(precision)]
+
+
+def coarsest(*precisions: str) -> str:
+    """The coarsest of the given precisions."""
+    return max((check_precision(p) for p in precisions), key=PRECISIONS.index)
 
 
 def check_precision(precision: str) -> str:

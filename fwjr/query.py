@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from fwjr.bucket import bucket_start, check_precision
+from fwjr.bucket import STORED_PRECISIONS, bucket_start, check_precision, next_bucket
 from fwjr.metrics import ALL_METRICS, METRIC_NAMES
 from fwjr.model import COUNT_COLUMNS, ERROR_KEYS, METRIC_COLUMNS, SCOPE_KEYS
 from fwjr.store import Store
@@ -64,9 +64,10 @@ _DAY = 86400
 
 
 def ladder(settings: Any) -> list[tuple[str, int | None]]:
-    """The stored precisions with the age (seconds) up to which each is kept, from the settings."""
+    """The stored precisions (fwjr.bucket.STORED_PRECISIONS) with the age (seconds) up to which
+    each is kept, from the settings; the coarsest is kept for good."""
     steps: list[tuple[str, int | None]] = [(p, getattr(settings, field) * _DAY) for p, field in LADDER_STEPS]
-    return steps + [("month", None)]
+    return steps + [(STORED_PRECISIONS[-1], None)]
 
 
 def finest_precision(start: int, end: int, now: int, ladder: Sequence[tuple[str, int | None]]) -> str:
@@ -89,13 +90,7 @@ def align(start: int, end: int, precision: str) -> tuple[int, int]:
     check_precision(precision)
     first = bucket_start(start, precision)
     last = bucket_start(end - 1, precision)
-    return first, _next_bucket(last, precision)
-
-
-def _next_bucket(bucket: int, precision: str) -> int:
-    if precision == "month":
-        return bucket_start(bucket + 32 * _DAY, "month")
-    return bucket + {"minute": 60, "hour": 3600, "day": _DAY, "week": 7 * _DAY}[precision]
+    return first, next_bucket(last, precision)
 
 
 # ---------------------------------------------------------------- filters

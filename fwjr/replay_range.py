@@ -67,10 +67,6 @@ def replay_range(start_text: str, end_text: str, now: int, ladder: list[tuple[st
             "the range is half-open, e.g. --from 1 --to 0 is yesterday"
         )
     stored = finest_precision(start, end, now, ladder)
-    coarsest = max(stored, bucket.check_precision(precision), key=_rank)
-    first, stop = align(start, end, coarsest)
-    return ReplayRange(start, end, first, stop, coarsest)
-
-
-def _rank(precision: str) -> int:
-    return {"minute": 0, "hour": 1, "day": 2, "week": 3, "month": 4}[precision]
+    written = bucket.coarsest(stored, precision)
+    first, stop = align(start, end, written)
+    return ReplayRange(start, end, first, stop, written)

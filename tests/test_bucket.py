@@ -174,3 +174,24 @@ def test_precision_checks() -> None:
 )
 def test_nesting(coarse: str, fine: str, nests: bool) -> None:
     assert is_coarser_or_equal(coarse, fine) is nests
+
+
+def test_the_store_ladder_holds_the_stored_precisions_in_order() -> None:
+    from fwjr import query
+    from fwjr.bucket import STORED_PRECISIONS
+    from fwjr.config import Settings
+
+    assert [p for p, _ in query.ladder(Settings())] == list(STORED_PRECISIONS)
+    assert [p for p in PRECISIONS if p in STORED_PRECISIONS] == list(STORED_PRECISIONS), "finest first, like PRECISIONS"
+
+
+def test_next_bucket_follows_each_precision_and_coarsest_orders_them() -> None:
+    from fwjr.bucket import coarsest, next_bucket
+
+    monday = 1704067200  # 2024-01-01 00:00 UTC
+    assert [next_bucket(monday, p) - monday for p in ("minute", "hour", "day", "week")] == [60, 3600, 86400, 7 * 86400]
+    assert next_bucket(monday, "month") == 1706745600  # 2024-02-01
+    assert next_bucket(1706745600, "month") == 1709251200  # 2024-03-01, across a leap February
+    assert coarsest("hour", "minute", "week") == "week" and coarsest("month", "week") == "month"
+    with pytest.raises(ValueError, match="unknown precision 'year'"):
+        coarsest("hour", "year")
