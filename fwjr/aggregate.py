@@ -18,7 +18,7 @@ from fwjr.model import COUNT_COLUMNS, ERROR_KEYS, METRIC_COLUMNS, SCOPE_KEYS, Jo
 MICRO: Final = 1_000_000
 VALUE_COLUMNS: tuple[str, ...] = COUNT_COLUMNS + METRIC_COLUMNS
 ROW_COLUMNS: tuple[str, ...] = ("bucket",) + SCOPE_KEYS + VALUE_COLUMNS
-ERROR_COLUMNS: tuple[str, ...] = ("bucket",) + ERROR_KEYS + ("count",)
+ERROR_ROW_COLUMNS: tuple[str, ...] = ("bucket",) + ERROR_KEYS + ("count",)
 
 # Position of a metric's `_sum` in the value vector; its `_count` follows it.
 _SUM_INDEX: Final[dict[str, int]] = {
@@ -117,7 +117,7 @@ def row_dicts(rows: dict[AggKey, list[int]]) -> list[dict]:
 
 def error_dicts(errors: dict[ErrKey, int]) -> list[dict]:
     """Error rows as dicts, sorted by key."""
-    return [dict(zip(ERROR_COLUMNS, key + (count,))) for key, count in sorted(errors.items())]
+    return [dict(zip(ERROR_ROW_COLUMNS, key + (count,))) for key, count in sorted(errors.items())]
 
 
 def present_error(row: dict, precision: str) -> dict:

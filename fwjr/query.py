@@ -24,15 +24,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from fwjr.aggregate import ERROR_ROW_COLUMNS, MICRO, ROW_COLUMNS, VALUE_COLUMNS
 from fwjr.bucket import STORED_PRECISIONS, bucket_start, check_precision, next_bucket
 from fwjr.metrics import ALL_METRICS, METRIC_NAMES
-from fwjr.model import COUNT_COLUMNS, ERROR_KEYS, METRIC_COLUMNS, SCOPE_KEYS
+from fwjr.model import COUNT_COLUMNS, ERROR_KEYS, SCOPE_KEYS
 from fwjr.store import Store
 
-MICRO = 1_000_000
-VALUE_COLUMNS: tuple[str, ...] = COUNT_COLUMNS + METRIC_COLUMNS
-AGG_COLUMNS: tuple[str, ...] = ("bucket",) + SCOPE_KEYS + VALUE_COLUMNS + ("batch",)
-ERROR_COLUMNS: tuple[str, ...] = ("bucket",) + ERROR_KEYS + ("count", "batch")
+# The stored tables' columns: the core's row contracts (fwjr.aggregate) and the batch that wrote them.
+AGG_COLUMNS: tuple[str, ...] = ROW_COLUMNS + ("batch",)
+ERROR_COLUMNS: tuple[str, ...] = ERROR_ROW_COLUMNS + ("batch",)
 DLQ_COLUMNS: tuple[str, ...] = ("bucket", "reason", "count", "batch")
 EXAMPLE_COLUMNS: tuple[str, ...] = ("exit_code", "signature", "step", "type", "example", "seen")
 JOB_COLUMNS: tuple[str, ...] = (
@@ -203,7 +203,7 @@ def aggregate_rows(
         f"SELECT toUnixTimestamp({_BUCKET_SQL[precision]}) AS b, {scope}, {sums} FROM agg "
         f"WHERE {_RANGE}{where} GROUP BY b, {scope} ORDER BY b, {scope}{_projections(SCOPE_KEYS)}"
     )
-    return ("bucket",) + SCOPE_KEYS + VALUE_COLUMNS, store.rows(sql, params)
+    return ROW_COLUMNS, store.rows(sql, params)
 
 
 def insert_aggregates(store: Store, rows: Iterable[Mapping[str, Any]], batch: str = "") -> int:

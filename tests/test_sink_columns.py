@@ -11,7 +11,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from fwjr.aggregate import ERROR_COLUMNS, ROW_COLUMNS
+from fwjr.aggregate import ERROR_ROW_COLUMNS, ROW_COLUMNS
 from fwjr.generate import generate_documents
 from fwjr.produce import message_key
 from fwjr.query import JOB_COLUMNS
@@ -73,7 +73,7 @@ def test_aggregate_and_error_rows_are_the_aggregators_rows(flush_and_tables) -> 
     assert _rows(tables["agg"]) == agg
     assert _rows(tables["errors"]) == errors
     assert tables["agg"].column_names == [*ROW_COLUMNS, "batch"]
-    assert tables["errors"].column_names == [*ERROR_COLUMNS, "batch"]
+    assert tables["errors"].column_names == [*ERROR_ROW_COLUMNS, "batch"]
     types = {field.name: field.type for field in tables["agg"].schema}
     assert types["bucket"] == types["exit_code"] == types["jobs"] == types["TotalJobCPU_sum"] == pa.int64()
     assert types["workflow"] == types["batch"] == pa.string()
