@@ -177,6 +177,10 @@ class Settings(BaseSettings):
     proxy_groups_header: str | None = Field(default=None, description="Header carrying the user's groups (comma separated) from a trusted proxy.")
     proxy_group_roles: dict[str, str] = Field(default_factory=dict, description="Proxy group -> role (viewer, operator, admin); the highest wins.")
     replay_token: str | None = Field(default=None, description="API token `fwjr replay` sends to the store's owner; unset = the file under home.")
+    suggest_min_actions: int = Field(default=50, ge=2, description="Past decisions with an error pattern (acted or pending) needed before actions are learnt or suggested.")
+    suggest_min_examples: int = Field(default=5, ge=1, description="Decisions an action needs to count towards FWJR_SUGGEST_MIN_KINDS.")
+    suggest_min_kinds: int = Field(default=2, ge=2, description="Actions with at least FWJR_SUGGEST_MIN_EXAMPLES decisions each needed before actions are learnt or suggested.")
+    suggest_min_confidence: float = Field(default=0.6, gt=0, le=1, description="Probability the learnt model must give its top action before it is suggested.")
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,4 @@
-"""`fwjr users`, `fwjr tokens` and `fwjr ops`: the operational database from the command line.
+"""`fwjr users`, `fwjr tokens`, `fwjr ops` and `fwjr actions`: the operational database from the command line.
 
 For the first admin, for service accounts (the executor) and for scripts. Writes are
 recorded in the audit log as `cli:<login name>`.
@@ -7,7 +7,9 @@ recorded in the audit log as `cli:<login name>`.
 from __future__ import annotations
 
 import getpass
+import json
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -17,6 +19,7 @@ from fwjr.ops.roles import SCOPES, parse_role
 users_app = typer.Typer(help="Accounts of the board: add, list, set roles, disable.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens: create (printed once), list, revoke.", no_args_is_help=True)
 ops_app = typer.Typer(help="The operational database (accounts, actions, announcements).", no_args_is_help=True)
+actions_app = typer.Typer(help="Operators' actions: learn from them which action fits which error pattern.", no_args_is_help=True)
 
 
 def _actor() -> str:
@@ -180,8 +183,49 @@ def revoke(token_id: Annotated[int, typer.Argument(help="The token's id (from `f
     typer.echo(f"token {token_id} revoked")
 
 
+@actions_app.command("train")
+def train() -> None:
+    """Learn the action for an error pattern from the acted and pending actions; evaluated on the newest fifth.
+
+    Exits 1, storing nothing, when the history is too little (FWJR_SUGGEST_MIN_*).
+    """
+    from fwjr.config import settings
+    from fwjr.ops import suggestions
+    from fwjr.ops.database import session
+
+    url = _database()
+    with session(url) as opened:
+        report = suggestions.train(opened, settings())
+    for line in report.lines():
+        typer.echo(line)
+    if not report.trained:
+        raise typer.Exit(1)
+
+
+@actions_app.command("suggest")
+def suggest(
+    pattern: Annotated[Path, typer.Option("--pattern", help="JSON file: an action's evidence {pattern, verdict}, or just the pattern list.")],
+) -> None:
+    """The trained model's action for an error pattern, with its confidence, or why it stays silent."""
+    from fwjr.config import settings
+    from fwjr.ops import suggestions
+
+    try:
+        given = json.loads(pattern.read_text())
+        evidence = given if isinstance(given, dict) else {"pattern": given}
+        suggestion, why = suggestions.advise(settings(), evidence.get("pattern"), evidence.get("verdict"))
+    except (OSError, ValueError) as error:
+        raise _fail(ValueError(f"{pattern}: {error}")) from None
+    if suggestion is None:
+        typer.echo(f"no suggestion: {why}")
+        return
+    typer.echo(f"{suggestion.action} (confidence {suggestion.confidence:.2f}; model trained {suggestion.trained_at.isoformat(timespec='seconds')}, "
+               f"held-out accuracy {suggestion.accuracy:.3f} against {suggestion.baseline:.3f} for the most frequent action)")
+
+
 def register(app: typer.Typer) -> None:
-    """Attach the three command groups to the `fwjr` application."""
+    """Attach the command groups to the `fwjr` application."""
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(ops_app, name="ops")
+    app.add_typer(actions_app, name="actions")
