@@ -37,7 +37,8 @@ from confluent_kafka import Consumer, TopicPartition
 from fwjr.broker import KafkaBroker, default_cache_dir, ensure_kafka_jars, ensure_topics, free_port
 from fwjr.generate import generate_documents
 from fwjr.config import Settings
-from fwjr.produce import CONSUMER_GROUP, RAW_TOPIC, committed_offsets, end_offsets, make_producer, message_key
+from streams.topics import CONSUMER_GROUP, RAW as RAW_TOPIC
+from fwjr.produce import committed_offsets, end_offsets, make_producer, message_key
 from streams.helper import helper_pids
 
 REPO = Path(__file__).resolve().parent.parent

@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from fwjr.config import settings as current_settings
 from fwjr.processes import alive, cmdline, terminate_with_parent
 from fwjr.resources import pom
+from streams import topics
 
 KAFKA_POM = pom("kafka")
 JAR_MARKER = ".complete"
@@ -72,12 +73,12 @@ class TopicSpec:
 # messages than the raw topic it receives them from. The alerter's checkpoints (one key, the
 # latest wins) are compacted, on one partition, which is also the alerter's lease.
 DEFAULT_TOPICS: dict[str, TopicSpec] = {
-    "fwjr.raw": TopicSpec(partitions=8, retention_ms=7 * DAY_MS),
-    "fwjr.jobs": TopicSpec(partitions=8, retention_ms=7 * DAY_MS),
-    "fwjr.dlq": TopicSpec(partitions=2, retention_ms=30 * DAY_MS, max_message_bytes=2 * 1024 * 1024),
-    "service.status": TopicSpec(partitions=1, retention_ms=30 * DAY_MS),
-    "fwjr.alerts": TopicSpec(partitions=1, retention_ms=30 * DAY_MS),
-    "fwjr.alerter.state": TopicSpec(partitions=1, retention_ms=-1, max_message_bytes=16 * 1024 * 1024, compacted=True),
+    topics.RAW: TopicSpec(partitions=8, retention_ms=7 * DAY_MS),
+    topics.JOBS: TopicSpec(partitions=8, retention_ms=7 * DAY_MS),
+    topics.DLQ: TopicSpec(partitions=2, retention_ms=30 * DAY_MS, max_message_bytes=2 * 1024 * 1024),
+    topics.SERVICE_STATUS: TopicSpec(partitions=1, retention_ms=30 * DAY_MS),
+    topics.ALERTS: TopicSpec(partitions=1, retention_ms=30 * DAY_MS),
+    topics.ALERTER_STATE: TopicSpec(partitions=1, retention_ms=-1, max_message_bytes=16 * 1024 * 1024, compacted=True),
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fwjr.broker import DEFAULT_TOPICS, KafkaBroker, TopicSpec, ensure_kafka_jars, ensure_topics
 from fwjr.config import Settings
+from streams import topics
 from fwjr.processes import alive
 
 
@@ -78,8 +79,8 @@ def feeder(settings: Settings) -> Component:
 
 def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
     specs = dict(DEFAULT_TOPICS)
-    raw = specs["fwjr.raw"]
-    specs["fwjr.raw"] = TopicSpec(settings.raw_partitions, raw.retention_ms, raw.max_message_bytes)
+    raw = specs[topics.RAW]
+    specs[topics.RAW] = TopicSpec(settings.raw_partitions, raw.retention_ms, raw.max_message_bytes)
     return specs
 
 

@@ -20,9 +20,8 @@ from fwjr.errors import RejectedDocument
 from fwjr.merge import merge_document
 from fwjr.reader import CONTENT_TYPE_AVRO, CONTENT_TYPE_JSON, expand_paths, iter_documents
 from fwjr.model import Rejection
+from streams.topics import CONSUMER_GROUP, RAW
 
-RAW_TOPIC = "fwjr.raw"
-CONSUMER_GROUP = "fwjr-worker"
 # While the group coordinator loads or moves (a broker start, a restart), offset reads fail
 # with these codes for a moment; asking again is the documented remedy.
 _COORDINATOR_MOVING = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE)
@@ -112,7 +111,7 @@ def publish(
     producer: Producer,
     messages: Iterable[tuple[bytes | None, bytes, str]],
     rate: float | None = None,
-    topic: str = RAW_TOPIC,
+    topic: str = RAW,
 ) -> ProduceSummary:
     """Send every message (paced to `rate` per second when given) and wait until the broker has them all."""
     summary = ProduceSummary()
@@ -143,7 +142,7 @@ def publish(
     return summary
 
 
-def end_offsets(bootstrap: str, topic: str = RAW_TOPIC) -> dict[int, int]:
+def end_offsets(bootstrap: str, topic: str = RAW) -> dict[int, int]:
     """The high watermark of every partition: where the worker must have committed to be drained."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": CONSUMER_GROUP, "enable.auto.commit": False})
     try:
@@ -154,7 +153,7 @@ def end_offsets(bootstrap: str, topic: str = RAW_TOPIC) -> dict[int, int]:
         consumer.close()
 
 
-def committed_offsets(bootstrap: str, partitions: Iterable[int], topic: str = RAW_TOPIC, group: str = CONSUMER_GROUP) -> dict[int, int]:
+def committed_offsets(bootstrap: str, partitions: Iterable[int], topic: str = RAW, group: str = CONSUMER_GROUP) -> dict[int, int]:
     """A group's (by default the workers') committed offset per partition (-1 when none yet)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     wanted = [TopicPartition(topic, p) for p in partitions]
@@ -171,14 +170,14 @@ def committed_offsets(bootstrap: str, partitions: Iterable[int], topic: str = RA
         consumer.close()
 
 
-def lag(bootstrap: str, topic: str = RAW_TOPIC) -> dict[int, int]:
+def lag(bootstrap: str, topic: str = RAW) -> dict[int, int]:
     """Messages per partition that the worker has not yet written and committed."""
     ends = end_offsets(bootstrap, topic)
     done = committed_offsets(bootstrap, ends, topic)
     return {p: end - max(done.get(p, 0), 0) for p, end in ends.items()}
 
 
-def wait_drained(bootstrap: str, timeout: float = 600.0, topic: str = RAW_TOPIC, group: str = CONSUMER_GROUP) -> None:
+def wait_drained(bootstrap: str, timeout: float = 600.0, topic: str = RAW, group: str = CONSUMER_GROUP) -> None:
     """Return once the worker has written and committed everything in the topic so far.
 
     Offsets are committed only after the store holds a batch, so a zero lag means

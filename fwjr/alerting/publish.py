@@ -8,7 +8,8 @@ from collections.abc import Iterable
 import msgspec
 from confluent_kafka import Producer
 
-STATUS_TOPIC = "service.status"
+from streams.topics import SERVICE_STATUS
+
 _encode = msgspec.json.Encoder().encode
 
 
@@ -40,7 +41,7 @@ def scenario_status_docs(scenario: dict | None, start_ts: int, source: str = "sc
     return sorted(docs, key=lambda d: d["ts"])
 
 
-def publish_status(producer: Producer, docs: Iterable[dict], topic: str = STATUS_TOPIC) -> int:
+def publish_status(producer: Producer, docs: Iterable[dict], topic: str = SERVICE_STATUS) -> int:
     """Send status documents (keyed by service) and wait until the broker has them; how many were sent."""
     failures: list[str] = []
 
@@ -59,7 +60,7 @@ def publish_status(producer: Producer, docs: Iterable[dict], topic: str = STATUS
     return sent
 
 
-def wait_consumed(bootstrap: str, timeout: float, topic: str = STATUS_TOPIC) -> bool:
+def wait_consumed(bootstrap: str, timeout: float, topic: str = SERVICE_STATUS) -> bool:
     """Whether the workers (which store the status history) and the alerter (which names the
     outages in its alerts) consumed the status topic to its end within `timeout` seconds.
 

@@ -20,9 +20,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from fwjr.alerting.status import OutageBook, StatusEvent, decode_status
 from fwjr.config import Settings
 from fwjr.store import StoreBusyError, connect
+from streams.topics import ALERTS, SERVICE_STATUS
 
-ALERTS_TOPIC = "fwjr.alerts"
-STATUS_TOPIC = "service.status"
 
 
 def topic_values(bootstrap: str, topic: str, timeout: float = 10.0) -> list[bytes]:
@@ -72,7 +71,7 @@ def read_alerts(settings: Settings, since: int) -> list[dict]:
     try:
         store = connect(settings)
     except StoreBusyError:
-        alerts = fold_alerts(topic_values(settings.bootstrap, ALERTS_TOPIC))
+        alerts = fold_alerts(topic_values(settings.bootstrap, ALERTS))
         return [a for a in alerts if a["resolved"] is None or a["fired"] >= since]
     with store:
         rows = query.alert_history(store, since)
@@ -89,8 +88,8 @@ def read_outages(settings: Settings, start: int, end: int, service: str | None =
         store = connect(settings)
     except StoreBusyError:
         book = OutageBook()
-        for value in topic_values(settings.bootstrap, STATUS_TOPIC):
-            event = decode_status(value, STATUS_TOPIC)
+        for value in topic_values(settings.bootstrap, SERVICE_STATUS):
+            event = decode_status(value, SERVICE_STATUS)
             if isinstance(event, StatusEvent):
                 book.add(event)
         found = [o.as_dict(end) for o in book.overlapping(start, end)]
