@@ -439,7 +439,7 @@ def job_services(identity: Annotated[str, typer.Argument(help="The job's identit
     out.flush()
 
 
-# ---------------------------------------------------------------- replay (issue 4)
+# ---------------------------------------------------------------- replay
 
 
 @app.command()

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     spark_master: str = Field(default="local[2]", description="Spark master for replays.")
     config: Path | None = Field(default=None, description="YAML file with any of these settings.")
 
-    # ---- alerts, service status and receivers (issue 6; docs/alerting.md) ----
+    # ---- alerts, service status and receivers (docs/alerting.md) ----
     alert_window_minutes: int = Field(default=5, description="Event-time minutes each alert evaluation looks at.")
     alert_baseline_minutes: int = Field(default=120, description="Minutes of calm history each scope's baseline rate uses.")
     alert_pending_minutes: int = Field(default=3, description="Consecutive anomalous minutes before an alert fires.")

@@ -961,7 +961,7 @@ def row_count(store: Store, table: str) -> int:
     return int(store.rows(f"SELECT count() FROM {table}")[0][0])
 
 
-# ---------------------------------------------------------------- service status, outages, alerts (issue 6)
+# ---------------------------------------------------------------- service status, outages, alerts
 # Status events, the outage windows derived from them, alert history and rejected status
 # events (sql/0010-0013), and the per-minute failure counts the correlation reads.
 

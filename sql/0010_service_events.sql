@@ -1,4 +1,4 @@
--- Service status events as received on service.status (issue 6): the raw history behind the
+-- Service status events as received on service.status: the raw history behind the
 -- outage windows, kept a year. The same event received twice is folded by merges and by
 -- reads (LIMIT 1 BY), so a re-delivered message does not count twice.
 CREATE TABLE IF NOT EXISTS service_events

@@ -1,4 +1,4 @@
--- Board reads (issue 5). `agg` is sorted scope-first (the TTL GROUP BY must be a key prefix), so a
+-- Board reads. `agg` is sorted scope-first (the TTL GROUP BY must be a key prefix), so a
 -- time range prunes only by monthly partition: a 30-day view of hour rows read every row of two
 -- months, a year view every row. These changes make the board's reads small without touching the
 -- key, the partitions or the ladder.

@@ -1,4 +1,4 @@
--- Failed-jobs search by id (issue 5): an operator pastes a job's fwjr_id or identity (wmaid), and
+-- Failed-jobs search by id: an operator pastes a job's fwjr_id or identity (wmaid), and
 -- fwjr/query.py's search_failed_jobs looks for an exact match first. `jobs` is sorted by (hour of ts,
 -- identity), so without an index that lookup reads every granule of the range. A bloom filter over
 -- both ids, one per granule, lets `fwjr_id = x OR identity = x` read the one granule that holds it

@@ -1,4 +1,4 @@
--- Board reads over 30 days (issue 5): two aggregating projections of `agg` keyed by the stored bucket
+-- Board reads over 30 days: two aggregating projections of `agg` keyed by the stored bucket
 -- and one or two scope keys, sorted time first (p_site) or exit code first (p_code_workflow).
 --
 -- `agg` is sorted scope first (the TTL GROUP BY must be a key prefix), so a 30-day range reads every
