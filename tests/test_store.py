@@ -145,3 +145,18 @@ def test_the_jobs_id_index_migration_applies_to_an_existing_store(store: Store) 
     hits = query.search_failed_jobs(store, now - 86400, now + 1, "f-1234", None, 10)
     assert [(j["identity"], j["fwjr_id"]) for j in hits] == [("id-1234", "f-1234")]
     query.truncate(store, "jobs")
+
+
+@pytest.mark.parametrize(("name", "keys", "sums"), query.AGG_PROJECTIONS)
+def test_each_projection_sums_the_value_columns_the_reads_expect_of_it(store: Store, name: str, keys: frozenset, sums: frozenset) -> None:
+    """query.AGG_PROJECTIONS tells the reads what each projection holds; a metric added to
+    fwjr/metrics.py (and so to VALUE_COLUMNS) but not to the projection's DDL would be read as 0."""
+    ddl = query.table_ddl(store, "agg")
+    found = re.search(rf"PROJECTION {name}\s*\((.*?)\)\s*(?:,\s*PROJECTION|\)\s*ENGINE)", ddl, re.S)
+    assert found, f"projection {name} is not in the agg table's DDL"
+    body = found.group(1)
+    assert set(re.findall(r"\bsum\((\w+)\)", body)) == set(sums), name
+    grouped = re.search(r"GROUP BY (.*)$", body, re.S)
+    assert grouped, f"projection {name} does not group"
+    assert {k.strip() for k in grouped.group(1).split(",")} == {"bucket", *keys}, name
+    assert set(sums) <= set(query.VALUE_COLUMNS)
