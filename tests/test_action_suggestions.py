@@ -14,15 +14,18 @@ import random
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
 from fwjr.config import Settings
 from fwjr.ops import accounts, actions, suggestions
 from fwjr.ops.database import session
 from fwjr.ops.migrate import upgrade
+from fwjr.ops.models import Action, utcnow
 from fwjr.ops.suggestions import InvalidPattern
 from tests.postgres_fixtures import ops_url, postgres_server  # noqa: F401  (fixtures)
 
@@ -121,6 +124,21 @@ def test_the_model_beats_the_majority_baseline_on_the_newest_fifth(trained: tupl
     assert evaluation.baseline == pytest.approx(newest[evaluation.baseline_action] / 44)
     assert evaluation.accuracy >= evaluation.baseline + 0.4, report.lines()
     assert "accuracy" in "\n".join(report.lines()) and f"baseline {evaluation.baseline:.3f}" in "\n".join(report.lines())
+
+
+def test_the_held_out_decisions_are_the_newest_by_submission_time_not_by_id(ops_url: str, tmp_path: Path) -> None:
+    upgrade(ops_url)
+    chosen = build_history(ops_url, 60)
+    with session(ops_url) as opened:
+        now = utcnow()
+        for age, action_id in enumerate(opened.scalars(select(Action.id).order_by(Action.id)).all()):
+            opened.execute(update(Action).where(Action.id == action_id).values(submitted=now - timedelta(hours=age)))
+    with session(ops_url) as opened:
+        report = suggestions.train(opened, settings_for(ops_url, tmp_path / "home"))
+    assert report.trained, report.lines()
+    newest_by_time, newest_by_id = Counter(chosen[:12]), Counter(chosen[-12:])
+    assert newest_by_time != newest_by_id
+    assert {kind: row["held_out"] for kind, row in report.evaluation.per_action.items() if row["held_out"]} == newest_by_time
 
 
 def test_clear_patterns_get_their_action_with_the_models_figures(trained: tuple[Settings, suggestions.TrainReport, list[str]]) -> None:

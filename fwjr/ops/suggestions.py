@@ -231,8 +231,13 @@ def shortfall(decisions: int, per_action: dict[str, int], settings: Settings) ->
 
 
 def pipeline() -> Pipeline:
-    """The features' vectoriser and the classifier, untrained."""
-    return make_pipeline(DictVectorizer(), LogisticRegression(C=4.0, max_iter=2000))
+    """The features' vectoriser and the classifier, untrained.
+
+    scikit-learn's default regularisation (C=1): on the tests' histories its mean held-out
+    confidence (0.89-0.92) was closest to its held-out accuracy (0.89-0.98); a weaker one
+    (C=4, 16) was more confident for no more accuracy, and the confidence threshold relies on it.
+    """
+    return make_pipeline(DictVectorizer(), LogisticRegression(max_iter=2000))
 
 
 @dataclass(frozen=True)
