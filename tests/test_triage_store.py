@@ -8,7 +8,7 @@ from pathlib import Path
 from fwjr import query
 from fwjr.config import Settings
 from fwjr.store import Store
-from fwjr.triage.report import triage
+from fwjr.triage.report import similar_to, triage
 from fwjr.triage.sites import BAN, OK, site_statuses
 from tests.store_fixtures import agg_row, empty, store  # noqa: F401 (fixtures)
 
@@ -87,3 +87,12 @@ def test_error_patterns_carry_the_stored_message_and_site_status_reads_every_sit
     assert found["T3_D"].status == BAN and found["T2_B"].status == OK
     assert found["T2_B"].jobs == 60 * 40 + 200 and found["T2_B"].failed == 80
     assert list(found)[0] == "T3_D", "worst first"
+
+
+def test_similar_workflows_from_the_store(empty: Store, tmp_path: Path) -> None:  # noqa: F811
+    _seed(empty)
+    query.insert_errors(empty, [_error("wf-memory-too", site, 50660, 5, "sigmem") for site in ("T1_A", "T2_B", "T2_C")])
+    settings = Settings(home=tmp_path)
+    assert similar_to(empty, START, START + 3600, "wf-memory", settings=settings) == [{"workflow": "wf-memory-too", "similarity": 1.0}]
+    assert similar_to(empty, START, START + 3600, "wf-retry", settings=settings) == []
+    assert similar_to(empty, START, START + 3600, "no-such-workflow", settings=settings) == []

@@ -60,6 +60,20 @@ def triage(
     return decide_all(counts, patterns, statuses(site_rows, limits.site), usual, services, rules, limits)
 
 
+def similar_to(
+    store: Store, start: int, end: int, workflow: str, filters: Mapping[str, Any] | None = None, settings: Settings | None = None,
+) -> list[dict[str, Any]]:
+    """The workflows failing like `workflow` in [start, end): [{workflow, similarity}], most similar
+    first (for the workflow page; the triage's `similar` lists the same)."""
+    chosen = settings or current_settings()
+    limits = chosen.triage_thresholds()
+    error_filters = {k: v for k, v in (filters or {}).items() if k in ERROR_KEYS and k != "workflow"}
+    vectors = error_vectors(query.error_patterns(store, start, end, error_filters))
+    if workflow not in vectors:
+        return []
+    return similar_workflows(vectors, limits.similarity).get(workflow, [])
+
+
 def decide_all(
     counts: list[dict[str, Any]],
     patterns: list[dict[str, Any]],
