@@ -157,3 +157,9 @@ def test_similarity_is_the_cosine_of_normalised_patterns():
     assert found["c"] == [{"workflow": "d", "similarity": pytest.approx(0.707, abs=1e-3)}]
     assert groups(found, ["c", "a", "b", "d"]) == {"c": "g1", "a": "g1", "b": "g1", "d": "g1"}
     assert groups(similar_workflows(error_vectors(rows), 0.99), ["c", "a", "b"]) == {"a": "g1", "b": "g1"}
+
+
+def test_a_site_error_at_every_site_is_the_workflows_own():
+    patterns, sites = _everywhere(60311, "stageOut1", 60)
+    made = decide(_evidence(patterns, sites), RULES, LIMITS)
+    assert (made.verdict, made.remedy, made.rule) == ("debug", "open-issue", "stage-out-codes")

@@ -35,7 +35,6 @@ OUTAGE_RATIO = 2.0
 OUTAGE_EXCESS_SHARE = 0.5
 TOP_CODES = 5
 _CLASS_VERDICT = {"resources": "resources", "code": "debug", "configuration": "debug", "service": "retry", "site": "debug", "unknown": "debug"}
-_CLASS_REMEDY = {"resources": "more-memory", "code": "open-issue", "configuration": "open-issue", "service": "acdc", "site": "open-issue", "unknown": "open-issue"}
 
 
 @dataclass(frozen=True)
@@ -286,5 +285,7 @@ def decide(evidence: Evidence, rules: RuleSet, limits: Thresholds) -> Decision:
                     f"main error fails {pattern_rate:.1%} of its jobs, its usual rate is {usual:.2%}: not clearly this workflow's")
     verdict = _CLASS_VERDICT[error_class]
     where = f"at {len(main.sites)} of {spread['sites_run']} sites"
-    return made(verdict, _remedy(rule, _CLASS_REMEDY[error_class]),
+    # a site error at many sites is the workflow's (its output, its configuration), not a site's
+    own = rule if error_class != "site" else None
+    return made(verdict, _remedy(own, "open-issue"),
                 f"{error_class} error fails {pattern_rate:.1%} of its jobs {where} ({pattern_rate / usual if usual else float('inf'):.0f}x its usual rate)")
