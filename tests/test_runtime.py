@@ -1,0 +1,138 @@
+"""The worker's writer on its own: a store write retried without doubling, a dead helper replaced.
+
+A real Runtime (streams.runtime) with its real helper process, publishing to the real broker, on a
+real embedded store; batches are handed to it as Faust's agent would, and `on_durable` stands
+for the ack that lets Faust commit the offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from fwjr import query
+from fwjr.aggregate import Aggregator
+from fwjr.broker import KafkaBroker
+from fwjr.config import Settings
+from fwjr.model import Rejection
+from fwjr.reader import decode_message, to_job
+from fwjr.store import Store
+from fwjr.synth.feed import generate_documents
+from streams import topics
+from streams.helper import helper_pids
+from streams.pipeline import Message
+from streams.runtime import Runtime
+from streams.telemetry import TELEMETRY
+from tests.store_fixtures import empty, store  # noqa: F401
+
+pytestmark = pytest.mark.kafka
+
+NOW = int(time.time())
+
+
+def _values(seed: int, count: int) -> list[bytes]:
+    docs = generate_documents(count, seed, start_ts=NOW - 7200, minutes=60, malformed_share=0.05, duplicate_share=0)
+    return [doc if isinstance(doc, bytes) else orjson.dumps(doc) for doc in docs]
+
+
+def _messages(values: list[bytes], first: int) -> list[Message]:
+    return [Message(topics.RAW, 0, first + n, value) for n, value in enumerate(values)]
+
+
+def _offline_rows(values: list[bytes]) -> list[tuple]:
+    aggregator = Aggregator("minute")
+    for n, value in enumerate(values):
+        job = to_job(f"offline@{n}", decode_message(value, None, f"offline@{n}"))
+        if type(job) is not Rejection:
+            aggregator.add(job)
+    return sorted(key + tuple(vector) for key, vector in aggregator.rows.items())
+
+
+@pytest.fixture
+def runtime(kafka_broker: KafkaBroker, empty: Store, tmp_path) -> Iterator[Runtime]:  # noqa: F811
+    settings = Settings(home=tmp_path, kafka_bootstrap=kafka_broker.bootstrap, dedupe_days=7)
+    running = Runtime(settings, empty)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+async def _durable(runtime: Runtime, messages: list[Message]) -> None:
+    """Submit a batch and wait until the writer released it (the store has it)."""
+    released = asyncio.Event()
+    await runtime.submit(messages, released.set)
+    await asyncio.wait_for(released.wait(), timeout=120)
+
+
+async def _until(check, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+def test_a_store_write_that_fails_midway_is_retried_without_doubling_a_table(runtime: Runtime, empty: Store) -> None:  # noqa: F811
+    values = _values(31, 120)
+
+    async def scenario() -> None:
+        await runtime.recover([0])
+        writer = asyncio.create_task(runtime.write_batches())
+        failures = TELEMETRY.store_errors._value.get()
+        empty.command("RENAME TABLE jobs TO jobs_away")  # agg and errors go in, then the store refuses
+        try:
+            released = asyncio.Event()
+            await runtime.submit(_messages(values, 0), released.set)
+            await _until(lambda: TELEMETRY.store_errors._value.get() > failures, "a failed store write")
+            assert not released.is_set()
+        finally:
+            empty.command("RENAME TABLE jobs_away TO jobs")
+        await asyncio.wait_for(released.wait(), timeout=60)
+        writer.cancel()
+
+    asyncio.run(scenario())
+    assert query.stored_rows(empty, "agg", 0, NOW + 86400) == _offline_rows(values)
+    assert query.committed_offsets(empty, topics.RAW) == {0: len(values) - 1}
+    assert query.uncommitted_batches(empty, topics.RAW, [0]) == []
+
+
+def test_a_killed_helper_is_replaced_and_resumes_from_the_store(runtime: Runtime, empty: Store, caplog) -> None:  # noqa: F811
+    first, second = _values(32, 100), _values(33, 100)
+    repeated = first[:20] + second  # the second batch repeats jobs the first one counted
+
+    async def scenario() -> None:
+        await runtime.recover([0])
+        writer = asyncio.create_task(runtime.write_batches())
+        await _durable(runtime, _messages(first, 0))
+        (victim,) = helper_pids(os.getpid())
+        os.kill(victim, signal.SIGKILL)
+        await _until(lambda: not os.path.exists(f"/proc/{victim}") or _zombie(victim), f"helper {victim} to die")
+        await _durable(runtime, _messages(repeated, len(first)))
+        assert helper_pids(os.getpid()) and victim not in helper_pids(os.getpid())
+        writer.cancel()
+
+    with caplog.at_level("INFO", logger="fwjr.worker"):
+        asyncio.run(scenario())
+    assert "the helper process died" in caplog.text
+    assert sum("recovered fwjr.raw partitions [0]" in record.getMessage() for record in caplog.records) == 2
+    assert query.stored_rows(empty, "agg", 0, NOW + 86400) == _offline_rows(first + repeated)
+    assert query.row_count(empty, "jobs") == len(_identities(first + second))
+
+
+def _identities(values: list[bytes]) -> set[str]:
+    jobs = (to_job("offline", decode_message(value, None, "offline")) for value in values)
+    return {job.identity for job in jobs if type(job) is not Rejection}
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
