@@ -56,9 +56,11 @@ def jobs(
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.jsonl,
 ) -> None:
     """Print one merged job record per FWJR; rejected documents go to stderr with their reason."""
+    from fwjr.progress import counted
+
     accepted = rejected = 0
     out = sys.stdout.buffer
-    for item in read_jobs(paths):
+    for item in counted(read_jobs(paths), "merging FWJRs"):
         if type(item) is Rejection:
             rejected += 1
             _report_rejection(item)
@@ -79,9 +81,11 @@ def aggregate(
     rows_kind: Annotated[RowsKind, typer.Option("--rows", help="Aggregate rows, or the step error rows.")] = RowsKind.aggregates,
 ) -> None:
     """Print aggregates (or step error counts) of the FWJRs, computed by the same code the stream and replay use."""
+    from fwjr.progress import counted
+
     aggregator = Aggregator(precision.value)
     rejected = 0
-    for item in read_jobs(paths):
+    for item in counted(read_jobs(paths), "aggregating FWJRs"):
         if type(item) is Rejection:
             rejected += 1
             _report_rejection(item)
@@ -232,10 +236,13 @@ def produce(
         messages = producing.messages_from_paths(paths, fmt)
     else:
         raise typer.BadParameter("give PATH... or --generate N")
-    summary = producing.publish(producer, messages, rate)
+    from fwjr.progress import counted, waiting
+
+    summary = producing.publish(producer, counted(messages, "publishing", total=generate or None), rate)
     typer.echo(f"published {summary.messages} messages ({summary.bytes} bytes) to fwjr.raw", err=True)
     if wait:
-        producing.wait_drained(settings.bootstrap)
+        with waiting("waiting for the worker to write them") as left:
+            producing.wait_drained(settings.bootstrap, progress=left)
         typer.echo("the worker has written everything", err=True)
 
 

@@ -27,11 +27,12 @@ def load_scenario(path: Path | None) -> dict | None:
 def run_generate(count: int, seed: int, fmt: str, out: Path, minutes: float | None, start: str | None, scenario: Path | None) -> dict:
     """Write `count` generated FWJRs under `out`; event time starts at `start` or `minutes` ago."""
     from fwjr.generate import generate_documents, write_archive
+    from fwjr.progress import counted
 
     span = minutes if minutes is not None else 60.0
     start_ts = parse_iso(start) if start else int(time.time() - span * 60)
     docs = generate_documents(count, seed, start_ts=start_ts, minutes=span, scenario=load_scenario(scenario))
-    return write_archive(docs, out, fmt)
+    return write_archive(counted(docs, "generating FWJRs", total=count), out, fmt)
 
 
 def generated_messages(

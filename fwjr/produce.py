@@ -9,7 +9,7 @@ encoding. A `content-type` header says which.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,17 +177,22 @@ def lag(bootstrap: str, topic: str = RAW) -> dict[int, int]:
     return {p: end - max(done.get(p, 0), 0) for p, end in ends.items()}
 
 
-def wait_drained(bootstrap: str, timeout: float = 600.0, topic: str = RAW, group: str = CONSUMER_GROUP) -> None:
+def wait_drained(
+    bootstrap: str, timeout: float = 600.0, topic: str = RAW, group: str = CONSUMER_GROUP,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     """Return once the worker has written and committed everything in the topic so far.
 
     Offsets are committed only after the store holds a batch, so a zero lag means
-    every produced FWJR is visible to queries.
+    every produced FWJR is visible to queries. `progress` is told the messages left on each poll.
     """
     ends = end_offsets(bootstrap, topic)
     deadline = time.monotonic() + timeout
     while True:
         done = committed_offsets(bootstrap, ends, topic, group)
         behind = {p: end - done.get(p, -1) for p, end in ends.items() if end > 0 and done.get(p, -1) < end}
+        if progress is not None:
+            progress(sum(behind.values()))
         if not behind:
             return
         if time.monotonic() > deadline:
