@@ -165,7 +165,6 @@ def features(entries: list[Entry], verdict: str | None) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Example:
-    action_id: int
     action: str
     features: dict[str, float]
 
@@ -195,7 +194,7 @@ def history(session: Session) -> History:
     )
     for action_id, account_id, submitted, kind, evidence in rows:
         found.read += 1
-        if isinstance(evidence, dict) and not evidence.get("pattern"):
+        if evidence is None or (isinstance(evidence, dict) and not evidence.get("pattern")):
             found.without_pattern += 1
             continue
         try:
@@ -214,7 +213,7 @@ def history(session: Session) -> History:
             found.merged += 1
             continue
         seen.add(submission)
-        found.examples.append(Example(action_id, kind, features(entries, verdict)))
+        found.examples.append(Example(kind, features(entries, verdict)))
     return found
 
 
