@@ -18,8 +18,10 @@ from dashboard import (
     replay_api, triage_api,
 )
 
-PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed", "outages")
-NAVIGATION = (("Overview", "/"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"), ("Outages", "/outages"))
+PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed", "outages", "triage")
+NAVIGATION = (
+    ("Overview", "/"), ("Triage", "/triage"), ("Performance", "/explorer"), ("Errors", "/errors"), ("Failed jobs", "/failed"), ("Outages", "/outages"),
+)
 # Flask-rendered pages (dashboard/account_pages.py, dashboard/ops_pages.py): plain links, not Dash routes.
 OPERATIONS = (("Actions", "/ops/actions"), ("Announcements", "/ops/announcements"), ("Account", "/account/"))
 

@@ -15,7 +15,7 @@ from dash import dcc, html
 from fwjr import exit_codes, query
 from fwjr.store import Store
 
-from dashboard import components, units
+from dashboard import components, grids, units
 
 # The two counts a page can show: the URL's `count` value -> what it is called on the page.
 COUNTS: dict[str, str] = {
@@ -98,11 +98,14 @@ def retry_table(cells: list[dict[str, Any]], element_id: str, top: int = 15) -> 
         counts = by_code.setdefault(cell["exit_code"], [0] * RETRY_COLUMNS)
         counts[min(int(cell["retry_count"]), RETRY_COLUMNS - 1)] += cell["count"]
     ordered = sorted(by_code, key=lambda c: (-sum(by_code[c]), c))[:top]
-    lines = []
+    rows = []
     for code in ordered:
         counts = by_code[code]
-        share = sum(counts[1:]) / sum(counts)
-        flag = html.Strong(f"{share:.0%}", className="retry-alarm") if share >= RETRY_ALARM else f"{share:.0%}"
-        lines.append([f"{code}: {exit_codes.describe(code, failed=True)}", *[units.number(n) if n else "" for n in counts], flag])
-    headers = ["exit code", *[f"retry {n}" for n in range(RETRY_COLUMNS - 1)], f"retry {RETRY_COLUMNS - 1}+", "on a retry"]
-    return components.table(headers, lines, element_id)
+        row: dict[str, Any] = {"exit_code": f"{code}: {exit_codes.describe(code, failed=True)}", "on_retry": round(100 * sum(counts[1:]) / sum(counts))}
+        row.update({f"retry{n}": count for n, count in enumerate(counts) if count})
+        rows.append(row)
+    headers = [*[f"retry {n}" for n in range(RETRY_COLUMNS - 1)], f"retry {RETRY_COLUMNS - 1}+"]
+    columns: list[grids.Column] = [{"field": "exit_code", "headerName": "exit code", "minWidth": 240}]
+    columns += [grids.number_column(f"retry{n}", header) for n, header in enumerate(headers)]
+    columns.append(grids.number_column("on_retry", "on a retry %", cellClassRules={"retry-alarm": {"function": f"params.value >= {round(100 * RETRY_ALARM)}"}}))
+    return grids.grid(element_id, columns, rows, export=f"{element_id}.csv")

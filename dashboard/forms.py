@@ -47,6 +47,23 @@ class ActionForm(FlaskForm):
     long = TextAreaField("Explanation", validators=[Optional(), Length(max=10_000)])
 
 
+class DecideForm(FlaskForm):
+    """The workflow page's decision: an action for a workflow and the similar ones ticked, with
+    its reasons and the triage decision shown (JSON, kept as the action's evidence)."""
+
+    workflow = HiddenField(validators=[InputRequired(), Length(max=300)])
+    also = HiddenField("Similar workflows", validators=[Optional(), Length(max=300_000)])
+    action = SelectField("Action", choices=list(ACTIONS))
+    amount = IntegerField("Amount (MB for more-memory, minutes for more-wallclock)", validators=[Optional()])
+    factor = IntegerField("Split factor", validators=[Optional()])
+    memory = IntegerField("Memory (MB; acdc, clone, kill-and-clone)", validators=[Optional()])
+    sites = StringField("Sites (comma separated)", validators=[Optional(), Length(max=10_000)])
+    tasks = StringField("Tasks (comma separated task paths; acdc, resubmit)", validators=[Optional(), Length(max=100_000)])
+    short = StringField("Reason", validators=[InputRequired(), Length(max=200)])
+    long = TextAreaField("Explanation", validators=[Optional(), Length(max=10_000)])
+    evidence = HiddenField(validators=[InputRequired(), Length(max=64_000)])
+
+
 class RetryForm(FlaskForm):
     """The failed-job page's retry button: resubmit the task of one failed job."""
 

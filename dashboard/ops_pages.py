@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -16,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from dashboard.auth import Principal, Refused, client_address, csrf, database, identity, require, require_role
 from dashboard.figures import utc_text
-from dashboard.forms import ActionForm, AnnouncementForm, PlainForm, RetryForm, RoleForm
+from dashboard.forms import ActionForm, AnnouncementForm, DecideForm, PlainForm, RetryForm, RoleForm
 from fwjr.ops import accounts, actions, announcements, audit, tokens
 from fwjr.ops.models import Account, Action, utcnow
+from fwjr.ops.suggestions import parse_pattern, parse_verdict
 from fwjr.ops.roles import Role
 
 ops_pages = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
@@ -35,10 +37,22 @@ def _csrf_on_every_post() -> None:
     csrf.protect()
 
 
-def _submission_body(form: ActionForm) -> dict:
+def _listed(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def _parameters(form: ActionForm | DecideForm) -> dict:
+    """The action's parameters from the form's fields that were filled in (checked by fwjr.ops.actions)."""
     parameters: dict = {name: getattr(form, name).data for name in ("amount", "factor", "memory") if getattr(form, name).data is not None}
     if form.sites.data:
-        parameters["sites"] = [s.strip() for s in form.sites.data.split(",") if s.strip()]
+        parameters["sites"] = _listed(form.sites.data)
+    if getattr(form, "tasks", None) is not None and form.tasks.data:
+        parameters["tasks"] = _listed(form.tasks.data)
+    return parameters
+
+
+def _submission_body(form: ActionForm) -> dict:
+    parameters = _parameters(form)
     return {
         "workflows": [line.strip() for line in form.workflows.data.splitlines() if line.strip()],
         "action": form.action.data, "parameters": parameters,
@@ -106,6 +120,47 @@ def retry() -> ResponseReturnValue:
                      {"action": "resubmit", "parameters": submission.parameters, "ids": [a.id for a in stored]}, client_address())
     flash(f"resubmit stored for {submission.workflows[0]}" + (f", task {task}" if submission.parameters else ""))
     return redirect(url_for("ops.actions_page"))
+
+
+@ops_pages.post("/actions/decide")
+def decide() -> ResponseReturnValue:
+    """The workflow page's decision form: one action per workflow (the page's and the similar
+    ones ticked), each keeping the triage decision the operator saw as its evidence."""
+    principal = require("actions:write")
+    form = DecideForm()
+    if not form.validate():
+        raise Refused(400, "decide: " + "; ".join(f"{name}: {', '.join(errors)}" for name, errors in form.errors.items()))
+    try:
+        evidence = _shown_evidence(form.evidence.data)
+        body = {
+            "workflows": [form.workflow.data, *_listed(form.also.data)], "action": form.action.data, "parameters": _parameters(form),
+            "reasons": [{"short": form.short.data, "long": form.long.data or ""}], "evidence": evidence,
+        }
+        submission = actions.parse_submission(body)
+    except ValueError as why:
+        raise Refused(400, f"decide: {why}") from None
+    with database() as opened:
+        stored = actions.submit(opened, submission, opened.get(Account, principal.account_id))
+        audit.record(opened, principal.name, "action.submit", ",".join(submission.workflows),
+                     {"action": submission.action, "parameters": submission.parameters, "ids": [a.id for a in stored],
+                      "verdict": evidence.get("verdict")}, client_address())
+    flash(f"{submission.action} stored for {len(stored)} workflow(s): {', '.join(submission.workflows)}")
+    return redirect(url_for("ops.actions_page"))
+
+
+def _shown_evidence(text: str) -> dict:
+    """The decision the page showed, as JSON; it must carry the workflow's error pattern (the
+    contract of fwjr.ops.suggestions, which learns from it)."""
+    try:
+        evidence = orjson.loads(text)
+    except orjson.JSONDecodeError as why:
+        raise ValueError(f"evidence is not JSON: {why}") from None
+    if not isinstance(evidence, dict):
+        raise ValueError("evidence: expected an object with the pattern and the decision")
+    if not parse_pattern(evidence.get("pattern"), "evidence.pattern"):
+        raise ValueError("evidence.pattern: no failures in it; the decision needs the workflow's error pattern")
+    parse_verdict(evidence.get("verdict"), "evidence.verdict")
+    return evidence
 
 
 @ops_pages.route("/announcements", methods=["GET", "POST"])

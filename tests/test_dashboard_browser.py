@@ -32,8 +32,9 @@ PAGES = {
                                         "#overview-codes-table", "#overview-site-table", "#overview-workflow-table")),
     "explorer": ("/explorer", "explorer-coverage", ("#explorer-graph .main-svg .trace",)),
     "errors": ("/errors", "errors-coverage", ("#errors-grid .main-svg .trace",)),
-    "workflow": ("/workflow?name=%3Cb%3Eevil_workflow%3C%2Fb%3E", "workflow-body", ("#workflow-body table",)),
-    "failed": ("/failed", "failed-coverage", ("#failed-table td",)),
+    "workflow": ("/workflow?name=%3Cb%3Eevil_workflow%3C%2Fb%3E", "workflow-body", ("#workflow-body .ag-row",)),
+    "failed": ("/failed", "failed-coverage", ("#failed-table .ag-cell",)),
+    "triage": ("/triage", "triage-coverage", ("#triage-queue .ag-row",)),
     "outages": ("/outages", "outages-alerts", ("#outages-timeline .main-svg", "#outages-windows *")),
 }
 # Installed in every new document before the page's own scripts: notes the frame in which each
@@ -72,6 +73,18 @@ def wait_text(driver, element_id: str, predicate=lambda text: bool(text.strip())
     """The element's text once it satisfies `predicate` (callbacks have filled it)."""
     WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: predicate(d.find_element(By.ID, element_id).text))
     return driver.find_element(By.ID, element_id).text
+
+
+def grid_headers(driver, table: str) -> list[str]:
+    """The column titles of a board table (dashboard/grids.py), left to right."""
+    return [h.text for h in driver.find_elements(By.CSS_SELECTOR, f"#{table} .ag-header-cell .ag-header-cell-text")]
+
+
+def grid_cells(driver, table: str, column: str) -> list[str]:
+    """One column's cell texts of a board table, in the order shown."""
+    rows = driver.find_elements(By.CSS_SELECTOR, f"#{table} .ag-center-cols-container .ag-row")
+    rows.sort(key=lambda row: int(row.get_attribute("row-index")))
+    return [row.find_element(By.CSS_SELECTOR, f".ag-cell[col-id='{column}']").text for row in rows]
 
 
 def console_errors(driver) -> list[dict]:
@@ -180,7 +193,7 @@ def test_clicking_a_pie_lists_what_is_inside(board: str, browser) -> None:
 def test_text_from_fwjrs_is_shown_escaped(board: str, browser) -> None:
     browser.get(board + "/failed?q=hostile-fwjr-1")
     WebDriverWait(browser, WAIT).until(lambda d: "<b>evil_workflow</b>" in d.find_element(By.ID, "failed-table").text)
-    cell = browser.find_element(By.CSS_SELECTOR, "#failed-table td[data-dash-column='workflow']")
+    cell = browser.find_element(By.CSS_SELECTOR, "#failed-table .ag-cell[col-id='workflow']")
     cell.click()
     detail = wait_text(browser, "failed-detail", lambda text: "<script>" in text)
     assert "<img src=x onerror=alert(1)>" in detail
@@ -212,7 +225,7 @@ def test_the_overview_refreshes_itself_when_new_jobs_arrive(board: str, browser,
 def test_a_failed_job_shows_its_log_tail_folded_and_links_its_log_archive(board: str, browser) -> None:
     browser.get(board + "/failed?q=long-log-fwjr-1")
     WebDriverWait(browser, WAIT).until(lambda d: "long_log_workflow" in d.find_element(By.ID, "failed-table").text)
-    browser.find_element(By.CSS_SELECTOR, "#failed-table td[data-dash-column='workflow']").click()
+    browser.find_element(By.CSS_SELECTOR, "#failed-table .ag-cell[col-id='workflow']").click()
     wait_text(browser, "failed-detail", lambda text: "line 01" in text)
     shown, folded = browser.find_elements(By.CSS_SELECTOR, "#failed-detail .failed-error pre.log-tail")
     assert shown.text.splitlines() == LONG_LOG.splitlines()[:12], "the first 12 lines are on screen, newlines kept, escaped"
@@ -252,7 +265,7 @@ def test_the_error_view_switches_between_its_two_counts_and_lists_signatures(boa
     first = signatures[0].text
     assert f"{top[0]['count']:,} errors · signature {top[0]['signature']}" in first
     assert top[0]["example"].splitlines()[0] in first, "each signature shows one real message"
-    assert browser.find_element(By.ID, "errors-retries").text.splitlines()[0].startswith("exit code retry 0")
+    assert grid_headers(browser, "errors-retries")[:2] == ["exit code", "retry 0"]
 
     browser.find_element(By.XPATH, "//*[@id='errors-count']//label[contains(., 'failed jobs by their first error')]").click()
     assert wait_url(browser, lambda q: q.get("count") == ["jobs"])["count"] == ["jobs"]
@@ -277,7 +290,7 @@ def test_the_workflow_page_names_its_count_and_lists_signatures_per_exit_code(bo
     block = browser.find_element(By.CSS_SELECTOR, "#workflow-signatures-8021 .signature")
     assert block.get_attribute("data-signature") == signature(LONG_LOG)
     assert "line 01 of the job's log tail <tail>" in block.text
-    assert browser.find_element(By.ID, "workflow-retries").text.splitlines()[1].startswith("8021:")
+    assert grid_cells(browser, "workflow-retries", "exit_code")[0].startswith("8021:")
     browser.find_element(By.XPATH, "//*[@id='workflow-count']//label[contains(., 'failed jobs by their first error')]").click()
     wait_url(browser, lambda q: q.get("count") == ["jobs"])
     assert wait_text(browser, "workflow-count-text", lambda t: "failed jobs" in t).startswith("1 failed jobs (counting failed jobs by their first error)")

@@ -16,8 +16,8 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from fwjr import exit_codes, query
 from fwjr.model import ERROR_KEYS
 
-from dashboard import components, context, error_panels, figures, suggest, timeframe, units
-from dashboard.state import error_filters, params_of, search_with
+from dashboard import components, context, decisions, error_panels, figures, grids, suggest, timeframe, units
+from dashboard.state import error_filters, params_of, query_filters, search_with
 
 
 GRID_MAX = 12
@@ -33,6 +33,7 @@ def layout(**params: str) -> html.Div:
     return html.Div(
         [
             dcc.Location(id="errors-nav", refresh="callback-nav"),
+            dcc.Location(id="errors-goto", refresh="callback-nav"),
             dcc.Store(id="errors-view", data=search_with("", **view)),
             html.H2("Errors"),
             html.Div(
@@ -54,6 +55,7 @@ def layout(**params: str) -> html.Div:
             components.card("Inside the selected pie", html.Div(components.notice("Click a pie to list its errors.", "info"), id="errors-selection")),
             components.card("Top error signatures per exit code (all step errors)", components.loading(html.Div(id="errors-signatures-box"), "errors-signatures")),
             components.card("Step errors by retry count", components.loading(html.Div(id="errors-retries-box"), "errors-retries")),
+            html.Div(id="errors-sites-box"),
         ]
     )
 
@@ -165,6 +167,18 @@ def draw_details(search: str) -> tuple:
     )
 
 
+@callback(Output("errors-sites-box", "children"), Input("errors-view", "data"))
+def site_status(search: str) -> html.Div:
+    """The sites in trouble by their own jobs over the view's timeframe, with its site filter."""
+    view = _view(search)
+    try:
+        start, end = timeframe.preset_range(view["tf"], context.now())
+        filters = query_filters({"site": view["site"]}) if view.get("site") else None
+    except ValueError as error:
+        return components.card("Site status from the jobs", components.failure("The view", error), card_id="errors-sites")
+    return decisions.site_status_card(start, end, "errors-sites", filters)
+
+
 def _grid(figure: Any) -> dcc.Graph:
     return dcc.Graph(id="errors-grid", figure=figure, config={"displaylogo": False})
 
@@ -200,18 +214,31 @@ def select(click: dict | None, search: str) -> Any:
         cells, ms = components.timed(error_panels.matrix, count, context.store(), start, end, split, detail, None, filters, 500)
     except Exception as error:
         return components.failure("Listing the pie", error)
-    lines = [[_value_cell(split, c[split]), _value_cell(detail, c[detail]), units.number(c["count"])] for c in cells]
-    heading = html.P(f"{rows} = {data[0]}, {columns} = {data[1]} · query {ms:.0f} ms")
+    lines = [{split: _value_text(split, c[split]), detail: _value_text(detail, c[detail]), "count": c["count"]} for c in cells]
     noun = "failed jobs" if count == "jobs" else "errors"
-    return html.Div([heading, components.table([split, detail, noun], lines, "errors-selection-table", "No errors in this pie.")])
+    hint = " · click a workflow to open its page" if "workflow" in (split, detail) else ""
+    heading = html.P(f"{rows} = {data[0]}, {columns} = {data[1]} · query {ms:.0f} ms{hint}")
+    columns_shown = [(split, split), (detail, detail), grids.number_column("count", noun)]
+    return html.Div([heading, grids.grid("errors-selection-table", columns_shown, lines, paged=True, export="errors-selection.csv",
+                                         empty="No errors in this pie.")])
 
 
-def _value_cell(key: str, value: Any) -> Any:
+def _value_text(key: str, value: Any) -> Any:
     if key == "exit_code":
         return f"{value}: {exit_codes.describe(value, failed=True)}"
-    if key == "workflow":
-        return dcc.Link(value or "(none)", href="/workflow?" + urlencode({"name": value}))
     return value if value != "" else "(none)"
+
+
+@callback(
+    Output("errors-goto", "href"),
+    Input(grids.grid_id("errors-selection-table"), "cellClicked"),
+    prevent_initial_call=True,
+)
+def open_workflow(cell: dict | None) -> Any:
+    """A click on a workflow in the selection opens its workflow page."""
+    if not cell or cell.get("colId") != "workflow" or cell.get("value") in (None, "(none)"):
+        return no_update
+    return "/workflow?" + urlencode({"name": cell["value"]})
 
 
 suggest.register("errors-filter", FILTER_KEYS, "errors-view", lambda search: timeframe.preset_range(_view(search)["tf"], context.now()))

@@ -1,5 +1,5 @@
 """The most recent failed jobs: find one by any text or id, then see its errors, where its
-logs are, and what to do. Cells are DataTable text (escaped); the detail panel is plain components.
+logs are, and what to do. Cells are grid text (escaped, dashboard/grids.py); the detail panel is plain components.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from urllib.parse import quote
 
 import dash
 import orjson
-from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from flask_wtf.csrf import generate_csrf
 
 from fwjr import exit_codes, query
 
-from dashboard import components, context, suggest, timeframe, units
+from dashboard import components, context, grids, suggest, timeframe, units
 from dashboard.auth import identity
 from dashboard.figures import utc_text
 from dashboard.state import params_of, query_filters, search_with
@@ -53,15 +53,8 @@ def layout(q: str = "", tf: str = "24h", **params: str) -> html.Div:
             components.card(
                 html.Span("Newest failed jobs", id="failed-title"),
                 components.loading(
-                    dash_table.DataTable(
-                        id="failed-table",
-                        data=rows,
-                        columns=[{"name": title, "id": key} for key, title in COLUMNS],
-                        page_size=25,
-                        sort_action="native",
-                        style_cell={"textAlign": "left", "whiteSpace": "normal", "height": "auto", "fontSize": 12, "maxWidth": 360},
-                        style_table={"overflowX": "auto"},
-                    ),
+                    grids.grid("failed-table", _columns(), rows, row_id="identity", paged=True, export="failed-jobs.csv",
+                               empty="No failed jobs match this search in this timeframe."),
                     "failed-table",
                 ),
                 html.Span(coverage, id="failed-coverage"),
@@ -99,8 +92,14 @@ def navigate(*values: Any) -> str:
     return search_with(values[-1], **{field: (changed[field] or "").strip()})
 
 
+def _columns() -> list[grids.Column]:
+    """The list's columns; the message column is wider, and a long value shows whole on hover."""
+    wide = {"workflow": 220, "task": 200, "message": 320}
+    return [{"field": key, "headerName": title, "tooltipField": key, **({"minWidth": wide[key]} if key in wide else {})} for key, title in COLUMNS]
+
+
 @callback(
-    Output("failed-table", "data"),
+    Output(grids.grid_id("failed-table"), "rowData"),
     Output("failed-rows", "data"),
     Output("failed-coverage", "children"),
     Output("failed-status", "children"),
@@ -157,17 +156,15 @@ def _detail_data(job: dict) -> dict[str, Any]:
 
 @callback(
     Output("failed-detail", "children"),
-    Input("failed-table", "active_cell"),
-    State("failed-table", "derived_viewport_data"),
+    Input(grids.grid_id("failed-table"), "cellClicked"),
     State("failed-rows", "data"),
     prevent_initial_call=True,
 )
-def detail(cell: dict | None, viewport: list[dict] | None, jobs: list[dict] | None) -> Any:
+def detail(cell: dict | None, jobs: list[dict] | None) -> Any:
     """One job: its ids, every step's error in full, the log archive, the procedure."""
-    if not cell or not viewport or not jobs:
+    if not cell or not jobs:
         return no_update
-    shown = viewport[cell["row"]] if cell["row"] < len(viewport) else None
-    job = next((j for j in jobs if shown and j["identity"] == shown.get("identity")), None)
+    job = next((j for j in jobs if j["identity"] == cell.get("rowId")), None)
     if job is None:
         return components.notice("That row is no longer in the list; search again.", "error")
     procedure = exit_codes.procedure(job["exit_code"])

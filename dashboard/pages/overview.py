@@ -14,7 +14,7 @@ from dash import Input, Output, callback, dcc, html
 
 from fwjr import exit_codes, query
 
-from dashboard import components, context, timeframe, units
+from dashboard import components, context, decisions, timeframe, units
 from dashboard.figures import empty_figure, utc_text
 from dashboard.outage_bands import add_outage_bands
 
@@ -78,6 +78,7 @@ def layout(**_: str) -> html.Div:
                 ],
                 className="grid-3",
             ),
+            html.Div(id="overview-sites-box"),
             dcc.Interval(id="overview-tick", interval=REFRESH_MS),
         ]
     )
@@ -91,6 +92,13 @@ dash.register_page(
     title="FWJR Monitor · overview",
     order=0,
 )
+
+
+@callback(Output("overview-sites-box", "children"), Input("overview-window", "value"))
+def site_status(window: str) -> html.Div:
+    """The sites in trouble by their own jobs, on each change of window (not every tick: a
+    site's status over an hour does not change in five seconds)."""
+    return decisions.site_status_card(*timeframe.preset_range(window, context.now()), "overview-sites")
 
 
 @callback(

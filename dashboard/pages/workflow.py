@@ -1,7 +1,10 @@
-"""One workflow's errors: per step, the exit code x site table (every step error, or failed jobs by
-their first error, switched by `count`); failures by retry count; and per exit code what operators
-do about it (the procedures table, fwjr/data/procedures.json), its top error signatures with a
-real message each, and the messages of failed jobs.
+"""One workflow, the place to decide about it: on top the triage decision with its evidence (and
+the action learnt from past ones, when there is one), its tasks with their wall times and a
+reprocessing estimate, the similar workflows, and the form that stores the operator's action
+(dashboard/workflow_decision.py). Then its errors: per step, the exit code x site table (every
+step error, or failed jobs by their first error, switched by `count`); failures by retry count;
+and per exit code what operators do about it (the procedures table, fwjr/data/procedures.json),
+its top error signatures with a real message each, and the messages of failed jobs.
 """
 
 from __future__ import annotations
@@ -10,22 +13,28 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
+from dataclasses import asdict
+
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html, no_update
 
 from fwjr import exit_codes, query
+from fwjr.triage.tasks import TaskStats, task_stats
 
-from dashboard import components, context, error_panels, timeframe, units
+from dashboard import components, context, decisions, error_panels, grids, timeframe, units, workflow_decision
 from dashboard.state import params_of, search_with
 
 
 SITES_SHOWN = 10
-WINDOWS = {k: v[0] for k, v in timeframe.WINDOWS.items()}
+WINDOWS = {**{k: v[0] for k, v in timeframe.WINDOWS.items()}, "custom": "Custom (from, to in the URL)"}
 
 
-def layout(name: str = "", tf: str = "24h", count: str = "", **_: str) -> html.Div:
-    """The page with its body already drawn (four queries): on screen with the page, no second round trip."""
-    search = search_with("", name=name, tf=tf, count=count)
+def layout(name: str = "", tf: str = "24h", count: str = "", **params: str) -> html.Div:
+    """The page with its body already drawn (its queries run here): on screen with the page, no second round trip."""
+    window = {k: params.get(k, "") for k in ("from", "to")} if tf == "custom" or (params.get("from") and params.get("to")) else {}
+    if window:
+        tf = "custom"
+    search = search_with("", name=name, tf=tf, count=count, **window)
     return html.Div(
         [
             dcc.Location(id="workflow-nav", refresh="callback-nav"),
@@ -36,7 +45,8 @@ def layout(name: str = "", tf: str = "24h", count: str = "", **_: str) -> html.D
                     html.Div([html.Label("workflow"), dcc.Input(id="workflow-input", value=name, debounce=True, placeholder="workflow name", className="wide-input")], className="control"),
                     html.Div([html.Label("timeframe"), dcc.Dropdown(id="workflow-tf", options=[{"label": v, "value": k} for k, v in WINDOWS.items()], value=tf if tf in WINDOWS else "24h", clearable=False)], className="control"),
                     error_panels.count_switch("workflow-count", count),
-                    dcc.Link("failed jobs of this workflow", href="/failed?" + urlencode({"workflow": name, "tf": tf}), id="workflow-failed-link"),
+                    dcc.Link("failed jobs of this workflow", href="/failed?" + urlencode({"workflow": name, "tf": tf if tf in timeframe.WINDOWS else "24h"}),
+                             id="workflow-failed-link"),
                 ],
                 className="controls",
             ),
@@ -60,10 +70,45 @@ dash.register_page(
     Input("workflow-input", "value"),
     Input("workflow-tf", "value"),
     Input("workflow-count", "value"),
+    State("workflow-view", "data"),
     prevent_initial_call=True,
 )
-def navigate(name: str | None, tf: str, count: str) -> str:
-    return search_with("", name=(name or "").strip(), tf=tf, count="" if count == error_panels.DEFAULT_COUNT else count)
+def navigate(name: str | None, tf: str, count: str, search: str) -> str:
+    """Controls -> URL; a custom window keeps its from and to, a rolling one drops them."""
+    window = {k: params_of(search).get(k, "") for k in ("from", "to")} if tf == "custom" else {}
+    return search_with("", name=(name or "").strip(), tf=tf, count="" if count == error_panels.DEFAULT_COUNT else count, **window)
+
+
+@callback(
+    Output(grids.grid_id(workflow_decision.TASK_GRID), "rowData"),
+    Output("workflow-estimate-status", "children"),
+    Input("workflow-reprocess-jobs", "value"),
+    Input("workflow-reprocess-slots", "value"),
+    State("workflow-task-stats", "data"),
+    prevent_initial_call=True,
+)
+def reestimate(jobs: Any, slots: Any, stored: list[dict] | None) -> tuple:
+    """The tasks' reprocessing estimate for the N and S typed in."""
+    if not stored:
+        return no_update, no_update
+    try:
+        wanted, on = _whole(jobs, "N jobs"), _whole(slots, "S slots")
+        rows = workflow_decision.task_rows([TaskStats(**s) for s in stored], wanted, on)
+    except ValueError as error:
+        return no_update, components.failure("The estimate", error)
+    return rows, None
+
+
+def _whole(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ValueError(f"{name}={value!r}: expected a whole number, at least 1")
+    return int(value)
+
+
+@callback(Output("decide-also", "value"), Input("decide-similar", "value"), prevent_initial_call=True)
+def include(similar: list[str] | None) -> str:
+    """The ticked similar workflows, as the form posts them."""
+    return ",".join(similar or [])
 
 
 @callback(Output("workflow-body", "children"), Input("workflow-view", "data"), prevent_initial_call=True)
@@ -80,21 +125,33 @@ def _body(search: str) -> Any:
         return components.notice("Choose a workflow: type its name above, or follow a link from the overview or the error view.", "info")
     try:
         count = error_panels.count_of(view)
-        start, end = timeframe.preset_range(view.get("tf", "24h"), context.now())
+        start, end = timeframe.resolve(view.get("tf", "24h"), view.get("from"), view.get("to"), context.now(), "24h")
         store = context.store()
         wanted = {"workflow": name}
         cells, ms_cells = components.timed(error_panels.matrix, count, store, start, end, "exit_code", "site", "step", wanted)
         snippets, ms_snippets = components.timed(query.error_snippets, store, start, end, wanted)
         top, ms_top = components.timed(query.top_signatures, store, start, end, wanted)
         retries, ms_retries = components.timed(query.error_matrix, store, start, end, "exit_code", "retry_count", None, wanted)
+        found, ms_decision = components.timed(decisions.decisions, start, end)
+        tasks, ms_tasks = components.timed(task_stats, store, start, end, name)
+        evidence = decisions.pattern_of(cells) if count == "errors" else decisions.pattern(store, start, end, name)
     except Exception as error:
         return components.failure("Loading the workflow", error)
+    decision = next((d for d in found if d.workflow == name), None)
+    deciding = [
+        dcc.Store(id="workflow-task-stats", data=[asdict(s) for s in tasks]),
+        workflow_decision.decision_card(decision, evidence),
+        workflow_decision.tasks_card(tasks),
+        workflow_decision.similar_card(decision, view),
+        workflow_decision.decide_card(decision, evidence, "/workflow" + search_with("", **view)),
+    ]
     if not cells:
-        return components.notice(f"No errors recorded for this workflow in the {WINDOWS.get(view.get('tf', '24h'), 'timeframe').lower()}.")
+        return html.Div([*deciding, components.notice(f"No errors recorded for this workflow in the {WINDOWS.get(view.get('tf', '24h'), 'timeframe').lower()}.")])
     noun = "failed jobs" if count == "jobs" else "step errors"
-    ms = ms_cells + ms_snippets + ms_top + ms_retries
+    ms = ms_cells + ms_snippets + ms_top + ms_retries + ms_decision + ms_tasks
     return html.Div(
         [
+            *deciding,
             html.P(f"{units.number(sum(c['count'] for c in cells))} {noun} (counting {error_panels.COUNTS[count]}) · queries {ms:.0f} ms", className="card-footer", id="workflow-count-text"),
             *[components.card(f"Step {step or '(unnamed)'}: exit code × site, {noun}", _step_table(step, parts)) for step, parts in _by_step(cells).items()],
             components.card("Step errors by retry count", error_panels.retry_table(retries, "workflow-retries")),
@@ -122,14 +179,18 @@ def _step_table(step: str, cells: list[dict]) -> Any:
     shown, rest = sites[:SITES_SHOWN], sites[SITES_SHOWN:]
     rows = []
     for code in sorted(code_totals, key=lambda c: (-code_totals[c], c)):
-        line: list[Any] = [f"{code}: {exit_codes.describe(code, failed=True)}"]
-        line += [units.number(counts[(code, s)]) if (code, s) in counts else "" for s in shown]
+        row: dict[str, Any] = {"exit_code": f"{code}: {exit_codes.describe(code, failed=True)}", "total": code_totals[code]}
+        row.update({f"s{i}": counts[(code, s)] for i, s in enumerate(shown) if (code, s) in counts})
         if rest:
-            line.append(units.number(sum(counts.get((code, s), 0) for s in rest)))
-        line.append(units.number(code_totals[code]))
-        rows.append(line)
-    headers = ["exit code"] + [s or "(no site)" for s in shown] + (["other sites"] if rest else []) + ["total"]
-    return components.table(headers, rows, f"workflow-step-{re.sub(r'[^A-Za-z0-9_-]', '_', step)}")
+            row["rest"] = sum(counts.get((code, s), 0) for s in rest)
+        rows.append(row)
+    # Sites are columns by position (s0, s1, ...): a grid field is a path, and a name may hold a dot.
+    columns: list[grids.Column] = [{"field": "exit_code", "headerName": "exit code", "minWidth": 240}]
+    columns += [grids.number_column(f"s{i}", s or "(no site)") for i, s in enumerate(shown)]
+    columns += [grids.number_column("rest", "other sites")] if rest else []
+    columns.append(grids.number_column("total", "total"))
+    name = f"workflow-step-{re.sub(r'[^A-Za-z0-9_-]', '_', step)}"
+    return grids.grid(name, columns, rows, export=f"{name}.csv")
 
 
 def _procedures(cells: list[dict], snippets: list[dict], top: list[dict]) -> Any:

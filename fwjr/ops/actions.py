@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from fwjr.ops.models import Account, Action, Reason, epoch_seconds, utcnow
@@ -176,6 +176,12 @@ def describe(action: Action, user: str) -> dict[str, Any]:
         "submitted": int(action.submitted.timestamp()), "state": action.state,
         "acted": int(action.acted.timestamp()) if action.acted else None, "evidence": action.evidence,
     }
+
+
+def short_reasons(session: Session, limit: int = 100) -> list[str]:
+    """The short reasons given before, most used first: the form offers them again."""
+    used = func.count(Reason.id)
+    return list(session.scalars(select(Reason.short).group_by(Reason.short).order_by(used.desc(), Reason.short).limit(limit)))
 
 
 STATES = {0: (PENDING,), 1: (ACTED,), -1: (PENDING, ACTED, SUPERSEDED)}

@@ -1,0 +1,96 @@
+"""Triage decisions as the board shows them: read for a window, summed up for a table row, and
+the site status card that the overview, the errors page and the queue share.
+
+The queue and the workflow page read the same `decisions` so that a workflow reads the same on
+both; the similar workflows need every workflow's error pattern, so the workflow page too reads
+the whole window and picks its workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dash import html
+
+from fwjr import query
+from fwjr.store import Store
+from fwjr.triage.decide import Decision
+from fwjr.triage.report import triage
+from fwjr.triage.sites import BAN, DEGRADED, SiteStatus, site_statuses
+
+from dashboard import components, context, units
+
+# Site status names as the board words them, and the statuses a card lists.
+FLAGGED = (BAN, DEGRADED)
+SITES_SHOWN = 12
+
+
+def decisions(start: int, end: int, filters: Mapping[str, Any] | None = None) -> list[Decision]:
+    """The triage of [start, end) over the bound store, most wasted core-hours first."""
+    return triage(context.store(), start, end, filters, settings=context.settings(), now=context.now())
+
+
+def pattern(store: Store, start: int, end: int, workflow: str) -> list[dict[str, Any]]:
+    """The workflow's step errors per exit code x site x step: the `pattern` an action's evidence
+    keeps (the contract of fwjr.ops.suggestions)."""
+    return pattern_of(query.error_matrix(store, start, end, "exit_code", "site", "step", {"workflow": workflow}))
+
+
+def pattern_of(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pattern from step-error cells by exit code, site and step (query.error_matrix)."""
+    return [{"exit_code": int(c["exit_code"]), "site": c["site"], "step": c["step"], "count": int(c["count"])} for c in cells]
+
+
+def outage_share(decision: Decision) -> float | None:
+    """The share of the workflow's failures that fell inside outage windows (None without failures)."""
+    outage = decision.evidence.get("outage") or {}
+    return outage.get("failed_in", 0) / decision.failed if decision.failed else None
+
+
+def codes_text(decision: Decision) -> str:
+    """"8028 ×120, 50660 ×3": the top exit codes at a glance."""
+    return ", ".join(f"{c['exit_code']} ×{units.number(c['count'])}" for c in decision.top_exit_codes)
+
+
+def sites_text(decision: Decision) -> str:
+    """The failing sites with their status, flagged ones first: "T2_CH_CERN (ban-suggested), T1_US_FNAL_Disk (ok)"."""
+    statuses: dict[str, str] = decision.evidence.get("site_status") or {}
+    ordered = sorted(statuses.items(), key=lambda item: (item[1] not in FLAGGED, item[1] != BAN, item[0]))
+    return ", ".join(f"{site} ({status})" for site, status in ordered)
+
+
+def shown_evidence(decision: Decision, found: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an operator saw when deciding, as an action stores it: the decision and the pattern."""
+    return {
+        "pattern": found, "verdict": decision.verdict, "remedy": decision.remedy, "rule": decision.rule or "",
+        "error_class": decision.error_class, "reason": decision.reason, "failed": decision.failed, "jobs": decision.jobs,
+        "wasted_core_hours": round(decision.wasted_core_hours, 3), "top_exit_codes": decision.top_exit_codes,
+        "evidence": decision.evidence,
+    }
+
+
+def site_status_card(start: int, end: int, element_id: str, filters: Mapping[str, Any] | None = None) -> html.Div:
+    """The sites whose own jobs say they are in trouble (degraded, ban suggested) in the window."""
+    limits = context.settings().triage_thresholds().site
+    try:
+        found, ms = components.timed(site_statuses, context.store(), start, end, limits, filters)
+    except Exception as error:
+        return components.card("Site status", components.failure("The site status", error), card_id=element_id)
+    flagged = [s for s in found if s.status in FLAGGED]
+    body: Any
+    if flagged:
+        body = html.Ul([_site_line(s) for s in flagged[:SITES_SHOWN]], className="site-status-list")
+    else:
+        body = components.notice(f"No site below {limits.degraded_below:.0%} job success (with at least {limits.min_jobs} jobs).", "info")
+    footer = (f"{len(flagged)} of {len(found)} sites flagged: degraded below {limits.degraded_below:.0%} success, "
+              f"ban suggested below {limits.ban_below:.0%} · query {ms:.0f} ms")
+    return components.card("Site status from the jobs", body, footer, card_id=element_id)
+
+
+def _site_line(status: SiteStatus) -> html.Li:
+    rate = f"{status.success_rate:.0%}" if status.success_rate is not None else "?"
+    text = f"{status.site}: {status.status}, {rate} of {units.number(status.jobs)} jobs succeeded"
+    if status.low_cpu_efficiency and status.cpu_efficiency is not None:
+        text += f", CPU efficiency {status.cpu_efficiency:.0%}"
+    return html.Li(text, className=f"site-status site-{status.status}", **{"data-site": status.site})
