@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ from fwjr.synth.feed import generate_documents
 from streams.checkpoint import CommitProtocol, Recovery
 from streams.helper import BatchPreparer, PreparedBatch
 from streams.pipeline import Message
+from streams import topics
 from tests.store_fixtures import empty, store  # noqa: F401
+from tests.topic_reading import records_since, topic_end
 
 pytestmark = pytest.mark.kafka
 
@@ -133,12 +136,12 @@ def scenario(kafka_broker: KafkaBroker, kafka_topic: Callable[..., str], empty: 
     topic = kafka_topic(partitions=1, prefix="crash")
     values = _documents(seed=int(uuid.uuid4().int % 1000))
     _produce(kafka_broker.bootstrap, topic, values)
-    return kafka_broker.bootstrap, topic, f"crash-{uuid.uuid4().hex[:8]}", values, empty
+    return kafka_broker.bootstrap, topic, f"crash-{uuid.uuid4().hex[:8]}", values, empty, topic_end(kafka_broker.bootstrap, topics.JOBS)
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_a_crash_after_each_step_neither_loses_nor_doubles(point: str, scenario) -> None:
-    bootstrap, topic, group, values, db = scenario
+    bootstrap, topic, group, values, db, jobs_from = scenario
     first = _start(bootstrap, topic, group, db)
     first.run(first.take(A))
     counted_in_a = set(first.preparer.pipeline.seen)
@@ -175,6 +178,12 @@ def test_a_crash_after_each_step_neither_loses_nor_doubles(point: str, scenario)
     assert query.stored_rows(db, "errors", 0, NOW + 86400) == sorted(key + (n,) for key, n in offline.errors.items())
     assert sum(row["count"] for row in query.dlq_counts(db, 0, NOW + 86400)) == rejected > 0
     assert query.row_count(db, "jobs") == len(offline.seen)
+
+    # fwjr.jobs is at-least-once: every stored job has its record, and a batch prepared again
+    # after a crash before its ledger mark publishes its new jobs a second time.
+    published = Counter(record.key().decode() for record in records_since(bootstrap, topics.JOBS, jobs_from))
+    again = _offline(values[100:200])[0].seen if point == "prepared" or point.startswith("inserted:") else set()
+    assert published == Counter(offline.seen) + Counter(again)
 
 
 def _rejected(values: list[bytes]) -> int:

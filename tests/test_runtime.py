@@ -7,11 +7,17 @@ for the ack that lets Faust commit the offsets.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
+import re
 import signal
+import subprocess
+import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -21,15 +27,17 @@ from fwjr.aggregate import Aggregator
 from fwjr.broker import KafkaBroker
 from fwjr.config import Settings
 from fwjr.model import Rejection
+from fwjr.produce import message_key
 from fwjr.reader import decode_message, to_job
 from fwjr.store import Store
 from fwjr.synth.feed import generate_documents
 from streams import topics
 from streams.helper import helper_pids
-from streams.pipeline import Message
+from streams.pipeline import Message, reason_label
 from streams.runtime import Runtime
 from streams.telemetry import TELEMETRY
 from tests.store_fixtures import empty, store  # noqa: F401
+from tests.topic_reading import records_since, topic_end
 
 pytestmark = pytest.mark.kafka
 
@@ -136,3 +144,61 @@ def _zombie(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+_REJECTED_LINE = re.compile(r"^rejected: (?P<source>[^ ]+:\d+): (?P<reason>.*) \(field (?P<field>'[^']*'|\"[^\"]*\"), value .*\)$")
+
+
+def test_dead_letters_counters_and_job_records_equal_what_fwjr_jobs_says(
+    runtime: Runtime, empty: Store, kafka_broker: KafkaBroker, tmp_path: Path  # noqa: F811
+) -> None:
+    """The DLQ's reasons and headers, the reject counters, dlq_counts and fwjr.jobs, each against
+    `fwjr jobs` run on the same file (what `fwjr produce` would send, one message per line)."""
+    docs = list(generate_documents(800, 34, start_ts=NOW - 7200, minutes=60, malformed_share=0.12, duplicate_share=0.05))
+    lines = [doc if isinstance(doc, bytes) else orjson.dumps(doc) for doc in docs]
+    archive = tmp_path / "set.jsonl"
+    archive.write_bytes(b"".join(line + b"\n" for line in lines))
+    lines = [line.strip() for line in lines]  # what `fwjr produce` sends of each line
+    bootstrap = kafka_broker.bootstrap
+    dlq_from, jobs_from = topic_end(bootstrap, topics.DLQ), topic_end(bootstrap, topics.JOBS)
+    rejected_before = {m.labels["reason"]: m.value for m in TELEMETRY.rejected.collect()[0].samples if m.name.endswith("_total")}
+
+    async def scenario() -> None:
+        await runtime.recover([0])
+        writer = asyncio.create_task(runtime.write_batches())
+        for first in range(0, len(lines), 200):
+            batch = [Message(topics.RAW, 0, first + n, value, None, message_key(doc))
+                     for n, (value, doc) in enumerate(zip(lines[first : first + 200], docs[first : first + 200]))]
+            await _durable(runtime, batch)
+        writer.cancel()
+
+    asyncio.run(scenario())
+    offline = subprocess.run([sys.executable, "-m", "fwjr", "jobs", str(archive)], capture_output=True, check=True)
+    said = [_REJECTED_LINE.match(line) for line in offline.stderr.decode().splitlines() if line.startswith("rejected: ")]
+    assert said and all(said), offline.stderr.decode()[-2000:]
+    offline_rejects = Counter((m["reason"], ast.literal_eval(m["field"])) for m in said)
+    offline_jobs = [orjson.loads(line) for line in offline.stdout.splitlines()]
+    labels = Counter(reason_label(Rejection(reason=m["reason"], field="", value="", source="")) for m in said)
+    assert len(labels) >= 5, f"every kind of malformed document should be in the set: {labels}"
+
+    letters = records_since(bootstrap, topics.DLQ, dlq_from)
+    assert Counter((dict(l.headers())["reason"].decode(), dict(l.headers())["field"].decode()) for l in letters) == offline_rejects
+    said_by_line = {int(m["source"].rsplit(":", 1)[1]): (m["reason"], ast.literal_eval(m["field"])) for m in said}
+    for letter in letters:  # each letter is its line: same verdict, same bytes and key, its offset named
+        headers = {name: value.decode() for name, value in letter.headers()}
+        offset = int(headers["source"].removeprefix(f"{topics.RAW}/0@"))
+        assert said_by_line[offset + 1] == (headers["reason"], headers["field"])
+        assert (letter.value(), letter.key()) == (lines[offset], message_key(docs[offset]))
+
+    rejected_after = {m.labels["reason"]: m.value for m in TELEMETRY.rejected.collect()[0].samples if m.name.endswith("_total")}
+    assert {r: rejected_after[r] - rejected_before.get(r, 0) for r in rejected_after if rejected_after[r] > rejected_before.get(r, 0)} == labels
+    assert {row["reason"]: row["count"] for row in query.dlq_counts(empty, 0, NOW + 86400)} == labels
+
+    records = records_since(bootstrap, topics.JOBS, jobs_from)
+    by_identity = Counter(record.key().decode() for record in records)
+    first_said = {job["identity"]: job for job in reversed(offline_jobs)}
+    assert set(by_identity) == set(first_said) and max(by_identity.values()) == 1  # no crash: once each
+    assert query.row_count(empty, "jobs") == len(first_said)
+    for record in records:
+        assert orjson.loads(record.value()) == first_said[record.key().decode()]
+        assert dict(record.headers())[topics.JOB_SOURCE_HEADER] == b"0"
