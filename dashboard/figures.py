@@ -25,10 +25,21 @@ LABEL_CHARS = 42
 _MARGIN = dict(l=60, r=20, t=30, b=60)
 
 
+# plotly.js reads trace, axis and annotation text as its own markup (<b>, <br>, <a href>) and a
+# hover template's %{...} as a variable. Text from FWJRs must read as given, so the characters
+# that start either are written as HTML entities, which plotly shows as those characters.
+_PLOTLY_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "%": "&#37;"})
+
+
+def plot_text(value: Any) -> str:
+    """Any text for a figure (names, labels, hover text, annotations), shown by plotly as given."""
+    return str(value).translate(_PLOTLY_ENTITIES)
+
+
 def label(value: Any) -> str:
-    """A category label that fits on an axis; the full value stays in customdata and hover."""
+    """A category label that fits on an axis, as plotly text; the full value stays in customdata."""
     text = "(none)" if value in ("", None) else str(value)
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+    return plot_text(text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…")
 
 
 def empty_figure(message: str) -> go.Figure:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashboard.figures import utc_text
+from dashboard.figures import plot_text, utc_text
 
 STATE_COLOURS: dict[str, str] = {"down": "rgba(214, 40, 40, 0.16)", "degraded": "rgba(247, 127, 0, 0.14)"}
 STATE_LINES: dict[str, str] = {"down": "#d62828", "degraded": "#f77f00", "up": "#2a9d8f"}
@@ -25,7 +25,7 @@ def add_outage_bands(figure: go.Figure, outages: list[dict], end: int, row: int 
             fillcolor=STATE_COLOURS.get(outage["state"], STATE_COLOURS["degraded"]),
             line_width=0,
             layer="below",
-            annotation_text=f"{outage['service']} {outage['state']}",
+            annotation_text=plot_text(f"{outage['service']} {outage['state']}"),
             annotation_position="top left",
             annotation_font_size=10,
             **options,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from fwjr import query
@@ -65,6 +66,18 @@ def hostile_job(ts: int) -> Job:
     )
 
 
+# Names that plotly would read as markup or as a hover template variable, and an outage whose
+# service and message are HTML: every chart must show them as given.
+TEMPLATE_WORKFLOW = "%{x}<img src=x onerror=window.__pwned=1>"
+HOSTILE_SERVICE = "<b>EOS</b>%{y}"
+HOSTILE_MESSAGE = "<img src=x onerror=window.__pwned=1>"
+
+
+def template_job(ts: int) -> Job:
+    """A failed job whose workflow is a plotly template with an image tag."""
+    return msgspec.structs.replace(hostile_job(ts), identity="hostile-job-2", fwjr_id="hostile-fwjr-2", workflow=TEMPLATE_WORKFLOW)
+
+
 def long_log_job(ts: int) -> Job:
     """A failed job whose error text is a 40-line log tail, with a log archive to link."""
     return Job(
@@ -96,8 +109,9 @@ def open_seeded_store(home: Path, now: int) -> tuple[Settings, Store, Aggregator
     store = connect(settings)
     migrate(store)
     jobs = generated_jobs(SEED_COUNT, seed=20261123, start_ts=now - SEED_MINUTES * 60, minutes=SEED_MINUTES - 1)
-    jobs += [hostile_job(now - 120), long_log_job(now - 180)]
+    jobs += [hostile_job(now - 120), template_job(now - 150), long_log_job(now - 180)]
     aggregator = seed(store, jobs)
+    query.insert_outages(store, [(HOSTILE_SERVICE, now - 3600, now - 1800, "down", HOSTILE_MESSAGE, "test", 1)])
     return settings, store, aggregator
 
 

@@ -10,6 +10,7 @@ import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -20,7 +21,11 @@ from dashboard import plotly_bundle
 from fwjr.bucket import iso
 from fwjr import query
 from fwjr.signature import signature
-from tests.browser_fixtures import LONG_LOG, LOG_URL_TEMPLATE, SCREENSHOTS, board, browser, generated_jobs, seed, seeded  # noqa: F401
+from tests.browser_fixtures import (  # noqa: F401  (fixtures)
+    HOSTILE_SERVICE, LONG_LOG, LOG_URL_TEMPLATE, SCREENSHOTS, TEMPLATE_WORKFLOW, board, browser, generated_jobs, seed, seeded,
+)
+
+HOSTILE_WORKFLOW, HOSTILE_SITE = "<b>evil_workflow</b>", "T2_XX_<Hostile>"
 
 pytestmark = pytest.mark.browser
 WAIT = 20
@@ -70,9 +75,13 @@ new PerformanceObserver(list => {
 
 
 def wait_text(driver, element_id: str, predicate=lambda text: bool(text.strip()) and text.strip() != "…") -> str:
-    """The element's text once it satisfies `predicate` (callbacks have filled it)."""
-    WebDriverWait(driver, WAIT, poll_frequency=0.05).until(lambda d: predicate(d.find_element(By.ID, element_id).text))
-    return driver.find_element(By.ID, element_id).text
+    """The element's text once it satisfies `predicate` (callbacks have filled it); the text read
+    is the one that satisfied it, as a callback may replace the element right after."""
+    def satisfied(d) -> str | None:
+        text = d.find_element(By.ID, element_id).text
+        return text if predicate(text) else None
+
+    return WebDriverWait(driver, WAIT, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,)).until(satisfied)
 
 
 def grid_headers(driver, table: str) -> list[str]:
@@ -294,3 +303,61 @@ def test_the_workflow_page_names_its_count_and_lists_signatures_per_exit_code(bo
     browser.find_element(By.XPATH, "//*[@id='workflow-count']//label[contains(., 'failed jobs by their first error')]").click()
     wait_url(browser, lambda q: q.get("count") == ["jobs"])
     assert wait_text(browser, "workflow-count-text", lambda t: "failed jobs" in t).startswith("1 failed jobs (counting failed jobs by their first error)")
+
+
+# What plotly would turn into elements if it read FWJR text as its markup.
+_MARKUP = "svg b, svg img, svg a, svg [onerror], .hoverlayer b, .hoverlayer img"
+
+
+def _svg_text(driver, css: str) -> list[str]:
+    return driver.execute_script("return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)", css)
+
+
+def _hover(driver, graph_id: str, css: str) -> str:
+    """The hover label plotly draws with the pointer over the first element matching `css`."""
+    element = driver.find_element(By.CSS_SELECTOR, f"#{graph_id} {css}")
+    ActionChains(driver).move_to_element(element).perform()
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#{graph_id} .hoverlayer .hovertext"))
+    return " ".join(_svg_text(driver, f"#{graph_id} .hoverlayer .hovertext"))
+
+
+def _no_markup(driver) -> None:
+    assert driver.find_elements(By.CSS_SELECTOR, _MARKUP) == []
+    assert driver.execute_script("return window.__pwned === undefined")
+
+
+def test_every_figure_kind_shows_fwjr_text_as_given(board: str, browser, seeded: tuple) -> None:
+    """Axis labels, legend entries, pie labels, hover text and annotations, with names that are
+    HTML and plotly templates (tests/browser_fixtures.py): read back as given, no element made."""
+    hostile = [HOSTILE_WORKFLOW, TEMPLATE_WORKFLOW]
+    chosen = urlencode({"workflow": "~(evil_workflow|onerror)"})
+
+    browser.get(board + f"/explorer?x=workflow&by=&metric=jobs&{chosen}&{seeded_range(seeded)}")
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#explorer-graph .legendtext"))
+    assert sorted(_svg_text(browser, "#explorer-graph .legendtext")) == sorted(hostile), "pie legend"
+    assert any(_hover(browser, "explorer-graph", ".slice path").startswith(name + ":") for name in hostile), "pie hover"
+    _no_markup(browser)
+
+    browser.get(board + f"/explorer?x=workflow&by=site&metric=failure_rate&{chosen}&{seeded_range(seeded)}")
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#explorer-graph .xtick text"))
+    assert sorted(_svg_text(browser, "#explorer-graph .xtick text")) == sorted(hostile), "bar axis labels"
+    assert _svg_text(browser, "#explorer-graph .legendtext") == [HOSTILE_SITE], "bar legend"
+    hover = _hover(browser, "explorer-graph", ".bars .point path")
+    assert HOSTILE_SITE in hover and any(name in hover for name in hostile), "bar hover"
+    _no_markup(browser)
+
+    browser.get(board + f"/explorer?x=time&by=workflow&metric=jobs&{chosen}&{seeded_range(seeded)}")
+    WebDriverWait(browser, WAIT).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#explorer-graph .legendtext")) == 2)
+    assert sorted(_svg_text(browser, "#explorer-graph .legendtext")) == sorted(hostile), "time series legend"
+    _no_markup(browser)
+
+    browser.get(board + f"/errors?rows=workflow&columns=site&split=exit_code&tf=24h&{chosen}")
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#errors-grid .annotation-text"))
+    assert set(_svg_text(browser, "#errors-grid .annotation-text")) == {*hostile, HOSTILE_SITE}, "pie grid annotations"
+    _no_markup(browser)
+
+    browser.get(board + "/outages?window=24h")
+    WebDriverWait(browser, WAIT).until(lambda d: HOSTILE_SERVICE in _svg_text(d, "#outages-timeline .y2tick text"))
+    assert f"{HOSTILE_SERVICE} down" in _svg_text(browser, "#outages-timeline .annotation-text"), "outage band annotation"
+    _no_markup(browser)
+    browser.save_screenshot(str(SCREENSHOTS / "hostile-figures.png"))

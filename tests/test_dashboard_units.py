@@ -148,3 +148,44 @@ def test_the_error_views_pie_grid_is_the_figure_plotly_would_build() -> None:
     assert go.Figure(fast).to_plotly_json() == fast
     empty = pie_grid([], "workflow", "site", "exit_code", [], [])
     assert empty == _pie_grid_as_go_figure([], "workflow", "site", "exit_code", [], []).to_plotly_json()
+
+
+HOSTILE_NAMES = ('<b>bold</b>', '%{x}<img src=x onerror=alert(1)>', '<a href="javascript:alert(1)">x</a> & more')
+
+
+def _texts(value: object) -> list[str]:
+    """Every string in a figure's JSON."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def test_fwjr_names_reach_every_figure_kind_as_plotly_text_not_markup() -> None:
+    """Names from FWJRs in labels, legends, hover templates and annotations are entity-escaped
+    (plotly shows &lt; as <), so none of them opens a tag or a %{...} template; the raw names
+    stay in customdata, where a click reads them."""
+    from dashboard import figures
+
+    rows = [{"bucket": 60 * i, "value": 1.0 + i, "count": 1 + i, "workflow": name, "site": name, "exit_code": name}
+            for i, name in enumerate(HOSTILE_NAMES)]
+    names = list(HOSTILE_NAMES)
+    drawn = [
+        figures.time_series(rows, "jobs", "sum", split="workflow").to_plotly_json(),
+        figures.pie(rows, "workflow", "jobs", "sum").to_plotly_json(),
+        figures.bars(rows, "workflow", "site", "jobs", "sum", names).to_plotly_json(),
+        figures.heatmap(rows, "workflow", "site", "jobs", "sum", names, names).to_plotly_json(),
+        figures.pie_grid(rows, "workflow", "site", "exit_code", names, names),
+    ]
+    for figure in drawn:
+        texts = _texts({"data": [{k: v for k, v in trace.items() if k != "customdata"} for trace in figure["data"]],
+                        "layout": {k: v for k, v in figure["layout"].items() if k != "template"}})
+        for name in HOSTILE_NAMES:
+            assert not any(name in text for text in texts), (name, figure["data"][0]["type"])
+        shown = " ".join(texts)
+        assert "&lt;b&gt;bold&lt;/b&gt;" in shown and "&#37;{x}&lt;img" in shown
+        assert {name for trace in figure["data"] for point in trace["customdata"] for name in _texts(point)} >= set(HOSTILE_NAMES)
+    assert figures.plot_text("50% & <3") == "50&#37; &amp; &lt;3"

@@ -16,7 +16,7 @@ from fwjr import exit_codes, query
 from fwjr.alerting.correlate import correlate_store
 
 from dashboard import components, context, timeframe, units
-from dashboard.figures import empty_figure, utc_text
+from dashboard.figures import empty_figure, plot_text, utc_text
 from dashboard.outage_bands import STATE_LINES, add_outage_bands
 
 REFRESH_MS = 15_000
@@ -113,13 +113,13 @@ def timeline(series: list[dict], outages: list[dict], precision: str, end: int) 
         figure.add_trace(
             go.Scatter(
                 x=[utc_text(outage["start"]), utc_text(stop)],
-                y=[outage["service"], outage["service"]],
+                y=[plot_text(outage["service"])] * 2,
                 mode="lines",
                 line=dict(color=STATE_LINES.get(state, "#888"), width=14),
                 name=state,
                 legendgroup=state,
                 showlegend=state not in shown,
-                hovertext=f"{outage['service']} {state}: {outage.get('message') or ''}",
+                hovertext=plot_text(f"{outage['service']} {state}: {outage.get('message') or ''}"),
             ),
             row=2, col=1,
         )
