@@ -125,7 +125,8 @@ class CommitProtocol:
         committed = self.committed_offsets(topic)
         identities = self.counted_identities()
         recovery = Recovery(topic, tuple(partitions), tuple(deleted), committed, frozenset(identities))
-        log.info("recovered %s", recovery.describe())
+        # A repaired crash is worth an operator's look; a clean resume is routine.
+        log.log(logging.WARNING if deleted else logging.INFO, "recovered %s", recovery.describe())
         return recovery
 
     def delete_debris(self, topic: str, partitions: list[int]) -> list[str]:
