@@ -144,7 +144,7 @@ def job_columns(rng: np.random.Generator, catalog: Catalog, now: int, days: int,
         "exit_code": code, "exit_step": np.array(STEPS)[rng.integers(0, len(STEPS), n)],
         "acquisition_era": catalog.eras[rng.integers(0, ERAS, n)], "campaign": catalog.campaigns[rng.integers(0, CAMPAIGNS, n)],
         "wn_name": np.char.add("wn", rng.integers(0, 5000, n).astype(str)), "fwjr_id": np.char.add("fwjr-", np.arange(n).astype(str)),
-        "agent_ver": np.full(n, "2.3.4"), "failed": np.ones(n, dtype=np.int64), "wall_time": rng.uniform(60, 40000, n),
+        "agent_ver": np.full(n, "2.3.4"), "retry_count": rng.integers(0, 4, n), "failed": np.ones(n, dtype=np.int64), "wall_time": rng.uniform(60, 40000, n),
         "cpu_efficiency": rng.uniform(0, 1, n), "core_hours": rng.uniform(0.1, 30, n),
         "error_type": np.full(n, "Fatal Exception"),
         "error_details": np.char.add("An exception of category 'FileOpenError' occurred while opening root://eoscms//store/mc/file", np.arange(n).astype(str)),
@@ -204,6 +204,8 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     """Every page's queries, as the pages call them; filter values vary per call."""
     from dashboard import performance, timeframe
     from dashboard.state import View
+    from fwjr.triage.report import triage
+    from fwjr.triage.sites import site_statuses
 
     ladder = query.ladder(settings)
     sites = query.distinct_values(store, "site", now - 7 * 86400, now, "", 50)
@@ -249,6 +251,9 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     queries["failed 7d: search by host (thousands of matches)"] = lambda: query.search_failed_jobs(store, week, now, f"vocms{rng.randrange(300, 330):04d}", None, 200)
     queries["failed 24h: site + exit code filter"] = lambda: query.search_failed_jobs(
         store, day, now, None, {"site": rng.choice(sites), "exit_code": 8021}, 200)
+    queries["triage 24h: every failing workflow's decision"] = lambda: triage(store, day, now, settings=settings, now=now)
+    queries["triage 7d: one site's workflows"] = lambda: triage(store, week, now, {"site": rng.choice(sites)}, settings=settings, now=now)
+    queries["triage 24h: site status"] = lambda: site_statuses(store, day, now, settings.triage_thresholds().site)
     queries.update(api_queries(store, settings, now, rng, sites, workflows))
     return queries
 
@@ -277,6 +282,7 @@ def api_queries(
     return {
         "api: GET /performance 30d failed, exit_code x workflow": get("performance", tf="last30d", x="exit_code", by="workflow", metric="failed"),
         "api: GET /totals 24h": get("totals", tf="24h"),
+        "api: GET /triage 24h": get("triage", tf="24h"),
         "api: GET /suggestions site, 30d": get("suggestions", key="site"),
         "api: GET /errors 7d workflow x site by exit_code": get("errors", tf="last7d", rows="workflow", columns="site", split="exit_code"),
         "api: GET /jobs/failed 24h, one site": get("jobs/failed", tf="24h", site=lambda: rng.choice(sites)),

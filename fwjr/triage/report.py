@@ -87,10 +87,11 @@ def decide_all(
     by_workflow: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in counts:
         by_workflow[row["workflow"]].append(row)
-    patterns_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in patterns:
-        if row["workflow"] in by_workflow:
-            patterns_of[row["workflow"]].append(row)
+    patterns_of: dict[str, list[Pattern]] = defaultdict(list)
+    for p in patterns:
+        if p["workflow"] in by_workflow:
+            patterns_of[p["workflow"]].append(
+                Pattern(p["step"], p["site"], int(p["exit_code"]), int(p["count"]), p["signature"], p["example"] or "", p["task"]))
     common = {"site_status": sites, "usual_rates": usual, "outages": services}
     decisions = []
     for workflow, rows in by_workflow.items():
@@ -109,7 +110,7 @@ def decide_all(
     return decisions
 
 
-def _evidence(workflow: str, task: str | None, rows: list[dict[str, Any]], patterns: list[dict[str, Any]], common: dict[str, Any]) -> Evidence:
+def _evidence(workflow: str, task: str | None, rows: list[dict[str, Any]], patterns: list[Pattern], common: dict[str, Any]) -> Evidence:
     per_site: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     inside, outside = [0, 0], [0, 0]
     wasted = 0.0
@@ -126,10 +127,7 @@ def _evidence(workflow: str, task: str | None, rows: list[dict[str, Any]], patte
         jobs=inside[0] + outside[0],
         failed=inside[1] + outside[1],
         wasted_core_hours=wasted,
-        patterns=tuple(
-            Pattern(p["step"], p["site"], int(p["exit_code"]), int(p["count"]), p["signature"], p["example"] or "", p["task"])
-            for p in patterns
-        ),
+        patterns=tuple(patterns),
         sites=tuple(SiteJobs(site, jobs, failed) for site, (jobs, failed) in sorted(per_site.items())),
         inside=(inside[0], inside[1]),
         outside=(outside[0], outside[1]),
@@ -138,7 +136,7 @@ def _evidence(workflow: str, task: str | None, rows: list[dict[str, Any]], patte
 
 
 def _task_decisions(
-    workflow: str, rows: list[dict[str, Any]], patterns: list[dict[str, Any]], common: dict[str, Any], overall: Decision,
+    workflow: str, rows: list[dict[str, Any]], patterns: list[Pattern], common: dict[str, Any], overall: Decision,
     rules: RuleSet, limits: Thresholds,
 ) -> list[dict[str, Any]]:
     """The tasks whose own decision differs from the workflow's (verdict or remedy)."""
@@ -147,11 +145,14 @@ def _task_decisions(
         tasks[row["task"]].append(row)
     if len(tasks) < 2:
         return []
+    patterns_of: dict[str, list[Pattern]] = defaultdict(list)
+    for p in patterns:
+        patterns_of[p.task].append(p)
     differing = []
     for task, task_rows in sorted(tasks.items()):
         if sum(r["failed"] for r in task_rows) < limits.min_failures:
             continue
-        own = decide(_evidence(workflow, task, task_rows, [p for p in patterns if p["task"] == task], common), rules, limits)
+        own = decide(_evidence(workflow, task, task_rows, patterns_of[task], common), rules, limits)
         if (own.verdict, own.remedy) != (overall.verdict, overall.remedy):
             differing.append({"task": task, "verdict": own.verdict, "remedy": own.remedy, "rule": own.rule, "failed": own.failed,
                               "reason": own.reason})

@@ -36,6 +36,7 @@ SIMPLE_REMEDIES: tuple[str, ...] = ("acdc", "more-wallclock", "kill-and-clone", 
 REMEDIES: tuple[str, ...] = SIMPLE_REMEDIES + ("more-memory", "split")
 DEFAULT_RULES = "triage_rules.yaml"  # in fwjr/data
 _STEP_NUMBER = re.compile(r"\d+$")
+_DECIDED_LIMIT = 200_000  # kinds of error whose winning rule is remembered (a week of a busy agent's)
 
 
 def step_type(step: str) -> str:
@@ -175,15 +176,30 @@ class RuleSet:
             {name: _compile(getattr(rule.match, name)) for name in ("message", "site", "workflow", "task") if getattr(rule.match, name) is not None}
             for rule in loaded.rules
         ]
-        self._order = sorted(range(len(self.rules)), key=lambda i: (tuple(-s for s in self.rules[i].specificity()), i))
+        order = sorted(range(len(self.rules)), key=lambda i: (tuple(-s for s in self.rules[i].specificity()), i))
+        # The candidates for each exit code, in that order: the rules naming it and the rules naming no code.
+        codes = {code for rule in self.rules for code in rule.match.exit_codes or ()}
+        self._any_code = [i for i in order if self.rules[i].match.exit_codes is None]
+        self._by_code = {code: [i for i in order if code in (self.rules[i].match.exit_codes or (code,))] for code in codes}
+        self._decided: dict[ErrorFacts, tuple[Rule | None, list[Rule]]] = {}
 
     def matching(self, facts: ErrorFacts) -> list[Rule]:
         """Every rule that matches, most specific first (ties: file order)."""
-        return [self.rules[i] for i in self._order if self._matches(i, facts)]
+        candidates = self._by_code.get(facts.exit_code, self._any_code)
+        return [self.rules[i] for i in candidates if self._matches(i, facts)]
 
     def best(self, facts: ErrorFacts) -> tuple[Rule | None, list[Rule]]:
         """The most specific active rule (None when none matches) and the passive rules that match
-        more specifically than it, which are logged: what they would have decided instead."""
+        more specifically than it, which are logged once per kind of error: what they would have
+        decided instead."""
+        known = self._decided.get(facts)
+        if known is None:
+            if len(self._decided) >= _DECIDED_LIMIT:
+                self._decided.clear()
+            known = self._decided[facts] = self._best(facts)
+        return known
+
+    def _best(self, facts: ErrorFacts) -> tuple[Rule | None, list[Rule]]:
         passive: list[Rule] = []
         for rule in self.matching(facts):
             if rule.mode == "active":
