@@ -90,10 +90,13 @@ def grid_headers(driver, table: str) -> list[str]:
 
 
 def grid_cells(driver, table: str, column: str) -> list[str]:
-    """One column's cell texts of a board table, in the order shown."""
-    rows = driver.find_elements(By.CSS_SELECTOR, f"#{table} .ag-center-cols-container .ag-row")
-    rows.sort(key=lambda row: int(row.get_attribute("row-index")))
-    return [row.find_element(By.CSS_SELECTOR, f".ag-cell[col-id='{column}']").text for row in rows]
+    """One column's cell texts of a board table, in the order shown (read in one script, so a
+    redraw of the page cannot leave half the rows stale)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(`#${arguments[0]} .ag-center-cols-container .ag-row`)]"
+        ".sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))"
+        ".map(row => { const cell = row.querySelector(`.ag-cell[col-id='${arguments[1]}']`); return cell ? cell.textContent.trim() : null; })",
+        table, column)
 
 
 def console_errors(driver) -> list[dict]:
