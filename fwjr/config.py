@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     alert_min_excess_rate: float = Field(default=0.05, description="Spike rate must exceed the baseline by this much.")
     alert_prior_jobs: float = Field(default=20.0, description="Pseudo-jobs at the global rate a scope's baseline starts from.")
     alert_min_baseline_jobs: int = Field(default=100, description="Jobs a scope's baseline needs before it can alert on its own.")
+    alert_min_own_jobs: int = Field(default=20, description="Jobs of its own a site or workflow without an established baseline needs to alert on one borrowed from the global rate.")
+    alert_min_window_jobs: int = Field(default=20, description="Jobs a site's or workflow's window must hold; a smaller one is judged on a longer window.")
+    alert_long_window_minutes: int = Field(default=30, description="The longest window a small site or workflow is judged on.")
     alert_allowed_lateness: int = Field(default=120, description="Seconds behind the newest FWJR a minute waits for late reports.")
     alert_webhook_urls: list[str] = Field(default_factory=list, description="Webhook receivers (Alertmanager-style JSON body).")
     alert_smtp_host: str | None = Field(default=None, description="SMTP server for e-mail alerts; unset = no e-mail.")
@@ -114,6 +117,9 @@ class Settings(BaseSettings):
             min_ratio=self.alert_min_ratio,
             min_excess_rate=self.alert_min_excess_rate,
             min_baseline_jobs=self.alert_min_baseline_jobs,
+            min_own_jobs=self.alert_min_own_jobs,
+            min_window_jobs=self.alert_min_window_jobs,
+            long_window_minutes=self.alert_long_window_minutes,
             prior_jobs=self.alert_prior_jobs,
             allowed_lateness=self.alert_allowed_lateness,
             idle_seconds=self.alert_source_idle_seconds,

@@ -12,7 +12,8 @@ The rule, per scope (all jobs, each site, each workflow, each exit code):
   Sources can be declared before they deliver (`expect`), so a partition not heard from yet
   holds the watermark back too. A source that delivered nothing for `idle_seconds` of the
   caller's clock (wall time, passed in; never without one) is idle and ignored until it
-  delivers again. A job more than the allowed lateness older than the newest job before it
+  delivers again; when the whole feed was quiet that long, the first delivery gives every
+  source its idle time again (else that first source alone would drive the watermark). A job more than the allowed lateness older than the newest job before it
   in its own source is late: counted, left out of alerting (the store still has them).
   Since the watermark never passes a source's own newest time minus the lateness, no job
   that is not late can land in a minute already judged, so a decision never changes after
@@ -75,6 +76,9 @@ class RuleConfig:
     min_ratio: float = 2.0
     min_excess_rate: float = 0.05
     min_baseline_jobs: int = 100
+    min_own_jobs: int = 20
+    min_window_jobs: int = 20
+    long_window_minutes: int = 30
     prior_jobs: float = 20.0
     prior_rate: float = 0.05
     dominance: float = 0.5
@@ -204,6 +208,7 @@ class _Score:
     z: float
     warm: bool
     weight: float
+    minutes: int
 
     def p_value(self) -> float:
         """P(at least this many failures) at the baseline rate raised by one standard error of it."""
@@ -288,7 +293,11 @@ class AlertEngine:
             if outcome.ts > newest:
                 newest = outcome.ts
         if now is not None:
-            self.source_heard[source] = now
+            heard = self.source_heard
+            if heard and now - max(heard.values()) >= self.config.idle_seconds:
+                for known in heard:  # the whole feed was quiet: every source gets its idle time again
+                    heard[known] = now
+            heard[source] = now
         if newest:
             self.source_newest[source] = newest
             self.newest = max(self.newest, newest)
@@ -307,11 +316,6 @@ class AlertEngine:
     def observe_status(self, event: StatusEvent) -> None:
         """Record a service status event (outage windows are the suspected causes)."""
         self.outages.add(event)
-
-    def restore(self, alert: Alert) -> None:
-        """Take over an alert that was firing when the previous worker stopped; it resolves by the usual rule."""
-        root = (alert.scope, alert.value)
-        self.incidents[root] = _Incident(root, alert.started, streak=self.config.pending_minutes, alert=alert)
 
     def advance(self, now: float | None = None) -> list[Decision]:
         """Judge every minute the watermark has passed; the decisions made, in event-time order."""
@@ -347,7 +351,7 @@ class AlertEngine:
         for old in [m for m in self._raw_window if m < window[0]]:
             del self._raw_window[old]
         totals = self._window_totals(window)
-        scores = self._scores(totals)
+        scores = self._scores(totals, self._widen(minute, totals))
         strong = {s for s, sc in scores.items() if self._anomalous(sc)}
         weak = {s for s, sc in scores.items() if self._weak(sc)}
         decisions = self._step_incidents(minute, scores, strong, weak)
@@ -368,33 +372,105 @@ class AlertEngine:
                 total[0] = all_jobs
         return totals
 
-    def _rate(self, scope: Scope, global_rate: float) -> tuple[float, float, bool]:
-        """(baseline rate, baseline weight in jobs, warm) of a scope."""
+    def _widen(self, minute: int, totals: dict[Scope, list[int]]) -> dict[Scope, tuple[int, list[int]]]:
+        """Sites and workflows with fewer than `min_window_jobs` in the window, judged instead on
+        the shortest multiple of the window (up to `long_window_minutes`) that holds that many:
+        scope -> (minutes, [jobs, failures]). A small site's burst is then tested on enough jobs
+        to be told from noise, at the cost of a longer delay, while big scopes keep the short
+        window."""
+        cfg = self.config
+        small = {s: list(t) for s, t in totals.items() if s[0] in ("site", "workflow") and t[0] < cfg.min_window_jobs}
+        widened: dict[Scope, tuple[int, list[int]]] = {}
+        age = cfg.window_minutes
+        while small and age < cfg.long_window_minutes:
+            for _ in range(min(cfg.window_minutes, cfg.long_window_minutes - age)):
+                counts = self.closed.get(minute - age * _MINUTE)
+                age += 1
+                if counts:
+                    for scope, total in small.items():
+                        found = counts.get(scope)
+                        if found:
+                            total[0] += found[0]
+                            total[1] += found[1]
+            for scope in list(small):
+                widened[scope] = (age, small[scope])
+                if small[scope][0] >= cfg.min_window_jobs:
+                    del small[scope]
+        return widened
+
+    def _rate(self, scope: Scope, global_rate: float, strength: dict[str, float], since: int | None = None) -> tuple[float, float, bool]:
+        """(baseline rate, baseline weight in jobs, may alert) of a scope.
+
+        A scope with an established baseline (`min_baseline_jobs` of its own) is shrunk towards
+        the global rate by `prior_jobs` pseudo-jobs. A site or workflow with less history, but
+        at least `min_own_jobs`, borrows from the global rate as an empirical-Bayes beta prior
+        whose strength is what its established siblings' spread supports (`strength`): where
+        sites fail at very different natural rates, the prior is weak and the scope's own
+        jobs decide, with the wide uncertainty of a short history in the test (the baseline
+        weight is its jobs plus that strength).
+        """
         cfg = self.config
         base = self.baselines.get(scope)
         jobs, failures = (base.jobs, base.failures) if base else (0, 0)
-        prior = cfg.prior_rate if scope == ALL else global_rate
-        if scope[0] == "exit_code":
-            prior = 0.0
-        weight = jobs + cfg.prior_jobs
-        return (failures + cfg.prior_jobs * prior) / weight, weight, jobs >= cfg.min_baseline_jobs
+        if base is not None and since is not None:  # a widened window: its minutes are not baseline
+            for minute, newer_jobs, newer_failures in reversed(base.entries):
+                if minute < since:
+                    break
+                jobs -= newer_jobs
+                failures -= newer_failures
+        kind = scope[0]
+        prior = cfg.prior_rate if scope == ALL else (0.0 if kind == "exit_code" else global_rate)
+        established = jobs >= cfg.min_baseline_jobs
+        pseudo = cfg.prior_jobs if established or kind not in strength else strength[kind]
+        weight = jobs + pseudo
+        borrowing = not established and kind in strength and jobs >= cfg.min_own_jobs
+        return (failures + pseudo * prior) / weight, weight, established or borrowing
 
-    def _scores(self, totals: dict[Scope, list[int]]) -> dict[Scope, _Score]:
-        global_rate = self._rate(ALL, 0.0)[0]
+    def _prior_strength(self, kind: str, rate: float) -> float:
+        """Pseudo-jobs of the beta prior for a `kind` scope without its own baseline, by the method
+        of moments over the established scopes of that kind: p(1-p)/tau^2 - 1, where tau^2 is their
+        rates' spread beyond binomial noise; between 1 (siblings too few or too unlike to lend
+        much) and `prior_jobs`."""
+        cfg = self.config
+        total = spread = count = 0
+        for (other, _), base in self.baselines.items():
+            if other == kind and base.jobs >= cfg.min_baseline_jobs:
+                total += base.jobs
+                spread += base.jobs * (base.failures / base.jobs - rate) ** 2
+                count += 1
+        if count < 3 or not 0.0 < rate < 1.0:
+            return 1.0
+        noise = rate * (1.0 - rate)
+        tau2 = spread / total - noise * count / total
+        if tau2 <= 0.0:
+            return cfg.prior_jobs
+        return min(max(noise / tau2 - 1.0, 1.0), cfg.prior_jobs)
+
+    def _scores(self, totals: dict[Scope, list[int]], widened: dict[Scope, tuple[int, list[int]]]) -> dict[Scope, _Score]:
+        all_base = self.baselines.get(ALL)
+        global_rate = self._rate(ALL, 0.0, {})[0]
+        strength: dict[str, float] = {}
+        if all_base is not None and all_base.jobs >= self.config.min_baseline_jobs:  # a parent to borrow from
+            strength = {kind: self._prior_strength(kind, global_rate) for kind in ("site", "workflow")}
         scores = {}
+        newest = self.next_minute if self.next_minute is not None else 0
         for scope, (jobs, failures) in totals.items():
             if jobs == 0:
                 continue
-            rate, weight, warm = self._rate(scope, global_rate)
-            scores[scope] = self._score(jobs, failures, rate, weight, warm)
+            minutes, since = self.config.window_minutes, None
+            if scope in widened:
+                minutes, (jobs, failures) = widened[scope]
+                since = newest - (minutes - 1) * _MINUTE
+            rate, weight, warm = self._rate(scope, global_rate, strength, since)
+            scores[scope] = self._score(jobs, failures, rate, weight, warm, minutes)
         return scores
 
     @staticmethod
-    def _score(jobs: int, failures: int, rate: float, weight: float, warm: bool) -> _Score:
+    def _score(jobs: int, failures: int, rate: float, weight: float, warm: bool, minutes: int) -> _Score:
         expected = jobs * rate
         variance = max(jobs * rate * (1.0 - rate) * (1.0 + jobs / weight), 1e-9)
         z = (failures - expected - 0.5) / math.sqrt(variance)
-        return _Score(jobs, failures, rate, expected, z, warm, weight)
+        return _Score(jobs, failures, rate, expected, z, warm, weight, minutes)
 
     def _anomalous(self, score: _Score) -> bool:
         cfg = self.config
@@ -488,12 +564,15 @@ class AlertEngine:
                 return path
             path.append(best[2])
 
-    def _attribute(self, paths: list[list[Scope]], scores: dict[Scope, _Score], test) -> dict[Scope, set[Scope]]:
+    def _attribute(self, paths: list[list[Scope]], scores: dict[Scope, _Score], test, adopt: bool = False) -> dict[Scope, set[Scope]]:
         """Incident root -> the scopes it explains.
 
         A path ends at its deepest node that is already an incident, else at its end. Then a
         root whose signal disappears once the jobs of an incident (or of a bigger root) are
-        taken out is merged into that one: its anomaly is the other's failures seen again.
+        taken out is merged into that one: its anomaly is the other's failures seen again; and
+        so, with `adopt` (anomalies, not weak signals), is a root already listed as a member of an
+        open incident (a small scope judged on a widened window still holds the burst's failures
+        after the incident's own window calmed).
         """
         roots: dict[Scope, set[Scope]] = {}
         for path in paths:
@@ -510,6 +589,8 @@ class AlertEngine:
             host = next((h for h in merged if self._explains(h, root, scores, test)), None)
             if host is None:
                 host = next((h for h in self.incidents if h not in merged and h != root and self._explains(h, root, scores, test)), None)
+            if host is None and adopt and root not in self.incidents:  # already one of an incident's moved scopes
+                host = next((h for h, incident in self.incidents.items() if root in incident.members), None)
             if host is None:
                 merged.setdefault(root, set()).update(roots[root])
             else:
@@ -524,9 +605,7 @@ class AlertEngine:
         jobs, failures = self._shared(host, scope)
         if failures == 0:
             return False
-        base = self.baselines.get(scope)
-        weight = (base.jobs if base else 0) + self.config.prior_jobs
-        rest = self._score(score.jobs - jobs, score.failures - failures, score.baseline, weight, score.warm)
+        rest = self._score(score.jobs - jobs, score.failures - failures, score.baseline, score.weight, score.warm, score.minutes)
         return rest.jobs <= 0 or not test(rest)
 
     def _shared(self, first: Scope, second: Scope) -> tuple[int, int]:
@@ -546,7 +625,7 @@ class AlertEngine:
     def _step_incidents(self, minute: int, scores: dict[Scope, _Score], strong: set, weak: set) -> list[Decision]:
         cfg = self.config
         end = minute + _MINUTE
-        strong_roots = self._attribute([self._drill(s, scores) for s in sorted(strong)], scores, self._anomalous)
+        strong_roots = self._attribute([self._drill(s, scores) for s in sorted(strong)], scores, self._anomalous, adopt=True)
         weak_roots = self._attribute([self._drill(s, scores) for s in sorted(weak) if scores[s].excess > 0], scores, self._weak)
         decisions = []
         for root, members in strong_roots.items():
@@ -637,7 +716,7 @@ class AlertEngine:
                 "jobs": score.jobs,
                 "failures": score.failures,
                 "expected": round(score.expected, 2),
-                "window_minutes": self.config.window_minutes,
+                "window_minutes": score.minutes,
                 "top_exit_codes": self._top_codes(root),
                 "suspected_causes": self._causes(incident.started, end),
             },

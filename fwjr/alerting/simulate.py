@@ -37,7 +37,7 @@ def generated_outcomes(count: int, seed: int, start_ts: int, minutes: float, sce
             continue
         seen.add(job.identity)
         partition = zlib.crc32(job.identity.encode()) % partitions
-        found.append((partition, Outcome(job.ts, job.site, job.workflow, job.exit_code, job.failed)))
+        found.append((partition, Outcome(job.ts, job.site, job.workflow, job.exit_code, job.failed, job.identity)))
     return found
 
 
