@@ -363,6 +363,51 @@ def service_status(
     typer.echo(f"published: {parsed.service} {parsed.state} at {parsed.ts}", err=True)
 
 
+maintenance_app = typer.Typer(help="Planned maintenance windows: announce one, list them (they silence alerts blaming the service).",
+                               no_args_is_help=True)
+app.add_typer(maintenance_app, name="maintenance")
+
+
+@maintenance_app.command("add")
+def maintenance_add(
+    service: Annotated[str, typer.Argument(help="Service name as the alerts blame it, e.g. EOS.")],
+    start: Annotated[str, typer.Option("--start", help="Start of the window (ISO UTC).")],
+    end: Annotated[str, typer.Option("--end", help="End of the window, after its start (ISO UTC).")],
+    message: Annotated[str, typer.Option("--message", help="What is done (the silence's comment).")] = "",
+    source: Annotated[str, typer.Option("--source", help="Who announces it.")] = "fwjr maintenance add",
+) -> None:
+    """Announce a planned maintenance window on service.status (validated before it is sent; exit 2 otherwise)."""
+    import time
+
+    from fwjr.alerting.publish import publish_status
+    from fwjr.alerting.status import parse_status
+    from fwjr.produce import make_producer
+
+    doc = {"service": service, "state": "maintenance", "ts": int(time.time()), "start": start, "end": end,
+           "message": message, "source": source}
+    parsed = parse_status(doc, "fwjr maintenance add")
+    if isinstance(parsed, Rejection):
+        typer.echo(f"rejected: {parsed.message()}", err=True)
+        raise typer.Exit(2)
+    publish_status(make_producer(_settings().bootstrap), [msgspec.structs.asdict(parsed)])
+    typer.echo(f"published: maintenance of {parsed.service} from {parsed.start} to {parsed.end}", err=True)
+
+
+@maintenance_app.command("list")
+def maintenance_list(
+    hours: Annotated[float, typer.Option("--hours", help="Also list windows that ended within this many hours.")] = 24.0,
+) -> None:
+    """Maintenance windows not over (or over within --hours), by start (JSON lines)."""
+    import time
+
+    from fwjr.alerting.read import read_maintenance
+
+    out = sys.stdout.buffer
+    for window in read_maintenance(_settings(), int(time.time() - hours * 3600)):
+        out.write(_encoder.encode(window) + b"\n")
+    out.flush()
+
+
 @app.command()
 def outages(
     service: Annotated[Optional[str], typer.Argument(help="Only this service.")] = None,

@@ -28,11 +28,25 @@ SPEC = {
 }
 
 
-@pytest.fixture
-def status_page() -> Iterator[str]:
+# A downtime feed in the manner of GOCDB's get_downtime (epoch seconds), one window ending before it starts.
+DOWNTIMES = {
+    "downtimes": [
+        {"HOSTNAME": "eoscms.cern.ch", "SEVERITY": "OUTAGE", "DESCRIPTION": "namespace upgrade",
+         "START_DATE": 1_800_000_000, "END_DATE": 1_800_007_200},
+        {"HOSTNAME": "fts3.cern.ch", "SEVERITY": "WARNING", "DESCRIPTION": "typo in the calendar",
+         "START_DATE": 1_800_003_600, "END_DATE": 1_800_000_000},
+    ]
+}
+DOWNTIME_SPEC = {
+    "items": "downtimes", "state": "maintenance",
+    "fields": {"service": "HOSTNAME", "start": "START_DATE", "end": "END_DATE", "message": "DESCRIPTION"},
+}
+
+
+def _serve(payload: dict) -> Iterator[str]:
     class Page(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.dumps(PAGE).encode()
+            body = json.dumps(payload).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -47,6 +61,16 @@ def status_page() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}/api/v2/components.json"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def status_page() -> Iterator[str]:
+    yield from _serve(PAGE)
+
+
+@pytest.fixture
+def downtime_feed() -> Iterator[str]:
+    yield from _serve(DOWNTIMES)
 
 
 def test_a_status_page_becomes_status_events_and_unmapped_states_are_rejected(status_page: str) -> None:
@@ -68,3 +92,13 @@ def test_an_unreachable_page_is_an_error_naming_the_url() -> None:
     url = f"http://127.0.0.1:{free_port()}/status.json"
     with pytest.raises(RuntimeError, match=url.replace(".", r"\.")):
         poll({**SPEC, "url": url}, timeout=2)
+
+
+def test_a_downtime_feed_becomes_maintenance_windows_and_a_window_ending_before_it_starts_is_rejected(downtime_feed: str) -> None:
+    docs = poll({**DOWNTIME_SPEC, "url": downtime_feed})
+    parsed = [parse_status(doc, downtime_feed, now=1_800_000_000) for doc in docs]
+    planned, wrong = parsed
+    assert isinstance(planned, StatusEvent)
+    assert (planned.service, planned.state, planned.start, planned.end, planned.message) == (
+        "eoscms.cern.ch", "maintenance", 1_800_000_000, 1_800_007_200, "namespace upgrade")
+    assert not isinstance(wrong, StatusEvent) and wrong.field == "end"

@@ -6,6 +6,10 @@ An endpoint spec (setting `status_endpoints`):
      "items": "components",                  # optional: path to a list of entries
      "fields": {"service": "name", "state": "status", "message": "description", "ts": "updated_at"},
      "states": {"operational": "up", "degraded_performance": "degraded", "major_outage": "down"}}
+A downtime feed (GOCDB- or SSB-like: a list of planned windows) fixes the state instead and maps
+each window's start and end:
+    {"url": "https://goc.example/downtimes.json", "items": "downtimes", "state": "maintenance",
+     "fields": {"service": "HOSTNAME", "start": "START_DATE", "end": "END_DATE", "message": "DESCRIPTION"}}
 Paths are dot-separated keys. Entries are turned into status documents; validation (and
 rejection with a reason) happens where every status event is validated, in the worker.
 """
@@ -37,18 +41,20 @@ def map_entries(spec: dict, payload: Any, now: int) -> list[dict]:
     states = spec.get("states", {})
     docs = []
     for entry in entries:
-        raw_state = _path(entry, fields.get("state", "state"))
+        raw_state = spec.get("state") or _path(entry, fields.get("state", "state"))
         state = states.get(str(raw_state), raw_state)
         ts = _path(entry, fields.get("ts")) if fields.get("ts") else None
-        docs.append(
-            {
-                "service": spec.get("service") or _path(entry, fields.get("service", "service")),
-                "state": state,
-                "ts": ts if ts is not None else now,
-                "message": str(_path(entry, fields.get("message")) or ""),
-                "source": spec.get("url", ""),
-            }
-        )
+        doc = {
+            "service": spec.get("service") or _path(entry, fields.get("service", "service")),
+            "state": state,
+            "ts": ts if ts is not None else now,
+            "message": str(_path(entry, fields.get("message")) or ""),
+            "source": spec.get("url", ""),
+        }
+        for name in ("start", "end"):  # a planned window (maintenance)
+            if fields.get(name):
+                doc[name] = _path(entry, fields[name])
+        docs.append(doc)
     return docs
 
 

@@ -17,7 +17,7 @@ import uuid
 import msgspec
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from fwjr.alerting.status import OutageBook, StatusEvent, decode_status
+from fwjr.alerting.status import MAINTENANCE, OutageBook, StatusEvent, decode_status
 from fwjr.config import Settings
 from fwjr.store import StoreBusyError, connect
 from streams.topics import ALERTS, SERVICE_STATUS
@@ -96,6 +96,25 @@ def read_outages(settings: Settings, start: int, end: int, service: str | None =
         return [o for o in found if service is None or o["service"] == service]
     with store:
         return query.outage_windows(store, start, end, service)
+
+
+def fold_maintenance(values: list[bytes], since: int) -> list[dict]:
+    """Planned maintenance windows announced on `service.status` that end after `since`, each once
+    (a feed re-announces its windows every poll), by start. Invalid events are skipped: the
+    workers reject and count them."""
+    found: dict[tuple, dict] = {}
+    for value in values:
+        event = decode_status(value, SERVICE_STATUS)
+        if isinstance(event, StatusEvent) and event.state == MAINTENANCE and event.end > since:
+            key = (event.service, event.start, event.end)
+            found.setdefault(key, {"service": event.service, "start": event.start, "end": event.end,
+                                   "message": event.message, "source": event.source, "announced": event.ts})
+    return sorted(found.values(), key=lambda w: (w["start"], w["service"]))
+
+
+def read_maintenance(settings: Settings, since: int) -> list[dict]:
+    """Maintenance windows ending after `since`, from the status topic (the store keeps no windows)."""
+    return fold_maintenance(topic_values(settings.bootstrap, SERVICE_STATUS), since)
 
 
 def _api_get(settings: Settings, path: str, params: dict[str, object]) -> dict:
