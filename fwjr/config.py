@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     alert_retry_backoff: float = Field(default=1.0, description="First retry delay in seconds; doubles each attempt.")
     status_endpoints: list[dict] = Field(
         default_factory=list,
-        description="JSON status pages to poll: {url, service?, fields: {service, state, message, ts}, states: {theirs: ours}}.",
+        description="JSON status pages and downtime feeds to poll: {url, service?, items?, state?, fields: {service, state, message, ts, start, end}, states: {theirs: ours}}.",
     )
     status_poll_interval: float = Field(default=60.0, description="Seconds between polls of the status endpoints.")
     alertmanager_urls: list[str] = Field(

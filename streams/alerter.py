@@ -64,7 +64,7 @@ DELIVERIES = Counter("fwjr_alert_deliveries_total", "Alert deliveries by receive
 JUDGED = Counter("fwjr_alert_minutes_judged", "Event-time minutes the alert rule has judged")
 JUDGED_UNTIL = Gauge("fwjr_alert_judged_until_timestamp_seconds", "Event time up to which the alert rule has judged every minute")
 NEWEST = Gauge("fwjr_alerter_newest_event_timestamp_seconds", "Newest job event time the alerter has read")
-JOBS = Counter("fwjr_alerter_jobs", "Job records read by the alerter, by what the rule made of them", ["outcome"])
+JOB_RECORDS = Counter("fwjr_alerter_jobs", "Job records read by the alerter, by what the rule made of them", ["outcome"])
 REJECTED = Counter("fwjr_alerter_rejected", "fwjr.jobs records that are no job record (dead-lettered)")
 CHECKPOINTS = Counter("fwjr_alerter_checkpoints", "Checkpoints committed (state, offsets and decisions in one transaction)")
 
@@ -261,9 +261,9 @@ class Alerter:
         late, duplicates = engine.late, engine.duplicates
         for source, outcomes in jobs.items():
             engine.observe(outcomes, source=source, now=now)
-        JOBS.labels(outcome="late").inc(engine.late - late)
-        JOBS.labels(outcome="duplicate").inc(engine.duplicates - duplicates)
-        JOBS.labels(outcome="read").inc(sum(map(len, jobs.values())))
+        JOB_RECORDS.labels(outcome="late").inc(engine.late - late)
+        JOB_RECORDS.labels(outcome="duplicate").inc(engine.duplicates - duplicates)
+        JOB_RECORDS.labels(outcome="read").inc(sum(map(len, jobs.values())))
         NEWEST.set(engine.newest)
 
     def _status(self, value: bytes | None) -> None:

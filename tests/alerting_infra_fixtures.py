@@ -43,23 +43,23 @@ def get_json(url: str) -> object:
         return json.loads(response.read())
 
 
-def _ready(url: str) -> bool:
+def _ready(url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
 
 
 @contextmanager
-def _running(command: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
+def _running(command: list[str], ready_url: str, log: Path, headers: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
         def up() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"{command[0]} exited {process.returncode}:\n{log.read_text()[-3000:]}")
-            return _ready(ready_url)
+            return _ready(ready_url, headers)
 
         wait_until(up, 60, f"{Path(command[0]).name} to be ready")
         yield process
@@ -105,8 +105,11 @@ def alertmanager_config(webhook_url: str) -> dict:
 
 
 @contextmanager
-def run_alertmanager(workdir: Path) -> Iterator[Alertmanager]:
-    """A real Alertmanager with the shipped routing, notifying a real webhook server, for the block."""
+def run_alertmanager(workdir: Path, credentials: tuple[str, str] | None = None) -> Iterator[Alertmanager]:
+    """A real Alertmanager with the shipped routing, notifying a real webhook server, for the block.
+
+    With `credentials`, its API asks for them (basic auth, `--web.config.file`).
+    """
     binary = tool("prometheus-alertmanager", "alertmanager")
     with serve_webhook() as hook:
         config = workdir / "alertmanager.yml"
@@ -115,7 +118,19 @@ def run_alertmanager(workdir: Path) -> Iterator[Alertmanager]:
         url = f"http://127.0.0.1:{port}"
         command = [binary, f"--config.file={config}", f"--storage.path={workdir / 'am-data'}",
                    f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]
-        with _running(command, f"{url}/-/ready", workdir / "alertmanager.log"):
+        headers = None
+        if credentials is not None:
+            import base64
+
+            import bcrypt
+
+            user, password = credentials
+            web = workdir / "web.yml"
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+            web.write_text(yaml.safe_dump({"basic_auth_users": {user: hashed}}))
+            command.append(f"--web.config.file={web}")
+            headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+        with _running(command, f"{url}/-/ready", workdir / "alertmanager.log", headers):
             yield Alertmanager(url, hook)
 
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 from datetime import datetime
+from pathlib import Path
+
+import pytest
 
 from fwjr.alerting.alertmanager import AlertmanagerReceiver, rfc3339
 from fwjr.alerting.receivers import Dispatcher, WebhookReceiver
@@ -147,3 +151,19 @@ def test_a_maintenance_silence_suppresses_only_alerts_blaming_that_service(alert
     assert _held(alertmanager, "m3")["status"]["state"] == "active"
     notified = {a["annotations"]["alert_id"] for body in alertmanager.webhook.bodies for a in body["alerts"]}
     assert notified == {"m3"}
+
+
+def test_an_alertmanager_that_asks_for_credentials_takes_the_alerters_and_refuses_none(tmp_path: Path) -> None:
+    from tests.alerting_infra_fixtures import run_alertmanager
+
+    with run_alertmanager(tmp_path, credentials=("fwjr-alerter", "s3cret")) as guarded:
+        anonymous = AlertmanagerReceiver(guarded.url, BOARD)
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            anonymous.send(Decision("fire", _alert("a0", "site", "T2_CH_CERN", [])))
+        wrong = AlertmanagerReceiver(guarded.url, BOARD, credentials=("fwjr-alerter", "guess"))
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            wrong.send(Decision("fire", _alert("a1", "site", "T2_CH_CERN", [])))
+        receiver = AlertmanagerReceiver(guarded.url, BOARD, credentials=("fwjr-alerter", "s3cret"))
+        receiver.send(Decision("fire", _alert("a2", "site", "T2_CH_CERN", [])))
+        held = receiver._request("/api/v2/alerts")
+        assert [a["annotations"]["alert_id"] for a in held] == ["a2"]

@@ -28,6 +28,8 @@ FORM_WRITES = [
     ("/ops/announcements", {"message": "hello", "severity": "info", "hours": "1"}),
     ("/ops/announcements/1/withdraw", {}),
     ("/ops/actions/retry", {"workflow": "wf_retry", "task": "/wf_retry/Task1", "job": "job-1", "exit_code": "8021", "site": "T2_CH_CERN"}),
+    ("/ops/actions/decide", {"workflow": "wf_decide", "action": "kill", "short": "stuck",
+                             "evidence": '{"pattern": [{"exit_code": 8021, "site": "T2_CH_CERN", "step": "cmsRun1", "count": 3}], "verdict": "debug"}'}),
 ]
 ADMIN_FORMS = ["/ops/accounts/1/role", "/ops/accounts/1/disable", "/ops/tokens/1/revoke"]
 
@@ -266,3 +268,25 @@ def test_signing_in_never_redirects_off_the_board(ops_board: OpsBoard, target: s
     data = {"name": "fay", "password": PASSWORD, "csrf_token": ops_board.csrf(client)}
     response = client.post(ops_board.url + "/account/login", params={"next": target}, data=data, allow_redirects=False, timeout=30)
     assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_the_decision_form_refuses_what_it_cannot_store_and_says_why(ops_board: OpsBoard) -> None:
+    ops_board.account("otto", "operator")
+    operator = ops_board.signed_in("otto")
+    pattern = '{"pattern": [{"exit_code": 50660, "site": "T2_CH_CERN", "step": "cmsRun1", "count": 12}], "verdict": "resources"}'
+    form = {"workflow": "wf_decide", "action": "more-memory", "amount": "1000", "short": "RSS", "evidence": pattern}
+    cases = [
+        ({"evidence": '{"verdict": "resources"}'}, "evidence.pattern"),
+        ({"evidence": "not json"}, "evidence is not JSON"),
+        ({"evidence": pattern.replace('"resources"', '"reboot"')}, "evidence.verdict='reboot'"),
+        ({"amount": ""}, "parameters.amount is missing"),
+        ({"also": "wf_ok, <b>bad</b>"}, "is not a workflow name"),
+    ]
+    for change, message in cases:
+        refused = operator.post(ops_board.url + "/ops/actions/decide", data={**form, **change, "csrf_token": ops_board.csrf(operator)}, timeout=30)
+        assert refused.status_code == 400 and str(escape(message)) in refused.text, (change, refused.text[-400:])
+    stored = operator.post(ops_board.url + "/ops/actions/decide", data={**form, "also": "wf_other", "csrf_token": ops_board.csrf(operator)},
+                           allow_redirects=False, timeout=30)
+    assert stored.status_code == 302
+    listed = operator.get(ops_board.url + "/api/v1/actions", timeout=30).json()
+    assert set(listed) == {"wf_decide", "wf_other"} and listed["wf_other"]["parameters"] == {"amount": 1000}

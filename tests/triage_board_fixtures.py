@@ -39,6 +39,7 @@ class TriageStore:
     start: int  # the first FWJR's time; the incidents run for MINUTES from here
     incidents: dict[str, str]  # expected verdict -> the workflow it was laid into
     expected: dict[str, dict]  # workflow -> {"verdict", "remedy"}
+    jobs: list[Job]  # what was seeded
 
     @property
     def window(self) -> dict[str, str]:
@@ -50,8 +51,8 @@ class TriageStore:
         return self.start - 60, self.start + (MINUTES + 1) * 60
 
 
-def load_scenario(store: Store, start: int) -> dict:
-    """The scenario's FWJRs, job rows and outage windows from `start`; answers the scenario."""
+def load_scenario(store: Store, start: int) -> tuple[dict, list[Job]]:
+    """The scenario's FWJRs, job rows and outage windows from `start`; answers the scenario and the jobs."""
     scenario = json.loads(SCENARIO.read_text())
     jobs = []
     for index, doc in enumerate(generate_documents(JOBS, SEED, start_ts=start, minutes=MINUTES, scenario=scenario)):
@@ -67,7 +68,7 @@ def load_scenario(store: Store, start: int) -> dict:
     rows = [[o.service, o.start, o.end or 0, o.state, o.message, o.source, 1]
             for service_events in by_service.values() for o in outage_windows(sorted(service_events, key=lambda e: e.ts))]
     query.insert_outages(store, rows)
-    return scenario
+    return scenario, jobs
 
 
 def open_triage_store(home: Path, now: int, **settings: object) -> TriageStore:
@@ -75,11 +76,11 @@ def open_triage_store(home: Path, now: int, **settings: object) -> TriageStore:
     store = connect(opened)
     migrate(store)
     start = now - (MINUTES + 5) * 60
-    scenario = load_scenario(store, start)
+    scenario, jobs = load_scenario(store, start)
     workflows = burst_workflows(scenario, SEED, start)
     bursts = scenario["bursts"]
     return TriageStore(opened, store, start, {b["expect"]["verdict"]: w for b, w in zip(bursts, workflows)},
-                       {w: b["expect"] for b, w in zip(bursts, workflows)})
+                       {w: b["expect"] for b, w in zip(bursts, workflows)}, jobs)
 
 
 @pytest.fixture(scope="module")

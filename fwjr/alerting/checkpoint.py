@@ -1,6 +1,6 @@
 """The alert engine's whole state as bytes, so an alerter that stops resumes where it stopped.
 
-`snapshot` and `restore` are exact inverses for everything that decides: the minutes not
+`state_of` and `engine_from` are exact inverses for everything that decides: the minutes not
 yet judged, the judged minutes the window and baselines still use, every scope's baseline,
 the open incidents with their alerts, the sources' newest event times, the identities
 within the dedupe horizon and the status events. An engine restored from a snapshot makes,

@@ -30,7 +30,10 @@ The rule, per scope (all jobs, each site, each workflow, each exit code):
   `max_p_value` (small, since hundreds of scopes are tested every minute), with at least
   `min_excess_failures` failures above
   expectation, a rate at least `min_ratio` times and `min_excess_rate` above the baseline,
-  on a scope whose baseline holds `min_baseline_jobs`;
+  on a scope whose baseline holds `min_baseline_jobs`, or a site or workflow with at least
+  `min_own_jobs` that borrows an empirical-Bayes prior from the global rate (`_rate`);
+- a site or workflow with fewer than `min_window_jobs` in the window is judged on a longer
+  one, up to `long_window_minutes` (`_widen`);
 - grouping: an anomalous scope is drilled down to the narrower scope that holds at least
   `dominance` of its excess failures (all -> site/workflow/exit code -> site/workflow), so a
   burst at one site that also moves the global and exit-code rates is one incident, keyed
