@@ -6,6 +6,7 @@ a bad one answers 400 naming it. `fwjr triage` reads here while the local stack 
 
 from __future__ import annotations
 
+import orjson
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -32,7 +33,9 @@ def decisions() -> Response:
     given = params.current()
     start, end = given.range
     found = triage(context.store(), start, end, given.filters, settings=context.settings(), now=context.now())
-    return jsonify({"from": start, "to": end, "workflows": [d.as_dict() for d in found]})
+    # orjson: a busy day is ~1,600 decisions with their evidence, and Flask's json sorts every key in Python
+    body = orjson.dumps({"from": start, "to": end, "workflows": [d.as_dict() for d in found]})
+    return Response(body, mimetype="application/json")
 
 
 @triage_api.get("/site-status")
