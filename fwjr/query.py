@@ -1293,35 +1293,50 @@ def replace_range(store: Store, start: int, end: int, aggregates: pa.Table, erro
 
 @dataclass(frozen=True)
 class ReplaceRecovery:
-    """What `recover_replaces` did: replaces finished from their staging tables, staging dropped."""
+    """What `recover_replaces` did: replaces finished from their staging tables, staging tables
+    dropped, and committed replaces that could not be finished (their staging tables were gone)."""
 
     finished: list[str]
     dropped: list[str]
+    abandoned: list[str]
 
 
 def recover_replaces(store: Store) -> ReplaceRecovery:
     """Finish every committed replace a crash interrupted; drop the staging of an uncommitted one.
 
     Run before anything reads or writes the replayed tables (the worker on start, every replace
-    before its own), so no reader sees a half-swapped range.
+    before its own), so no reader sees a half-swapped range. A committed replace whose staging
+    tables are gone (dropped by hand, or by another process's recovery on a server) cannot be
+    finished: it is journaled `abandoned` and returned, and its range needs another replay.
     """
+    staging = [name for name, _ in REPLACED_TABLES.values()]
+    finished: list[str] = []
+    abandoned: list[str] = []
     with store._lock:
         open_replaces = store.rows(
             "SELECT batch, toUnixTimestamp(argMax(start, at)), toUnixTimestamp(argMax(`end`, at)), argMax(partitions, at) "
             "FROM replace_journal GROUP BY batch HAVING argMax(state, at) = 'staged' ORDER BY batch"
         )
         for batch, start, end, partitions in open_replaces:
+            if _existing(store, staging) != staging:
+                _journal(store, batch, int(start), int(end), list(partitions), "abandoned")
+                abandoned.append(batch)
+                continue
             for table in REPLACED_TABLES:
                 _swap(store, table, list(partitions))
             _finish(store, batch, int(start), int(end), list(partitions))
-        staging = [name for name, _ in REPLACED_TABLES.values()]
-        left = [row[0] for row in store.rows(
-            "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)} ORDER BY name",
-            {"names": staging},
-        )]
+            finished.append(batch)
+        left = _existing(store, staging)
         for name in left:
             store.command(f"DROP TABLE IF EXISTS {name}")
-    return ReplaceRecovery([row[0] for row in open_replaces], left)
+    return ReplaceRecovery(finished, left, abandoned)
+
+
+def _existing(store: Store, tables: list[str]) -> list[str]:
+    """Which of these tables exist, in the order given."""
+    sql = "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}"
+    found = {row[0] for row in store.rows(sql, {"names": tables})}
+    return [name for name in tables if name in found]
 
 
 def _journal(store: Store, batch: str, start: int, end: int, partitions: list[str], state: str) -> None:

@@ -33,6 +33,9 @@ def run_worker(settings: Settings, with_dashboard: bool) -> None:
     replaces = recover_replaces(store)  # before the board or the stream reads the replayed tables
     if replaces.finished or replaces.dropped:
         log.warning("finished replays %s that a crash interrupted; dropped staging tables %s", replaces.finished, replaces.dropped)
+    for batch in replaces.abandoned:
+        log.error("replay %s was committed but its staging tables are gone: its range may hold the aggregates of "
+                  "one version and the errors of another; run that fwjr replay again", batch)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
     if with_dashboard:

@@ -118,7 +118,19 @@ def test_a_replace_killed_after_any_step_leaves_the_old_range_or_the_new_one_who
     assert _version(db) == (new if committed else old)
     assert recovery.finished == (["replay:killed"] if committed and step != "finished" else [])
     assert recovery.dropped == ([] if committed else ["agg_replay_staging", "errors_replay_staging"][: 1 + (step != "staged:agg")])
-    assert query.recover_replaces(db) == query.ReplaceRecovery([], [])
+    assert recovery.abandoned == []
+    assert query.recover_replaces(db) == query.ReplaceRecovery([], [], [])
+
+
+def test_a_committed_replace_whose_staging_is_gone_is_reported_not_half_finished(db: Store) -> None:
+    old = _version(db)
+    replace = query.RangeReplace(db, START, END, *_new(5), "replay:orphan")
+    _run_until(replace, "committed")
+    for staging, _ in query.REPLACED_TABLES.values():
+        db.command(f"DROP TABLE {staging}")
+    assert query.recover_replaces(db) == query.ReplaceRecovery([], [], ["replay:orphan"])
+    assert _version(db) == old  # nothing was swapped: the range is still the old one, whole
+    assert query.recover_replaces(db) == query.ReplaceRecovery([], [], [])
 
 
 def test_rows_outside_the_range_are_refused_before_the_store_is_touched(db: Store) -> None:
@@ -128,7 +140,7 @@ def test_rows_outside_the_range_are_refused_before_the_store_is_touched(db: Stor
     with pytest.raises(ValueError, match=rf"replay rows for errors have buckets {END + 60}\.\.{END + 60}, outside the range \[{START}, {END}\)"):
         query.replace_range(db, START, END, agg, late, "replay:bad")
     assert _version(db) == before
-    assert query.recover_replaces(db) == query.ReplaceRecovery([], [])
+    assert query.recover_replaces(db) == query.ReplaceRecovery([], [], [])
 
 
 def _live_writes(db: Store, stop: threading.Event, written: list[int]) -> None:
