@@ -21,6 +21,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from fwjr import query
 from fwjr.aggregate import Aggregator
@@ -92,12 +93,12 @@ def test_a_store_write_that_fails_midway_is_retried_without_doubling_a_table(run
     async def scenario() -> None:
         await runtime.recover([0])
         writer = asyncio.create_task(runtime.write_batches())
-        failures = TELEMETRY.store_errors._value.get()
+        failures = REGISTRY.get_sample_value("fwjr_store_write_errors_total")
         empty.command("RENAME TABLE jobs TO jobs_away")  # agg and errors go in, then the store refuses
         try:
             released = asyncio.Event()
             await runtime.submit(_messages(values, 0), released.set)
-            await _until(lambda: TELEMETRY.store_errors._value.get() > failures, "a failed store write")
+            await _until(lambda: REGISTRY.get_sample_value("fwjr_store_write_errors_total") > failures, "a failed store write")
             assert not released.is_set()
         finally:
             empty.command("RENAME TABLE jobs_away TO jobs")
