@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from fwjr.alerting.baseline import Baseline, prior_strength
 from fwjr.alerting.rule import AlertEngine, Decision, Outcome, RuleConfig
 from fwjr.alerting.simulate import generated_outcomes, synthetic_outcomes
 from fwjr.alerting.status import StatusEvent
@@ -230,8 +231,9 @@ def test_sites_that_fail_at_very_different_natural_rates_lend_a_weak_prior() -> 
     for i, rate in enumerate((0.0, 0.02, 0.4, 0.8)):
         for minute in range(120):
             unlike.baselines.setdefault(("site", f"S{i}"), _baseline()).add(START + minute * 60, 10, round(10 * rate))
-    assert alike._prior_strength("site", 0.05) == RuleConfig().prior_jobs
-    assert unlike._prior_strength("site", 0.3) < 2.0
+    config = RuleConfig()
+    assert prior_strength(alike.baselines, "site", 0.05, config.min_baseline_jobs, config.prior_jobs) == config.prior_jobs
+    assert prior_strength(unlike.baselines, "site", 0.3, config.min_baseline_jobs, config.prior_jobs) < 2.0
 
 
 def test_a_small_site_that_always_fails_often_is_not_a_spike() -> None:
@@ -242,7 +244,5 @@ def test_a_small_site_that_always_fails_often_is_not_a_spike() -> None:
     assert [d for d in decisions if d.alert.value == "T2_XX_Site11"] == []
 
 
-def _baseline():
-    from fwjr.alerting.rule import _Baseline
-
-    return _Baseline()
+def _baseline() -> Baseline:
+    return Baseline()

@@ -20,7 +20,8 @@ from collections import Counter
 
 import msgspec
 
-from fwjr.alerting.rule import Alert, AlertEngine, RuleConfig, _Baseline, _Incident, _Minute
+from fwjr.alerting.baseline import Baseline
+from fwjr.alerting.rule import Alert, AlertEngine, RuleConfig, _Incident, _Minute
 from fwjr.alerting.status import StatusEvent
 
 FORMAT = 1
@@ -138,7 +139,7 @@ def engine_from(state: EngineState, config: RuleConfig, now: float) -> AlertEngi
     engine.closed = {m: {(kind, value): [jobs, fails] for kind, value, jobs, fails in scopes}
                      for m, scopes in state.closed.items()}
     for kind, value, entries in state.baselines:
-        base = engine.baselines[(kind, value)] = _Baseline()
+        base = engine.baselines[(kind, value)] = Baseline()
         for minute, jobs, failures in entries:
             base.add(minute, jobs, failures)
     for item in state.incidents:

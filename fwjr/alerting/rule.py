@@ -31,9 +31,10 @@ The rule, per scope (all jobs, each site, each workflow, each exit code):
   `min_excess_failures` failures above
   expectation, a rate at least `min_ratio` times and `min_excess_rate` above the baseline,
   on a scope whose baseline holds `min_baseline_jobs`, or a site or workflow with at least
-  `min_own_jobs` that borrows an empirical-Bayes prior from the global rate (`_rate`);
+  `min_own_jobs` that borrows an empirical-Bayes prior from the global rate (`_rate`,
+  fwjr/alerting/baseline.py);
 - a site or workflow with fewer than `min_window_jobs` in the window is judged on a longer
-  one, up to `long_window_minutes` (`_widen`);
+  one, up to `long_window_minutes` (baseline.widen);
 - grouping: an anomalous scope is drilled down to the narrower scope that holds at least
   `dominance` of its excess failures (all -> site/workflow/exit code -> site/workflow), so a
   burst at one site that also moves the global and exit-code rates is one incident, keyed
@@ -49,17 +50,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import math
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import msgspec
 
+from fwjr.alerting.baseline import Baseline, Score, Scope, prior_strength, widen
 from fwjr.alerting.status import OutageBook, StatusEvent
 from fwjr.exit_codes import describe, procedure
 
-Scope = tuple[str, str]
 ALL: Scope = ("all", "")
 KINDS: tuple[str, ...] = ("all", "site", "workflow", "exit_code")
 _MINUTE = 60
@@ -130,28 +130,6 @@ def scope_label(scope: Scope) -> str:
     return "all jobs" if scope == ALL else f"{scope[0]}={scope[1]}"
 
 
-def binomial_tail_log10(k: int, n: int, p: float) -> float:
-    """log10 P(X >= k) for X ~ Binomial(n, p), summed exactly from k up (terms fall fast past the mean)."""
-    if k <= 0:
-        return 0.0
-    if k > n or p <= 0.0:
-        return -math.inf
-    if p >= 1.0:
-        return 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q
-    if k <= n * p:
-        return 0.0
-    first, total = term, 0.0
-    for i in range(k, n + 1):
-        share = math.exp(term - first)
-        total += share
-        if i == n or share < 1e-12 * total:
-            break
-        term += math.log(n - i) - math.log(i + 1) + log_p - log_q
-    return (first + math.log(total)) / math.log(10)
-
-
 def _holds_job(scope: Scope, site: str, workflow: str) -> bool:
     kind, value = scope
     return kind in ("all", "exit_code") or (kind == "site" and site == value) or (kind == "workflow" and workflow == value)
@@ -183,51 +161,6 @@ class _Minute:
 
 
 @dataclass(slots=True)
-class _Baseline:
-    """A scope's rolling (minute, jobs, failures) history, with running sums."""
-
-    entries: deque = field(default_factory=deque)
-    jobs: int = 0
-    failures: int = 0
-
-    def add(self, minute: int, jobs: int, failures: int) -> None:
-        self.entries.append((minute, jobs, failures))
-        self.jobs += jobs
-        self.failures += failures
-
-    def trim(self, oldest: int) -> None:
-        while self.entries and self.entries[0][0] < oldest:
-            _, jobs, failures = self.entries.popleft()
-            self.jobs -= jobs
-            self.failures -= failures
-
-
-@dataclass(slots=True)
-class _Score:
-    jobs: int
-    failures: int
-    baseline: float
-    expected: float
-    z: float
-    warm: bool
-    weight: float
-    minutes: int
-
-    def p_value(self) -> float:
-        """P(at least this many failures) at the baseline rate raised by one standard error of it."""
-        rate = min(self.baseline + math.sqrt(self.baseline * (1.0 - self.baseline) / self.weight), 0.999)
-        return 10.0 ** binomial_tail_log10(self.failures, self.jobs, rate)
-
-    @property
-    def rate(self) -> float:
-        return self.failures / self.jobs if self.jobs else 0.0
-
-    @property
-    def excess(self) -> float:
-        return self.failures - self.expected
-
-
-@dataclass(slots=True)
 class _Incident:
     root: Scope
     started: int
@@ -246,7 +179,7 @@ class AlertEngine:
         self.minutes: dict[int, _Minute] = {}
         self.closed: dict[int, dict[Scope, list[int]]] = {}
         self._raw_window: dict[int, _Minute] = {}
-        self.baselines: dict[Scope, _Baseline] = {}
+        self.baselines: dict[Scope, Baseline] = {}
         self.incidents: dict[Scope, _Incident] = {}
         self.newest = 0
         self.source_newest: dict[int, int] = {}
@@ -354,7 +287,8 @@ class AlertEngine:
         for old in [m for m in self._raw_window if m < window[0]]:
             del self._raw_window[old]
         totals = self._window_totals(window)
-        scores = self._scores(totals, self._widen(minute, totals))
+        widened = widen(self.closed, minute, totals, cfg.window_minutes, cfg.long_window_minutes, cfg.min_window_jobs)
+        scores = self._scores(totals, widened)
         strong = {s for s, sc in scores.items() if self._anomalous(sc)}
         weak = {s for s, sc in scores.items() if self._weak(sc)}
         decisions = self._step_incidents(minute, scores, strong, weak)
@@ -375,32 +309,6 @@ class AlertEngine:
                 total[0] = all_jobs
         return totals
 
-    def _widen(self, minute: int, totals: dict[Scope, list[int]]) -> dict[Scope, tuple[int, list[int]]]:
-        """Sites and workflows with fewer than `min_window_jobs` in the window, judged instead on
-        the shortest multiple of the window (up to `long_window_minutes`) that holds that many:
-        scope -> (minutes, [jobs, failures]). A small site's burst is then tested on enough jobs
-        to be told from noise, at the cost of a longer delay, while big scopes keep the short
-        window."""
-        cfg = self.config
-        small = {s: list(t) for s, t in totals.items() if s[0] in ("site", "workflow") and t[0] < cfg.min_window_jobs}
-        widened: dict[Scope, tuple[int, list[int]]] = {}
-        age = cfg.window_minutes
-        while small and age < cfg.long_window_minutes:
-            for _ in range(min(cfg.window_minutes, cfg.long_window_minutes - age)):
-                counts = self.closed.get(minute - age * _MINUTE)
-                age += 1
-                if counts:
-                    for scope, total in small.items():
-                        found = counts.get(scope)
-                        if found:
-                            total[0] += found[0]
-                            total[1] += found[1]
-            for scope in list(small):
-                widened[scope] = (age, small[scope])
-                if small[scope][0] >= cfg.min_window_jobs:
-                    del small[scope]
-        return widened
-
     def _rate(self, scope: Scope, global_rate: float, strength: dict[str, float], since: int | None = None) -> tuple[float, float, bool]:
         """(baseline rate, baseline weight in jobs, may alert) of a scope.
 
@@ -414,13 +322,7 @@ class AlertEngine:
         """
         cfg = self.config
         base = self.baselines.get(scope)
-        jobs, failures = (base.jobs, base.failures) if base else (0, 0)
-        if base is not None and since is not None:  # a widened window: its minutes are not baseline
-            for minute, newer_jobs, newer_failures in reversed(base.entries):
-                if minute < since:
-                    break
-                jobs -= newer_jobs
-                failures -= newer_failures
+        jobs, failures = (0, 0) if base is None else base.before(since) if since is not None else (base.jobs, base.failures)
         kind = scope[0]
         prior = cfg.prior_rate if scope == ALL else (0.0 if kind == "exit_code" else global_rate)
         established = jobs >= cfg.min_baseline_jobs
@@ -429,32 +331,14 @@ class AlertEngine:
         borrowing = not established and kind in strength and jobs >= cfg.min_own_jobs
         return (failures + pseudo * prior) / weight, weight, established or borrowing
 
-    def _prior_strength(self, kind: str, rate: float) -> float:
-        """Pseudo-jobs of the beta prior for a `kind` scope without its own baseline, by the method
-        of moments over the established scopes of that kind: p(1-p)/tau^2 - 1, where tau^2 is their
-        rates' spread beyond binomial noise; between 1 (siblings too few or too unlike to lend
-        much) and `prior_jobs`."""
-        cfg = self.config
-        total = spread = count = 0
-        for (other, _), base in self.baselines.items():
-            if other == kind and base.jobs >= cfg.min_baseline_jobs:
-                total += base.jobs
-                spread += base.jobs * (base.failures / base.jobs - rate) ** 2
-                count += 1
-        if count < 3 or not 0.0 < rate < 1.0:
-            return 1.0
-        noise = rate * (1.0 - rate)
-        tau2 = spread / total - noise * count / total
-        if tau2 <= 0.0:
-            return cfg.prior_jobs
-        return min(max(noise / tau2 - 1.0, 1.0), cfg.prior_jobs)
-
-    def _scores(self, totals: dict[Scope, list[int]], widened: dict[Scope, tuple[int, list[int]]]) -> dict[Scope, _Score]:
+    def _scores(self, totals: dict[Scope, list[int]], widened: dict[Scope, tuple[int, list[int]]]) -> dict[Scope, Score]:
         all_base = self.baselines.get(ALL)
         global_rate = self._rate(ALL, 0.0, {})[0]
         strength: dict[str, float] = {}
         if all_base is not None and all_base.jobs >= self.config.min_baseline_jobs:  # a parent to borrow from
-            strength = {kind: self._prior_strength(kind, global_rate) for kind in ("site", "workflow")}
+            cfg = self.config
+            strength = {kind: prior_strength(self.baselines, kind, global_rate, cfg.min_baseline_jobs, cfg.prior_jobs)
+                        for kind in ("site", "workflow")}
         scores = {}
         newest = self.next_minute if self.next_minute is not None else 0
         for scope, (jobs, failures) in totals.items():
@@ -465,17 +349,10 @@ class AlertEngine:
                 minutes, (jobs, failures) = widened[scope]
                 since = newest - (minutes - 1) * _MINUTE
             rate, weight, warm = self._rate(scope, global_rate, strength, since)
-            scores[scope] = self._score(jobs, failures, rate, weight, warm, minutes)
+            scores[scope] = Score.of(jobs, failures, rate, weight, warm, minutes)
         return scores
 
-    @staticmethod
-    def _score(jobs: int, failures: int, rate: float, weight: float, warm: bool, minutes: int) -> _Score:
-        expected = jobs * rate
-        variance = max(jobs * rate * (1.0 - rate) * (1.0 + jobs / weight), 1e-9)
-        z = (failures - expected - 0.5) / math.sqrt(variance)
-        return _Score(jobs, failures, rate, expected, z, warm, weight, minutes)
-
-    def _anomalous(self, score: _Score) -> bool:
+    def _anomalous(self, score: Score) -> bool:
         cfg = self.config
         return (
             score.warm
@@ -485,13 +362,13 @@ class AlertEngine:
             and score.p_value() <= cfg.max_p_value
         )
 
-    def _weak(self, score: _Score) -> bool:
+    def _weak(self, score: Score) -> bool:
         cfg = self.config
         return score.z >= cfg.z_resolve and score.rate - score.baseline >= cfg.min_excess_rate / 2
 
     # ------------------------------------------------------------------ grouping
 
-    def _children(self, scope: Scope, scores: dict[Scope, _Score]) -> list[tuple[Scope, float]]:
+    def _children(self, scope: Scope, scores: dict[Scope, Score]) -> list[tuple[Scope, float]]:
         """(narrower scope, its excess failures inside `scope`) for the drill-down."""
         raw = self._raw_window.values()
         kind = scope[0]
@@ -513,7 +390,7 @@ class AlertEngine:
                 jobs[("workflow", workflow)] += n
         return [(s, fails[s] - jobs[s] * rate) for s in fails]
 
-    def _cross(self, scope: Scope, scores: dict[Scope, _Score]) -> list[tuple[Scope, float]]:
+    def _cross(self, scope: Scope, scores: dict[Scope, Score]) -> list[tuple[Scope, float]]:
         """For a site, the workflows inside it (and the reverse), with the excess each holds.
 
         A workflow failing at one site, and a site failing in one workflow, are one incident:
@@ -543,7 +420,7 @@ class AlertEngine:
             found.append(((other, name), k - jobs[name] * rate))
         return found
 
-    def _drill(self, scope: Scope, scores: dict[Scope, _Score]) -> list[Scope]:
+    def _drill(self, scope: Scope, scores: dict[Scope, Score]) -> list[Scope]:
         """The path from an anomalous scope down to the narrowest scope that holds most of its excess."""
         path = [scope]
         while True:
@@ -567,7 +444,7 @@ class AlertEngine:
                 return path
             path.append(best[2])
 
-    def _attribute(self, paths: list[list[Scope]], scores: dict[Scope, _Score], test, adopt: bool = False) -> dict[Scope, set[Scope]]:
+    def _attribute(self, paths: list[list[Scope]], scores: dict[Scope, Score], test, adopt: bool = False) -> dict[Scope, set[Scope]]:
         """Incident root -> the scopes it explains.
 
         A path ends at its deepest node that is already an incident, else at its end. Then a
@@ -600,7 +477,7 @@ class AlertEngine:
                 merged.setdefault(host, set()).update(roots[root] | {root})
         return merged
 
-    def _explains(self, host: Scope, scope: Scope, scores: dict[Scope, _Score], test) -> bool:
+    def _explains(self, host: Scope, scope: Scope, scores: dict[Scope, Score], test) -> bool:
         """Whether `scope` stops passing `test` once the jobs and failures it shares with `host` are removed."""
         score = scores.get(scope)
         if score is None:
@@ -608,7 +485,7 @@ class AlertEngine:
         jobs, failures = self._shared(host, scope)
         if failures == 0:
             return False
-        rest = self._score(score.jobs - jobs, score.failures - failures, score.baseline, score.weight, score.warm, score.minutes)
+        rest = Score.of(score.jobs - jobs, score.failures - failures, score.baseline, score.weight, score.warm, score.minutes)
         return rest.jobs <= 0 or not test(rest)
 
     def _shared(self, first: Scope, second: Scope) -> tuple[int, int]:
@@ -625,7 +502,7 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ incidents
 
-    def _step_incidents(self, minute: int, scores: dict[Scope, _Score], strong: set, weak: set) -> list[Decision]:
+    def _step_incidents(self, minute: int, scores: dict[Scope, Score], strong: set, weak: set) -> list[Decision]:
         cfg = self.config
         end = minute + _MINUTE
         strong_roots = self._attribute([self._drill(s, scores) for s in sorted(strong)], scores, self._anomalous, adopt=True)
@@ -664,7 +541,7 @@ class AlertEngine:
                 del self.incidents[root]
         return decisions
 
-    def _learn(self, minute: int, scores: dict[Scope, _Score], weak: set) -> None:
+    def _learn(self, minute: int, scores: dict[Scope, Score], weak: set) -> None:
         """The minute leaving the window joins each calm scope's baseline.
 
         A scope in an incident, or showing a weak signal once its baseline is established,
@@ -687,7 +564,7 @@ class AlertEngine:
                 if scope[0] == "exit_code":
                     jobs = all_jobs
                 if jobs:
-                    self.baselines.setdefault(scope, _Baseline()).add(minute, jobs, failures)
+                    self.baselines.setdefault(scope, Baseline()).add(minute, jobs, failures)
         oldest = minute - cfg.baseline_minutes * _MINUTE
         for old in [m for m in self.closed if m < oldest - cfg.window_minutes * _MINUTE]:
             del self.closed[old]
@@ -699,7 +576,7 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ evidence
 
-    def _new_alert(self, incident: _Incident, end: int, scores: dict[Scope, _Score]) -> Alert:
+    def _new_alert(self, incident: _Incident, end: int, scores: dict[Scope, Score]) -> Alert:
         score = scores[incident.root]
         root = incident.root
         digest = hashlib.sha1(f"{root[0]}\x00{root[1]}\x00{incident.started}".encode()).hexdigest()[:16]
