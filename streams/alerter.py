@@ -199,6 +199,7 @@ class Alerter:
             self.dispatcher.restore_resolved(copy.deepcopy(alert))
         self.dead_letters = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True})
         self.pending: list[Decision] = []
+        self.unsaved = False
         self.last_checkpoint = time.monotonic()
         self.judged_reported = self.engine.judged
         log.info("alerter active: %s; %d open incidents, judged up to %s",
@@ -230,12 +231,16 @@ class Alerter:
         return assigned
 
     def step(self, timeout: float = 0.5) -> None:
-        """Read what arrived, judge, and checkpoint when something was decided or the interval passed."""
+        """Read what arrived, judge, and checkpoint at once when something was decided, else when the
+        interval passed and the state moved (an idle alerter writes no checkpoints)."""
         messages = self.consumer.consume(2000, timeout=timeout)
         now = time.time()
+        judged = self.engine.judged
         self.observe(messages, now)
         self.pending += self.engine.advance(now)
-        if self.pending or time.monotonic() - self.last_checkpoint >= self.settings.alerter_checkpoint_interval:
+        self.unsaved = self.unsaved or bool(messages) or self.engine.judged != judged
+        due = time.monotonic() - self.last_checkpoint >= self.settings.alerter_checkpoint_interval
+        if self.pending or (self.unsaved and due):
             self.checkpoint()
 
     def observe(self, messages: Iterable, now: float) -> None:
@@ -307,6 +312,7 @@ class Alerter:
             log.warning("checkpoint not committed, retrying with the next step: %s", error)
             return
         CHECKPOINTS.inc()
+        self.unsaved = False
         for decision in self.pending:
             DECISIONS.labels(action=decision.action).inc()
             log.warning("alert %s %s: %s", decision.alert.id, decision.action, decision.alert.label())
