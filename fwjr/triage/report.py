@@ -23,7 +23,7 @@ from fwjr.model import ERROR_KEYS
 from fwjr.store import Store
 from fwjr.triage.decide import Decision, Evidence, Pattern, SiteJobs, Thresholds, decide
 from fwjr.triage.rules import RuleSet, load_rules
-from fwjr.triage.similar import error_vectors, groups, similar_workflows
+from fwjr.triage.similar import error_vectors, groups, most_similar, similar_workflows
 from fwjr.triage.sites import SiteStatus, statuses
 
 _MONTH = 31 * 86400
@@ -68,10 +68,8 @@ def similar_to(
     chosen = settings or current_settings()
     limits = chosen.triage_thresholds()
     error_filters = {k: v for k, v in (filters or {}).items() if k in ERROR_KEYS and k != "workflow"}
-    vectors = error_vectors(query.error_patterns(store, start, end, error_filters))
-    if workflow not in vectors:
-        return []
-    return similar_workflows(vectors, limits.similarity).get(workflow, [])
+    vectors = error_vectors(query.error_pattern_counts(store, start, end, error_filters))
+    return most_similar(vectors, workflow, limits.similarity)
 
 
 def decide_all(
