@@ -1,9 +1,10 @@
 """Triage decisions as the board shows them: read for a window, summed up for a table row, and
 the site status card that the overview, the errors page and the queue share.
 
-The queue and the workflow page read the same `decisions` so that a workflow reads the same on
-both; the similar workflows need every workflow's error pattern, so the workflow page too reads
-the whole window and picks its workflow.
+The queue and the workflow page read the same triage, so that a workflow reads the same on
+both: a workflow's decision does not depend on the other workflows (the site status and each
+exit code's usual rate are read over every workflow whatever the filter), so the workflow page
+asks for its workflow only and reads its similar workflows apart (fwjr.triage.report.similar_to).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dash import html
 from fwjr import query
 from fwjr.store import Store
 from fwjr.triage.decide import Decision
-from fwjr.triage.report import triage
+from fwjr.triage.report import similar_to, triage
 from fwjr.triage.sites import BAN, DEGRADED, SiteStatus, site_statuses
 
 from dashboard import components, context, units
@@ -29,6 +30,15 @@ SITES_SHOWN = 12
 def decisions(start: int, end: int, filters: Mapping[str, Any] | None = None) -> list[Decision]:
     """The triage of [start, end) over the bound store, most wasted core-hours first."""
     return triage(context.store(), start, end, filters, settings=context.settings(), now=context.now())
+
+
+def decision_of(start: int, end: int, workflow: str) -> Decision | None:
+    """One workflow's decision with its similar workflows, or None when it has no failed job."""
+    found = next(iter(decisions(start, end, {"workflow": workflow})), None)
+    if found is not None:
+        similar = similar_to(context.store(), start, end, workflow, settings=context.settings())
+        found.similar = [s["workflow"] for s in similar]
+    return found
 
 
 def pattern(store: Store, start: int, end: int, workflow: str) -> list[dict[str, Any]]:

@@ -122,7 +122,7 @@ def similar_card(decision: Decision | None, search_params: dict[str, str]) -> ht
                                card_id="workflow-similar")
     window = {k: v for k, v in search_params.items() if k in ("tf", "from", "to") and v}
     links = [html.Li(dcc.Link(name, href="/workflow?" + urlencode({"name": name, **window}))) for name in similar]
-    return components.card(f"Similar workflows (group {decision.group or '-'})", html.Ul(links), card_id="workflow-similar")
+    return components.card("Similar workflows (failing with a similar error pattern)", html.Ul(links), card_id="workflow-similar")
 
 
 def decide_card(decision: Decision | None, pattern: list[dict[str, Any]], login_next: str) -> html.Div:

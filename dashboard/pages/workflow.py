@@ -132,12 +132,11 @@ def _body(search: str) -> Any:
         snippets, ms_snippets = components.timed(query.error_snippets, store, start, end, wanted)
         top, ms_top = components.timed(query.top_signatures, store, start, end, wanted)
         retries, ms_retries = components.timed(query.error_matrix, store, start, end, "exit_code", "retry_count", None, wanted)
-        found, ms_decision = components.timed(decisions.decisions, start, end)
+        decision, ms_decision = components.timed(decisions.decision_of, start, end, name)
         tasks, ms_tasks = components.timed(task_stats, store, start, end, name)
         evidence = decisions.pattern_of(cells) if count == "errors" else decisions.pattern(store, start, end, name)
     except Exception as error:
         return components.failure("Loading the workflow", error)
-    decision = next((d for d in found if d.workflow == name), None)
     deciding = [
         dcc.Store(id="workflow-task-stats", data=[asdict(s) for s in tasks]),
         workflow_decision.decision_card(decision, evidence),
