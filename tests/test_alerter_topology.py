@@ -1,6 +1,7 @@
 """Alerts do not depend on the ingest workers' topology: a rehearsal published in parts while a
 second worker joins (the partitions split between two), the first worker is SIGKILLed mid-batch
-and started again, and the second leaves (all partitions back to one) gives exactly the alerts,
+and started again, the second leaves (all partitions back to one) and the first is SIGKILLed and
+started again once more gives exactly the alerts,
 with the same fire and resolve times, that the pure engine decides on the same FWJRs.
 
 The second worker is a real `fwjr worker` on the same broker and consumer group. An embedded
@@ -38,6 +39,15 @@ def _second_worker(stack: Stack, home: Path) -> subprocess.Popen:
     return process
 
 
+def _kill_mid_batch_and_restart(stack: Stack) -> None:
+    """SIGKILL the stack's worker while it works through what was just published, then start it again."""
+    first = stack.worker_pid()
+    time.sleep(1.0)
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: not alive(first), 30, "the first worker to die")
+    stack.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)
+
+
 def test_alerts_are_the_same_with_workers_joining_dying_and_leaving(tmp_path_factory: pytest.TempPathFactory) -> None:
     if find_executable("java") is None:
         pytest.skip("java is not installed: the live stack needs Java 17+")
@@ -60,18 +70,15 @@ def test_alerts_are_the_same_with_workers_joining_dying_and_leaving(tmp_path_fac
         publish(producer, parts[1])  # two workers share the partitions
         wait_drained(bootstrap, timeout=300)
 
-        first = stack.worker_pid()
         publish(producer, parts[2])
-        time.sleep(1.0)  # the first worker is in the middle of its batches
-        os.kill(first, signal.SIGKILL)
-        wait_until(lambda: not alive(first), 30, "the first worker to die")
-        stack.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)  # starts it again
+        _kill_mid_batch_and_restart(stack)  # its partitions go to the second worker meanwhile
         wait_drained(bootstrap, timeout=300)
 
         other.send_signal(signal.SIGTERM)  # all partitions back to one worker
         other.wait(60)
         other = None
         publish(producer, parts[3])
+        _kill_mid_batch_and_restart(stack)  # alone: its batches are redone, their jobs published again
         wait_drained(bootstrap, timeout=300)
 
         expected = _reference(start_ts)
