@@ -204,8 +204,9 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     """Every page's queries, as the pages call them; filter values vary per call."""
     from dashboard import performance, timeframe
     from dashboard.state import View
-    from fwjr.triage.report import triage
+    from fwjr.triage.report import similar_to, triage
     from fwjr.triage.sites import site_statuses
+    from fwjr.triage.tasks import task_stats
 
     ladder = query.ladder(settings)
     sites = query.distinct_values(store, "site", now - 7 * 86400, now, "", 50)
@@ -254,6 +255,13 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     queries["triage 24h: every failing workflow's decision"] = lambda: triage(store, day, now, settings=settings, now=now)
     queries["triage 7d: one site's workflows"] = lambda: triage(store, week, now, {"site": rng.choice(sites)}, settings=settings, now=now)
     queries["triage 24h: site status"] = lambda: site_statuses(store, day, now, settings.triage_thresholds().site)
+    def decided(workflow: str) -> tuple:
+        """The workflow page's decision: its own triage and its similar workflows."""
+        return triage(store, day, now, {"workflow": workflow}, settings=settings, now=now), similar_to(store, day, now, workflow, settings=settings)
+
+    queries["workflow 24h: its triage decision + similar workflows"] = lambda: decided(rng.choice(workflows))
+    queries["workflow 24h: tasks, wall time quantiles (jobs rows)"] = lambda: task_stats(store, day, now, rng.choice(workflows))
+    queries["workflow 7d: tasks, wall time quantiles (jobs rows)"] = lambda: task_stats(store, week, now, rng.choice(workflows))
     queries.update(api_queries(store, settings, now, rng, sites, workflows))
     return queries
 
