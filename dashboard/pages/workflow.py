@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from dataclasses import asdict
 
 import dash
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from fwjr import exit_codes, query
 from fwjr.triage.tasks import TaskStats, task_stats
@@ -39,6 +39,7 @@ def layout(name: str = "", tf: str = "24h", count: str = "", **params: str) -> h
         [
             dcc.Location(id="workflow-nav", refresh="callback-nav"),
             dcc.Store(id="workflow-view", data=search),
+            dcc.Store(id="workflow-scrolled"),
             html.H2(["Workflow ", html.Code(name or "(none chosen)", id="workflow-name")]),
             html.Div(
                 [
@@ -103,6 +104,16 @@ def _whole(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise ValueError(f"{name}={value!r}: expected a whole number, at least 1")
     return int(value)
+
+
+# The queue links to the form as /workflow?...#decide; the page is drawn after the browser
+# looked for the anchor, so the page scrolls to it itself.
+clientside_callback(
+    "function (hash) { const form = hash === '#decide' && document.getElementById('decide');"
+    " if (form) { form.scrollIntoView(); } return hash || ''; }",
+    Output("workflow-scrolled", "data"),
+    Input("workflow-nav", "hash"),
+)
 
 
 @callback(Output("decide-also", "value"), Input("decide-similar", "value"), prevent_initial_call=True)
