@@ -364,3 +364,14 @@ def test_every_figure_kind_shows_fwjr_text_as_given(board: str, browser, seeded:
     assert f"{HOSTILE_SERVICE} down" in _svg_text(browser, "#outages-timeline .annotation-text"), "outage band annotation"
     _no_markup(browser)
     browser.save_screenshot(str(SCREENSHOTS / "hostile-figures.png"))
+
+
+def test_the_triage_queue_shows_fwjr_text_as_text(board: str, browser) -> None:
+    """The hostile job's workflow (one failed job) is in the queue: its name and site read as given."""
+    browser.get(board + "/triage?" + urlencode({"workflow": HOSTILE_WORKFLOW}))
+    WebDriverWait(browser, WAIT).until(lambda d: grid_cells(d, "triage-queue", "workflow") == [HOSTILE_WORKFLOW])
+    assert HOSTILE_SITE in grid_cells(browser, "triage-queue", "sites")[0]
+    browser.find_element(By.CSS_SELECTOR, "#triage-queue .ag-cell[col-id='workflow']").click()
+    assert wait_text(browser, "triage-selected-name") == HOSTILE_WORKFLOW
+    _no_markup(browser)
+    assert browser.find_elements(By.CSS_SELECTOR, "#triage-queue b, #triage-selected b, #triage-selected script") == []
