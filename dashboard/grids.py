@@ -46,10 +46,11 @@ def column_defs(columns: Sequence[Column]) -> list[dict[str, Any]]:
 
 
 def grid(name: str, columns: Sequence[Column], rows: list[dict[str, Any]], *, row_id: str | None = None,
-         paged: bool = False, export: str | None = None, empty: str = "Nothing in this range.") -> html.Div:
+         paged: bool = False, export: str | None = None, empty: str | None = "Nothing in this range.") -> html.Div:
     """The table `name` with its CSV button; `row_id` names the field that identifies a row
     (so a click says which row, whatever the sorting); `export` is the CSV file's name; `empty`
-    is said above the table when it starts with no rows (AG Grid's own overlay takes HTML)."""
+    is said above the table when it starts with no rows (AG Grid's own overlay takes HTML; None
+    for a table a callback fills)."""
     options: dict[str, Any] = {
         "domLayout": "autoHeight",
         "suppressColumnVirtualisation": True,
@@ -75,7 +76,7 @@ def grid(name: str, columns: Sequence[Column], rows: list[dict[str, Any]], *, ro
     )
     button = html.Button("CSV", id={"type": EXPORT, "name": name}, n_clicks=0, className="button grid-export",
                          title="download the rows shown (filtered and sorted) as CSV")
-    note = components.notice(empty) if not rows else None
+    note = components.notice(empty) if empty and not rows else None
     return html.Div([html.Div([note, button], className="grid-tools"), table], id=name, className="grid-box")
 
 

@@ -3,7 +3,8 @@ ranked by the core-hours its failures wasted (or by failures), similar workflows
 that one decision can be taken for a group. A row's evidence at a glance: verdict, remedy, rule,
 top exit codes, the share of failures inside outage windows, the failing sites with their status.
 Clicking a row opens its summary, with the links to its workflow page and to the form there.
-The whole view (window, ranking, filters) is in the URL.
+The whole view (window, ranking, filters) is in the URL. The controls are served first and a
+callback fills the queue: its triage takes seconds on a big store (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -42,15 +43,14 @@ COLUMNS: tuple[grids.Column, ...] = (
 
 
 def layout(**params: str) -> html.Div:
-    """The page with its queue drawn (the triage's five queries run here)."""
+    """The page's controls; `draw` fills the queue."""
     view = {**DEFAULTS, **{k: v for k, v in params.items() if v}}
     search = search_with("", **view)
-    body, status, coverage, ranges = _body(search)
     return html.Div(
         [
             dcc.Location(id="triage-nav", refresh="callback-nav"),
             dcc.Store(id="triage-view", data=search),
-            dcc.Store(id="triage-decisions", data=body),
+            dcc.Store(id="triage-decisions"),
             html.H2("Triage queue"),
             html.Div(
                 [
@@ -64,16 +64,15 @@ def layout(**params: str) -> html.Div:
                 className="controls",
             ),
             html.Div([components.filter_input(k, view.get(k, ""), "triage-filter") for k in FILTER_KEYS], className="filters"),
-            html.Div(status, id="triage-status"),
+            html.Div(id="triage-status"),
             components.card(
                 "Failing workflows, similar ones grouped",
-                grids.grid(GRID, COLUMNS, [_row(d) for d in body], row_id="workflow", paged=True, export="triage-queue.csv",
-                           empty="No failing workflows match these filters in this timeframe."),
-                html.Span(coverage, id="triage-coverage"),
+                components.loading(grids.grid(GRID, COLUMNS, [], row_id="workflow", paged=True, export="triage-queue.csv", empty=None), GRID),
+                html.Span(id="triage-coverage"),
             ),
             components.card("Selected workflow", html.Div(components.notice("Click a row to see its decision and decide on its workflow page.", "info"),
                                                         id="triage-selected")),
-            decisions.site_status_card(*ranges, "triage-sites") if ranges else html.Div(),
+            html.Div(id="triage-sites-box"),
         ]
     )
 
@@ -100,6 +99,21 @@ def navigate(*values: Any) -> str:
     changed = dict(zip(names, values[:-1]))
     field = trigger[len("triage-filter-"):] if trigger.startswith("triage-filter-") else trigger[len("triage-"):]
     return search_with(values[-1], **{field: (changed[field] or "").strip()})
+
+
+@callback(
+    Output(grids.grid_id(GRID), "rowData"),
+    Output("triage-decisions", "data"),
+    Output("triage-coverage", "children"),
+    Output("triage-status", "children"),
+    Output("triage-sites-box", "children"),
+    Input("triage-view", "data"),
+)
+def draw(search: str) -> tuple:
+    """The queue of the view in the URL, and the site status of its window."""
+    stored, status, coverage, ranges = _body(search)
+    sites = decisions.site_status_card(*ranges, "triage-sites") if ranges else None
+    return [_row(d) for d in stored], stored, coverage, status, sites
 
 
 def window(search: str) -> tuple[int, int]:
