@@ -5,6 +5,8 @@ Alertmanager (Debian's package, the shipped routing) that notifies a real webhoo
   and resolves there, although the alerter is SIGKILLed in the middle of the incident and
   started again: one firing and one resolved notification, one fire and one resolve decision.
 - The same burst during a planned maintenance of that service is silenced.
+- A second alerter stands by while the first holds the lease, and takes over from its
+  checkpoint when the first is SIGKILLed.
 
 Each rehearsal is generated FWJRs with event times over 75 minutes (as `fwjr produce
 --scenario` makes them), published in two parts so that the alerter can be stopped between.
@@ -15,7 +17,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,12 +30,12 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from fwjr.alerting.publish import publish_status, scenario_status_docs, wait_consumed
 from fwjr.alerting.rule import AlertEngine, RuleConfig
 from fwjr.alerting.simulate import generated_outcomes
-from fwjr.broker import find_executable
+from fwjr.broker import find_executable, free_port
 from fwjr.processes import alive
 from fwjr.produce import make_producer, messages_from_generator, publish, wait_drained
 from fwjr.reader import decode_message, to_job
 from tests.alerting_infra_fixtures import Alertmanager, run_alertmanager
-from tests.live_fixtures import Stack, stack_env
+from tests.live_fixtures import FWJR, Stack, stack_env
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
@@ -138,7 +142,7 @@ def _publish_outages(stack: Stack, start_ts: int, extra: list[dict] = ()) -> Non
 
 def test_one_alert_in_alertmanager_naming_the_outage_resolved_once_across_a_sigkill(oncall: tuple[Stack, Alertmanager]) -> None:
     stack, alertmanager = oncall
-    start_ts = int(time.time()) - 2 * MINUTES * 60  # the second test's rehearsal comes after this one's
+    start_ts = int(time.time()) - 3 * MINUTES * 60  # the next tests' rehearsals come after this one's
     _publish_outages(stack, start_ts)
     messages = _rehearsal(start_ts)
     cut = next(i for i, (ts, _) in enumerate(messages) if ts >= start_ts + 47 * 60)
@@ -178,7 +182,7 @@ def test_the_same_burst_during_a_planned_maintenance_of_the_service_is_silenced(
     stack, alertmanager = oncall
     before = {a["annotations"]["alert_id"] for body in alertmanager.webhook.bodies for a in body["alerts"]}
     now = int(time.time())
-    start_ts = now - MINUTES * 60
+    start_ts = now - 2 * MINUTES * 60
     maintenance = {"service": "EOS", "state": "maintenance", "ts": now - 120, "start": now - 120, "end": now + 3600,
                    "message": "namespace upgrade", "source": "downtime calendar"}
     _publish_outages(stack, start_ts, [maintenance])
@@ -206,3 +210,43 @@ def test_the_same_burst_during_a_planned_maintenance_of_the_service_is_silenced(
     assert notified == before, "the silenced alert was not notified, neither firing nor resolved"
     actions = [d["action"] for d in _decisions(stack) if d["alert"]["id"] == held["annotations"]["alert_id"]]
     assert actions == ["fire", "resolve"], "the alerter decided both; Alertmanager kept them quiet"
+
+
+def test_a_standby_alerter_takes_over_from_its_checkpoint_when_the_active_one_dies(oncall: tuple[Stack, Alertmanager]) -> None:
+    stack, _ = oncall
+    start_ts = int(time.time()) - MINUTES * 60
+    _publish_outages(stack, start_ts)  # something for the active alerter to checkpoint
+    metrics_port = free_port()
+    env = {**stack.env, "FWJR_ALERTER_METRICS_PORT": str(metrics_port)}
+    log = stack.home / "logs" / "standby.log"
+    with log.open("ab") as out:
+        standby = subprocess.Popen([*FWJR, "alerter"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _active_gauge(metrics_port) == 0.0, 60, "the second alerter to stand by")
+        time.sleep(5)  # it stays a standby while the first one holds the lease
+        assert _active_gauge(metrics_port) == 0.0 and "alerter active" not in log.read_text()
+
+        os.kill(_alerter_pid(stack), signal.SIGKILL)
+        wait_until(lambda: _active_gauge(metrics_port) == 1.0, 90, "the standby to take the lease")
+        assert log.read_text().rsplit("alerter active", 1)[1].startswith(": resumed from its checkpoint")
+        decided = len(_decisions(stack))
+        publish(make_producer(_bootstrap(stack)), [m for _, m in _rehearsal(start_ts, seed=SEED + 2)])
+        wait_drained(_bootstrap(stack), timeout=300)
+        wait_until(lambda: len(_decisions(stack)) >= decided + 2, 120, "the new active alerter's decisions")
+        assert [d["action"] for d in _decisions(stack)[decided:]] == ["fire", "resolve"]
+    finally:
+        standby.terminate()
+        standby.wait(60)
+
+
+def _active_gauge(port: int) -> float | None:
+    """fwjr_alerter_active of the alerter whose metrics listen on `port`; None while it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("fwjr_alerter_active "):
+            return float(line.split()[1])
+    return None
