@@ -21,10 +21,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from dashboard import units
+from dashboard import decisions, units
+from fwjr.ops import suggestions
+from fwjr.ops.database import session
 from fwjr.triage.report import triage
 from fwjr.triage.tasks import task_stats
 from tests.browser_fixtures import SCREENSHOTS, chrome_options
+from tests.test_action_suggestions import build_history
 from tests.test_dashboard_browser import console_errors, grid_cells, wait_text, wait_url
 from tests.triage_board_fixtures import TriageStore, triage_store  # noqa: F401  (fixtures)
 
@@ -171,6 +174,7 @@ def test_a_queue_row_leads_to_the_workflow_page_and_its_decision(triage_board: s
     facts = chromium.find_element(By.ID, "workflow-decision-facts").text
     assert "verdict\ndebug" in facts and "remedy (rule)\nopen-issue" in facts
     assert "8001 ×" in facts
+    assert chromium.find_element(By.ID, "workflow-suggestion").text == "", "no model learnt yet: no suggestion shown"
     assert "sign in" in chromium.find_element(By.ID, "decide-hint").text, "a reader who has not signed in gets the hint, not the form"
     assert chromium.find_elements(By.ID, "decide-form") == []
 
@@ -204,3 +208,19 @@ def test_a_queue_row_leads_to_the_workflow_page_and_its_decision(triage_board: s
         "const form = document.getElementById('decide');"
         " return !!form && window.scrollY > 0 && Math.abs(form.getBoundingClientRect().top) < 5;"))
     assert chromium.current_url.endswith("#decide")
+
+
+def test_the_action_learnt_from_past_ones_shows_beside_the_rules_remedy(triage_board: str, chromium, triage_store: TriageStore) -> None:
+    """Once a model learnt from 220 past decisions, the memory incident's page shows its suggestion and confidence."""
+    url = triage_store.settings.ops_url
+    build_history(url, 220)
+    with session(url) as opened:
+        assert suggestions.train(opened, triage_store.settings).trained
+    workflow = triage_store.incidents["resources"]
+    start, end = triage_store.range
+    expected = suggestions.suggest(triage_store.settings, decisions.pattern(triage_store.store, start, end, workflow), "resources")
+    assert expected is not None and expected.action == "more-memory"
+    chromium.get(triage_board + "/workflow?" + urlencode({"name": workflow, **triage_store.window}))
+    shown = wait_text(chromium, "workflow-suggestion")
+    assert shown.startswith(f"From past actions: more-memory (confidence {expected.confidence:.0%}; on held-out history {expected.accuracy:.0%} right")
+    assert "more-memory +1000MB" in chromium.find_element(By.ID, "workflow-decision-facts").text, "beside the rule's remedy"
