@@ -111,7 +111,7 @@ def open_seeded_store(home: Path, now: int) -> tuple[Settings, Store, Aggregator
     jobs = generated_jobs(SEED_COUNT, seed=20261123, start_ts=now - SEED_MINUTES * 60, minutes=SEED_MINUTES - 1)
     jobs += [hostile_job(now - 120), template_job(now - 150), long_log_job(now - 180)]
     aggregator = seed(store, jobs)
-    query.insert_outages(store, [(HOSTILE_SERVICE, now - 3600, now - 1800, "down", HOSTILE_MESSAGE, "test", 1)])
+    query.insert_outages(store, [(HOSTILE_SERVICE, now - 10_500, now - 9_000, "down", HOSTILE_MESSAGE, "test", 1)])
     return settings, store, aggregator
 
 
