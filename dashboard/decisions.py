@@ -63,11 +63,15 @@ def codes_text(decision: Decision) -> str:
     return ", ".join(f"{c['exit_code']} ×{units.number(c['count'])}" for c in decision.top_exit_codes)
 
 
-def sites_text(decision: Decision) -> str:
-    """The failing sites with their status, flagged ones first: "T2_CH_CERN (ban-suggested), T1_US_FNAL_Disk (ok)"."""
+def sites_text(decision: Decision, limit: int | None = None) -> str:
+    """The failing sites with their status, the site most of the failures are at first, then the flagged
+    ones: "T2_CH_CERN (ban-suggested), T1_US_FNAL_Disk (ok)"; with a `limit`, the first ones and how many more."""
     statuses: dict[str, str] = decision.evidence.get("site_status") or {}
-    ordered = sorted(statuses.items(), key=lambda item: (item[1] not in FLAGGED, item[1] != BAN, item[0]))
-    return ", ".join(f"{site} ({status})" for site, status in ordered)
+    top = (decision.evidence.get("spread") or {}).get("top_site")
+    ordered = sorted(statuses.items(), key=lambda item: (item[0] != top, item[1] not in FLAGGED, item[1] != BAN, item[0]))
+    shown = ordered if limit is None else ordered[:limit]
+    text = ", ".join(f"{site} ({status})" for site, status in shown)
+    return text + (f", +{len(ordered) - len(shown)} more" if len(shown) < len(ordered) else "")
 
 
 def shown_evidence(decision: Decision, found: list[dict[str, Any]]) -> dict[str, Any]:

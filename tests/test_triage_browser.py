@@ -112,7 +112,7 @@ def test_the_queue_shows_each_incident_with_its_verdict_and_filters_through_the_
         assert (shown[workflow]["verdict"], shown[workflow]["remedy"]) == (expect["verdict"], expect["remedy"]), workflow
     retry = shown[triage_store.incidents["retry"]]
     assert retry["top_exit_codes"].startswith("8028 ×") and float(retry["outage_share"]) > 50
-    assert "T2_CH_CERN (" in shown[triage_store.incidents["site"]]["sites"]
+    assert shown[triage_store.incidents["site"]]["sites"].startswith("T2_CH_CERN ("), "the site the failures are at comes first"
     assert console_errors(chromium) == []
     chromium.save_screenshot(str(SCREENSHOTS / "triage-queue.png"))
 

@@ -25,6 +25,7 @@ RANKINGS = {"wasted": "wasted core-hours", "failed": "failed jobs"}
 WINDOWS = {**{k: v[0] for k, v in timeframe.WINDOWS.items()}, "custom": "Custom (from, to)"}
 DEFAULTS = {"tf": "24h", "rank": "wasted"}
 GRID = "triage-queue"
+SITES_AT_A_GLANCE = 3  # in the row; all of them on hover and in the selected row's summary
 COLUMNS: tuple[grids.Column, ...] = (
     grids.number_column("position", "#", maxWidth=70),
     {"field": "group", "headerName": "group", "maxWidth": 100},
@@ -35,9 +36,9 @@ COLUMNS: tuple[grids.Column, ...] = (
     grids.number_column("failed", "failed"),
     grids.number_column("failure_rate", "failure rate %"),
     grids.number_column("wasted_core_hours", "wasted core-h"),
-    {"field": "top_exit_codes", "headerName": "top exit codes"},
+    {"field": "top_exit_codes", "headerName": "top exit codes", "minWidth": 150},
     grids.number_column("outage_share", "in outages %"),
-    {"field": "sites", "headerName": "failing sites (status)", "minWidth": 220},
+    {"field": "sites", "headerName": "failing sites (status)", "minWidth": 260, "tooltipField": "all_sites"},
     {"field": "similar", "headerName": "similar", "maxWidth": 110},
 )
 
@@ -167,7 +168,8 @@ def _row(stored: dict[str, Any]) -> dict[str, Any]:
         "remedy": stored["remedy"], "rule": stored["rule"] or "", "failed": stored["failed"],
         "failure_rate": round(100 * stored["failed"] / stored["jobs"], 1) if stored["jobs"] else None,
         "wasted_core_hours": round(stored["wasted_core_hours"], 1), "top_exit_codes": decisions.codes_text(decision),
-        "outage_share": round(100 * share, 1) if share is not None else None, "sites": decisions.sites_text(decision),
+        "outage_share": round(100 * share, 1) if share is not None else None, "sites": decisions.sites_text(decision, SITES_AT_A_GLANCE),
+        "all_sites": decisions.sites_text(decision),
         "similar": len(stored["similar"]),
     }
 
@@ -197,6 +199,7 @@ def select(cell: dict | None, stored: list[dict[str, Any]] | None, search: str) 
         ("verdict", chosen["verdict"]), ("remedy", chosen["remedy"]), ("rule", chosen["rule"] or "(none)"), ("reason", chosen["reason"]),
         ("failed / jobs", f"{units.number(chosen['failed'])} / {units.number(chosen['jobs'])}"),
         ("wasted core-hours", units.number(round(chosen["wasted_core_hours"], 1))),
+        ("failing sites (status)", decisions.sites_text(_decision(chosen)) or "(none)"),
     ]
     similar = [html.Li(dcc.Link(name, href="/workflow?" + urlencode({"name": name}))) for name in chosen["similar"]]
     return html.Div([
