@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from dashboard.figures import plot_text, utc_text
 
 STATE_COLOURS: dict[str, str] = {"down": "rgba(214, 40, 40, 0.16)", "degraded": "rgba(247, 127, 0, 0.14)"}
-STATE_LINES: dict[str, str] = {"down": "#d62828", "degraded": "#f77f00", "up": "#2a9d8f"}
+STATE_LINES: dict[str, str] = {"down": "#d62828", "degraded": "#f77f00", "up": "#2a9d8f", "maintenance": "#577590"}
 
 
 def add_outage_bands(figure: go.Figure, outages: list[dict], end: int, row: int | None = None) -> go.Figure:

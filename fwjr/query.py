@@ -965,9 +965,10 @@ def row_count(store: Store, table: str) -> int:
 # Status events, the outage windows derived from them, alert history and rejected status
 # events (sql/0010-0013), and the per-minute failure counts the correlation reads.
 
-ALERTING_TABLES: tuple[str, ...] = ("service_events", "outages", "alerts", "status_rejects")
+ALERTING_TABLES: tuple[str, ...] = ("service_events", "outages", "maintenance", "alerts", "status_rejects")
 SERVICE_EVENT_COLUMNS: tuple[str, ...] = ("service", "ts", "state", "message", "source")
 OUTAGE_COLUMNS: tuple[str, ...] = ("service", "start_ts", "end_ts", "state", "message", "source", "version")
+MAINTENANCE_COLUMNS: tuple[str, ...] = ("service", "start_ts", "end_ts", "message", "source", "announced")
 ALERT_COLUMNS: tuple[str, ...] = (
     "id", "scope", "value", "state", "started", "fired", "resolved", "evidence", "members", "version",
 )
@@ -1011,6 +1012,24 @@ def outage_windows(store: Store, start: int, end: int, service: str | None = Non
     for row in rows:
         row["end"] = row["end"] or None
     return rows
+
+
+def insert_maintenance(store: Store, rows: Sequence[Sequence[Any]]) -> int:
+    """Rows in MAINTENANCE_COLUMNS order (times as epoch seconds)."""
+    return store.insert("maintenance", MAINTENANCE_COLUMNS, rows)
+
+
+def maintenance_windows(store: Store, start: int, end: int) -> list[dict[str, Any]]:
+    """Planned maintenance windows overlapping [start, end), earliest first; the latest announcement's
+    message of each window."""
+    sql = (
+        "SELECT service, toUnixTimestamp(start_ts) AS s, toUnixTimestamp(end_ts) AS e, argMax(message, announced), "
+        "argMax(source, announced) FROM maintenance "
+        "WHERE start_ts < toDateTime({end:Int64}, 'UTC') AND end_ts > toDateTime({start:Int64}, 'UTC') "
+        "GROUP BY service, start_ts, end_ts ORDER BY s, service, e"
+    )
+    names = ("service", "start", "end", "message", "source")
+    return [dict(zip(names, row)) for row in store.rows(sql, _range_params(start, end))]
 
 
 def service_events(store: Store, start: int, end: int, service: str | None = None) -> list[dict[str, Any]]:

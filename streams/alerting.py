@@ -2,8 +2,9 @@
 
 The alert rule runs in its own process (streams/alerter.py, `fwjr alerter`). The workers keep
 what needs the store, which in the local default only the worker may open:
-- status events on `service.status`, validated once: the good ones and the outage windows
-  they change go to `service_events` and `outages`; the bad ones are counted
+- status events on `service.status`, validated once: the good ones, the outage windows they
+  change and the maintenance windows they announce go to `service_events`, `outages` and
+  `maintenance`; the bad ones are counted
   (`fwjr_status_rejected_total`), recorded in `status_rejects` and dead-lettered with the
   reason;
 - the alerter's decisions on `fwjr.alerts`, read with `isolation.level=read_committed` so
@@ -27,7 +28,7 @@ from prometheus_client import Counter
 
 from fwjr import query
 from fwjr.alerting.rule import Decision
-from fwjr.alerting.status import Outage, OutageBook, StatusEvent, decode_status
+from fwjr.alerting.status import MAINTENANCE, Outage, OutageBook, StatusEvent, decode_status
 from fwjr.bucket import bucket_start
 from fwjr.config import Settings
 from fwjr.model import Rejection
@@ -97,6 +98,9 @@ class StatusHistory:
             query.insert_service_events(self.store, [[e.service, e.ts, e.state, e.message, e.source] for e in events])
         if changed:
             query.insert_outages(self.store, [_outage_row(o, v) for o, v in changed])
+        planned = [[e.service, e.start, e.end, e.message, e.source, e.ts] for e in events if e.state == MAINTENANCE]
+        if planned:
+            query.insert_maintenance(self.store, planned)
         if rejects:
             bucket = bucket_start(now, "minute")
             query.insert_status_rejects(self.store, [[bucket, reason, count] for reason, count in rejects.items()])

@@ -112,6 +112,7 @@ def open_seeded_store(home: Path, now: int) -> tuple[Settings, Store, Aggregator
     jobs += [hostile_job(now - 120), template_job(now - 150), long_log_job(now - 180)]
     aggregator = seed(store, jobs)
     query.insert_outages(store, [(HOSTILE_SERVICE, now - 10_500, now - 9_000, "down", HOSTILE_MESSAGE, "test", 1)])
+    query.insert_maintenance(store, [(HOSTILE_SERVICE, now + 3600, now + 7200, HOSTILE_MESSAGE, "test", now - 60)])
     return settings, store, aggregator
 
 

@@ -45,8 +45,11 @@ def test_the_cli_reads_the_same_rows_through_the_api(board: str, seeded: tuple) 
     settings, store, _, _ = seeded
     port = int(board.rsplit(":", 1)[1])
     start, end = window(seeded)
-    through_api = _api_rows(settings.model_copy(update={"dashboard_port": port}), start, end, "hour")
+    served = settings.model_copy(update={"dashboard_port": port})
+    through_api = _api_rows(served, "aggregates", {"from": start, "to": end, "precision": "hour", "format": "compact"})
     assert through_api == query.aggregates(store, start, end, "hour")
+    errors = _api_rows(served, "error-rows", {"from": start, "to": end, "precision": "hour"})
+    assert errors == query.error_rows(store, start, end, "hour") and errors
 
 
 def test_filters_take_values_and_regular_expressions_as_data_never_as_sql(board: str, seeded: tuple) -> None:

@@ -362,6 +362,8 @@ def test_every_figure_kind_shows_fwjr_text_as_given(board: str, browser, seeded:
     browser.get(board + "/outages?window=24h")
     WebDriverWait(browser, WAIT).until(lambda d: HOSTILE_SERVICE in _svg_text(d, "#outages-timeline .y2tick text"))
     assert f"{HOSTILE_SERVICE} down" in _svg_text(browser, "#outages-timeline .annotation-text"), "outage band annotation"
+    planned = wait_text(browser, "outages-maintenance-table")
+    assert f"{HOSTILE_SERVICE} ahead" in planned and "1:00:00 <img src=x onerror=window.__pwned=1>" in planned, "planned maintenance"
     _no_markup(browser)
     browser.save_screenshot(str(SCREENSHOTS / "hostile-figures.png"))
 

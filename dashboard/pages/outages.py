@@ -1,5 +1,6 @@
-"""Outages and alerts: service states over the failure rate, alerts with their evidence, and the
-failure correlation (is it a service problem to retry, or a code problem to debug?).
+"""Outages and alerts: service states and planned maintenance over the failure rate, alerts with
+their evidence, and the failure correlation (is it a service problem to retry, or a code problem
+to debug?).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dashboard.outage_bands import STATE_LINES, add_outage_bands
 
 REFRESH_MS = 15_000
 ALERT_LIMIT = 100
+# How far ahead planned maintenance is listed.
+MAINTENANCE_AHEAD = 7 * 86400
 
 
 def layout(**_: str) -> html.Div:
@@ -49,6 +52,7 @@ def layout(**_: str) -> html.Div:
                 ],
                 className="grid-2",
             ),
+            components.card("Planned maintenance (this window and the week ahead)", html.Div(id="outages-maintenance")),
             dcc.Interval(id="outages-tick", interval=REFRESH_MS),
         ]
     )
@@ -64,6 +68,7 @@ dash.register_page(__name__, layout=layout, path="/outages", name="Outages", tit
     Output("outages-verdicts", "children"),
     Output("outages-status", "children"),
     Output("outages-rejects", "children"),
+    Output("outages-maintenance", "children"),
     Input("outages-tick", "n_intervals"),
     Input("outages-window", "value"),
 )
@@ -75,25 +80,29 @@ def refresh(_tick: int | None, window: str) -> tuple:
         precision = timeframe.display_precision(start, end, now, query.ladder(context.settings()))
         series = query.headline_series(store, start, end, precision)
         outages = query.outage_windows(store, start, end)
+        planned = query.maintenance_windows(store, start, end + MAINTENANCE_AHEAD)
         alerts = query.alert_history(store, start, ALERT_LIMIT)
         report = correlate_store(store, start, end, now, None, query.ladder(context.settings())) if outages else None
         rejects = query.status_reject_counts(store, start, end)
     except Exception as error:  # shown on the page; the next tick retries
         failed = components.failure("Loading outages and alerts", error)
-        return empty_figure("No data: the query failed"), None, None, None, failed, None
+        return empty_figure("No data: the query failed"), None, None, None, failed, None, None
     return (
-        timeline(series, outages, precision, end),
+        timeline(series, outages, precision, end, [p for p in planned if p["start"] < end]),
         alerts_view(alerts),
         outages_table(outages, now),
         verdicts_table(report),
         None,
         rejects_text(rejects),
+        maintenance_table(planned, now),
     )
 
 
-def timeline(series: list[dict], outages: list[dict], precision: str, end: int) -> go.Figure:
-    """Failure rate on top with outage bands; one row per service below, coloured by state."""
-    if not series and not outages:
+def timeline(series: list[dict], outages: list[dict], precision: str, end: int, planned: list[dict] | None = None) -> go.Figure:
+    """Failure rate on top with outage bands; one row per service below, coloured by state, with
+    its planned maintenance as a dotted line beside its outages."""
+    planned = planned or []
+    if not series and not outages and not planned:
         return empty_figure("No jobs and no outages in this window")
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
     figure.add_trace(
@@ -124,6 +133,21 @@ def timeline(series: list[dict], outages: list[dict], precision: str, end: int) 
             row=2, col=1,
         )
         shown.add(state)
+    for window in planned:
+        figure.add_trace(
+            go.Scatter(
+                x=[utc_text(window["start"]), utc_text(min(window["end"], end))],
+                y=[plot_text(window["service"])] * 2,
+                mode="lines",
+                line=dict(color=STATE_LINES["maintenance"], width=6, dash="dot"),
+                name="maintenance",
+                legendgroup="maintenance",
+                showlegend="maintenance" not in shown,
+                hovertext=plot_text(f"{window['service']} maintenance: {window.get('message') or ''}"),
+            ),
+            row=2, col=1,
+        )
+        shown.add("maintenance")
     figure.update_layout(
         margin=dict(l=60, r=10, t=20, b=40), height=420, legend=dict(orientation="h", y=-0.12),
         yaxis=dict(title="failure rate %", rangemode="tozero"), xaxis2=dict(title=f"UTC, per {precision}"),
@@ -180,6 +204,17 @@ def outages_table(outages: list[dict], now: int) -> Any:
             outage.get("message") or "",
         ])
     return components.table(["service", "state", "start (UTC)", "end (UTC)", "duration", "message"], rows, "outages-windows-table", "No outages in this window.")
+
+
+def maintenance_table(planned: list[dict], now: int) -> Any:
+    """Planned downtimes: alerts whose suspected cause or site is under maintenance are not paged."""
+    rows = []
+    for window in planned:
+        when = "under way" if window["start"] <= now < window["end"] else ("ahead" if window["start"] > now else "over")
+        rows.append([window["service"], when, utc_text(window["start"]), utc_text(window["end"]),
+                     units.hms(window["end"] - window["start"]), window.get("message") or ""])
+    return components.table(["service", "", "start (UTC)", "end (UTC)", "duration", "message"], rows, "outages-maintenance-table",
+                            "No maintenance planned in this window or the week ahead.")
 
 
 def verdicts_table(report: dict | None) -> Any:
