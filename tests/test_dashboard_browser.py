@@ -377,3 +377,13 @@ def test_the_triage_queue_shows_fwjr_text_as_text(board: str, browser) -> None:
     assert wait_text(browser, "triage-selected-name") == HOSTILE_WORKFLOW
     _no_markup(browser)
     assert browser.find_elements(By.CSS_SELECTOR, "#triage-queue b, #triage-selected b, #triage-selected script") == []
+
+
+def test_the_workflow_page_shows_fwjr_text_as_given(board: str, browser) -> None:
+    """Its name, the sites of its step tables and its error messages, HTML all of them."""
+    browser.get(board + "/workflow?" + urlencode({"name": HOSTILE_WORKFLOW, "tf": "24h"}))
+    body = wait_text(browser, "workflow-body", lambda text: HOSTILE_SITE in text)
+    assert browser.find_element(By.ID, "workflow-name").text == HOSTILE_WORKFLOW
+    assert "<script>window.__pwned = 1</script><b>bold</b> & <img src=x onerror=alert(1)>" in body, "the error message as given"
+    assert browser.find_elements(By.CSS_SELECTOR, "#workflow-body b, #workflow-body img, #workflow-body script, h2 b") == []
+    assert browser.execute_script("return window.__pwned === undefined")

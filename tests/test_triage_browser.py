@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import ElementClickInterceptedException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -85,8 +85,10 @@ def _click(driver, by: str, where: str) -> None:
     """Click an element, looking it up again while the page redraws it (a new URL redraws the page)."""
     def clicked(d) -> bool:
         try:
-            d.find_element(by, where).click()
-        except (StaleElementReferenceException, NoSuchElementException):
+            element = d.find_element(by, where)
+            d.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+            element.click()
+        except (StaleElementReferenceException, NoSuchElementException, ElementClickInterceptedException):
             return False
         return True
 
@@ -202,7 +204,9 @@ def test_a_queue_row_leads_to_the_workflow_page_and_its_decision(triage_board: s
 
     # the queue's other link lands on the form, scrolled to it
     chromium.get(triage_board + "/triage?" + urlencode(triage_store.window))
+    WebDriverWait(chromium, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#triage-queue .ag-row[row-id='{workflow}']"))
     _click(chromium, By.CSS_SELECTOR, f"#triage-queue .ag-row[row-id='{workflow}'] .ag-cell[col-id='workflow']")
+    assert wait_text(chromium, "triage-selected-name") == workflow
     _click(chromium, By.ID, "triage-selected-decide")
     WebDriverWait(chromium, WAIT).until(lambda d: d.execute_script(
         "const form = document.getElementById('decide');"
