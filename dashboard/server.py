@@ -75,9 +75,14 @@ def serve_in_thread(settings: Settings, store: Store, port: int | None = None) -
 
 
 def _listen(app: Dash, host: str, port: int) -> BaseWSGIServer | MultiSocketServer:
-    """A waitress server bound to host:port; a taken port is named with the setting to change."""
+    """A waitress server bound to host:port; a taken port is named with the setting to change.
+
+    It polls its sockets with poll(), not select(): select() refuses descriptors above 1024, and the
+    worker that serves the board also holds the store's files, Kafka's sockets and its helper's
+    pipes, so a long-running process crossed that line and its board thread died.
+    """
     try:
-        return create_server(app.server, host=host, port=port, threads=THREADS, ident="fwjr-board")
+        return create_server(app.server, host=host, port=port, threads=THREADS, ident="fwjr-board", asyncore_use_poll=True)
     except OSError as error:
         raise RuntimeError(
             f"cannot serve the board on {host}:{port} ({error.strerror or error}); "
