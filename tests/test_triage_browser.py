@@ -16,7 +16,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from selenium.common.exceptions import ElementClickInterceptedException, NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException, NoSuchElementException, StaleElementReferenceException, TimeoutException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -79,6 +81,23 @@ def _queue_rows(driver) -> dict[str, dict[str, str]]:
     columns = ("verdict", "remedy", "group", "top_exit_codes", "sites", "outage_share")
     values = {c: grid_cells(driver, "triage-queue", c) for c in columns}
     return {name: {c: values[c][i] for c in columns} for i, name in enumerate(names)}
+
+
+def _select(driver, workflow: str) -> None:
+    """Click a queue row until the page shows it selected: a click that lands while the grid
+    redraws is lost."""
+    cell = f"#triage-queue .ag-row[row-id='{workflow}'] .ag-cell[col-id='workflow']"
+
+    def selected(d) -> bool:
+        _click(d, By.CSS_SELECTOR, cell)
+        try:
+            WebDriverWait(d, 3, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda e: e.find_element(By.ID, "triage-selected-name").text == workflow)
+        except TimeoutException:
+            return False
+        return True
+
+    WebDriverWait(driver, WAIT).until(selected)
 
 
 def _click(driver, by: str, where: str) -> None:
@@ -168,8 +187,7 @@ def test_a_queue_row_leads_to_the_workflow_page_and_its_decision(triage_board: s
     workflow = triage_store.incidents["debug"]
     chromium.get(triage_board + "/triage?" + urlencode(triage_store.window))
     WebDriverWait(chromium, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#triage-queue .ag-row[row-id='{workflow}']"))
-    _click(chromium, By.CSS_SELECTOR, f"#triage-queue .ag-row[row-id='{workflow}'] .ag-cell[col-id='workflow']")
-    assert wait_text(chromium, "triage-selected-name") == workflow
+    _select(chromium, workflow)
     _click(chromium, By.ID, "triage-selected-link")
     WebDriverWait(chromium, WAIT).until(lambda d: d.find_elements(By.ID, "workflow-decision-facts"))
     assert chromium.find_element(By.ID, "workflow-name").text == workflow
@@ -205,8 +223,7 @@ def test_a_queue_row_leads_to_the_workflow_page_and_its_decision(triage_board: s
     # the queue's other link lands on the form, scrolled to it
     chromium.get(triage_board + "/triage?" + urlencode(triage_store.window))
     WebDriverWait(chromium, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#triage-queue .ag-row[row-id='{workflow}']"))
-    _click(chromium, By.CSS_SELECTOR, f"#triage-queue .ag-row[row-id='{workflow}'] .ag-cell[col-id='workflow']")
-    assert wait_text(chromium, "triage-selected-name") == workflow
+    _select(chromium, workflow)
     _click(chromium, By.ID, "triage-selected-decide")
     WebDriverWait(chromium, WAIT).until(lambda d: d.execute_script(
         "const form = document.getElementById('decide');"
