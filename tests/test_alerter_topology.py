@@ -21,7 +21,8 @@ import pytest
 
 from fwjr.broker import find_executable
 from fwjr.processes import alive
-from fwjr.produce import make_producer, publish, wait_drained
+from fwjr.produce import committed_offsets, end_offsets, make_producer, publish, wait_drained
+from streams import topics
 from tests.live_fixtures import FWJR, Stack, stack_env
 from tests.test_alerter_live import MINUTES, _bootstrap, _decisions, _publish_outages, _reference, _rehearsal
 from tests.waiting import wait_until
@@ -42,7 +43,10 @@ def _second_worker(stack: Stack, home: Path) -> subprocess.Popen:
 def _kill_mid_batch_and_restart(stack: Stack) -> None:
     """SIGKILL the stack's worker while it works through what was just published, then start it again."""
     first = stack.worker_pid()
-    time.sleep(1.0)
+    bootstrap = _bootstrap(stack)
+    ends = end_offsets(bootstrap)
+    before = sum(committed_offsets(bootstrap, ends).values())
+    wait_until(lambda: sum(committed_offsets(bootstrap, ends).values()) > before, 120, "the worker to commit a batch of it")
     os.kill(first, signal.SIGKILL)
     wait_until(lambda: not alive(first), 30, "the first worker to die")
     stack.fwjr("up", "--detach", "--feed-rate", "0", timeout=300)
@@ -87,8 +91,14 @@ def test_alerts_are_the_same_with_workers_joining_dying_and_leaving(tmp_path_fac
         def decided() -> list[tuple]:
             return [(d["action"], d["alert"]["id"], d["alert"]["fired"], d["alert"]["resolved"]) for d in _decisions(stack)]
 
-        wait_until(lambda: len(decided()) >= len(expected), 120, "the alerter's decisions")
-        time.sleep(3)
+        jobs_end = end_offsets(bootstrap, topics.JOBS)
+
+        def caught_up() -> bool:
+            """The alerter's input offsets reached fwjr.jobs' end: its decisions went with them."""
+            done = committed_offsets(bootstrap, jobs_end, topics.JOBS, topics.ALERTER_INPUT_GROUP)
+            return all(done.get(p, -1) >= end for p, end in jobs_end.items() if end > 0)
+
+        wait_until(caught_up, 120, "the alerter to read every job record")
         assert decided() == expected
     finally:
         if other is not None:
