@@ -10,6 +10,7 @@ the exact counts (see docs/architecture.md and docs/stream.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 import faust
@@ -99,15 +100,20 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     @app.timer(interval=5.0)
     async def report_lag() -> None:
         """fwjr_consumer_lag: messages in assigned partitions not yet in the store."""
-        lag = 0
-        for tp in app.consumer.assignment():
-            if tp.topic == topics.RAW:
-                done = runtime.committed.get((tp.topic, tp.partition), -1)
-                lag += max(app.consumer.highwater(tp) - done - 1, 0)
-        TELEMETRY.lag.set(lag)
+        raw = [tp for tp in app.consumer.assignment() if tp.topic == topics.RAW]
+        TELEMETRY.lag.set(consumer_lag({(tp.topic, tp.partition): app.consumer.highwater(tp) for tp in raw}, runtime.committed))
 
     @app.on_partitions_assigned.connect
     async def resume(sender: faust.App, assigned: set, **kwargs: object) -> None:
         await runtime.recover(sorted(tp.partition for tp in assigned if tp.topic == topics.RAW))
 
     return app
+
+
+def consumer_lag(highwaters: Mapping[tuple[str, int], int | None], committed: Mapping[tuple[str, int], int]) -> int:
+    """Messages of the given partitions not yet in the store.
+
+    A partition assigned a moment ago has no high watermark yet (the consumer has not fetched
+    it): it counts from the next report, rather than crashing the timer and with it the worker.
+    """
+    return sum(max(high - committed.get(tp, -1) - 1, 0) for tp, high in highwaters.items() if high is not None)

@@ -32,6 +32,7 @@ from fwjr.produce import message_key
 from fwjr.reader import decode_message, to_job
 from fwjr.store import Store
 from fwjr.synth.feed import generate_documents
+from streams.app import consumer_lag
 from streams import topics
 from streams.helper import helper_pids
 from streams.pipeline import Message, reason_label
@@ -203,3 +204,9 @@ def test_dead_letters_counters_and_job_records_equal_what_fwjr_jobs_says(
     for record in records:
         assert orjson.loads(record.value()) == first_said[record.key().decode()]
         assert dict(record.headers())[topics.JOB_SOURCE_HEADER] == b"0"
+
+
+def test_consumer_lag_skips_a_partition_whose_high_watermark_is_not_known_yet() -> None:
+    committed = {("fwjr.raw", 0): 9, ("fwjr.raw", 1): 4}
+    highwaters = {("fwjr.raw", 0): 15, ("fwjr.raw", 1): None, ("fwjr.raw", 2): 3}
+    assert consumer_lag(highwaters, committed) == (15 - 9 - 1) + 3
