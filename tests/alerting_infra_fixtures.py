@@ -84,6 +84,21 @@ class Alertmanager:
     def silences(self) -> list[dict]:
         return get_json(f"{self.url}/api/v2/silences")
 
+    def flushed(self) -> bool:
+        """Whether every aggregation group Alertmanager still runs holds an active alert.
+
+        A group whose alerts have all resolved is deleted only after its last flush (notified, or
+        muted by a silence) and the dispatcher's next maintenance pass (every 30 s), so once this
+        holds, nothing more can be sent for an alert that resolved before: the condition to wait
+        on before asserting that a notification did not come.
+        """
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        (running,) = [float(line.split()[1]) for line in metrics.splitlines()
+                      if line.startswith("alertmanager_dispatcher_aggregation_groups ")]
+        listed = get_json(f"{self.url}/api/v2/alerts/groups?silenced=true&inhibited=true&active=true")
+        return running == len(listed)
+
 
 def _fast(route: dict) -> None:
     """The shipped route tree with test timings: notify within a second, repeat rarely."""

@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from fwjr.alerting.publish import publish_status, scenario_status_docs, wait_consumed
 from fwjr.alerting.rule import AlertEngine, RuleConfig
@@ -34,8 +35,10 @@ from fwjr.broker import find_executable, free_port
 from fwjr.processes import alive
 from fwjr.produce import make_producer, messages_from_generator, publish, wait_drained
 from fwjr.reader import decode_message, to_job
+from streams import topics
 from tests.alerting_infra_fixtures import Alertmanager, run_alertmanager
 from tests.live_fixtures import FWJR, Stack, stack_env
+from tests.topic_reading import wait_alerter_caught_up
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
@@ -160,7 +163,8 @@ def test_one_alert_in_alertmanager_naming_the_outage_resolved_once_across_a_sigk
     assert _alerter_pid(stack) not in (None, pid)
 
     wait_until(lambda: _notified(alertmanager, "resolved"), 180, "the resolved notification")
-    time.sleep(3)  # a second notification of either kind would come within the group interval (1 s)
+    wait_alerter_caught_up(_bootstrap(stack))
+    wait_until(alertmanager.flushed, 90, "Alertmanager to flush and drop the resolved alert's group")
     (fired,) = _notified(alertmanager, "firing")
     (resolved,) = _notified(alertmanager, "resolved")
     (alert,) = [a for a in fired["alerts"] if a["labels"].get("site") == SITE]
@@ -205,7 +209,8 @@ def test_the_same_burst_during_a_planned_maintenance_of_the_service_is_silenced(
     publish(producer, [m for _, m in messages[cut:]])  # and resolves
     wait_drained(_bootstrap(stack), timeout=300)
     wait_until(lambda: not new_alerts(), 120, "the silenced alert to resolve")
-    time.sleep(3)  # longer than the route's group wait and interval
+    wait_alerter_caught_up(_bootstrap(stack))
+    wait_until(alertmanager.flushed, 90, "Alertmanager to flush and drop the silenced alert's group")
     notified = {a["annotations"]["alert_id"] for body in alertmanager.webhook.bodies for a in body["alerts"]}
     assert notified == before, "the silenced alert was not notified, neither firing nor resolved"
     actions = [d["action"] for d in _decisions(stack) if d["alert"]["id"] == held["annotations"]["alert_id"]]
@@ -223,7 +228,7 @@ def test_a_standby_alerter_takes_over_from_its_checkpoint_when_the_active_one_di
         standby = subprocess.Popen([*FWJR, "alerter"], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: _active_gauge(metrics_port) == 0.0, 60, "the second alerter to stand by")
-        time.sleep(5)  # it stays a standby while the first one holds the lease
+        wait_until(lambda: _lease_members(stack) == [1, 0], 60, "the lease group to settle with both alerters")
         assert _active_gauge(metrics_port) == 0.0 and "alerter active" not in log.read_text()
 
         os.kill(_alerter_pid(stack), signal.SIGKILL)
@@ -237,6 +242,17 @@ def test_a_standby_alerter_takes_over_from_its_checkpoint_when_the_active_one_di
     finally:
         standby.terminate()
         standby.wait(60)
+
+
+def _lease_members(stack: Stack) -> list[int] | None:
+    """Partitions held by each member of the lease group, most first, once the group is stable
+    (its rebalance done); None while it rebalances."""
+    admin = AdminClient({"bootstrap.servers": _bootstrap(stack)})
+    (described,) = admin.describe_consumer_groups([topics.ALERTER_LEASE_GROUP]).values()
+    group = described.result(timeout=10)
+    if group.state != ConsumerGroupState.STABLE:
+        return None
+    return sorted((len(m.assignment.topic_partitions) for m in group.members), reverse=True)
 
 
 def _active_gauge(port: int) -> float | None:

@@ -23,6 +23,7 @@ from fwjr.broker import find_executable
 from fwjr.processes import alive
 from fwjr.produce import committed_offsets, end_offsets, make_producer, publish, wait_drained
 from streams import topics
+from tests.topic_reading import wait_alerter_caught_up
 from tests.live_fixtures import FWJR, Stack, stack_env
 from tests.test_alerter_live import MINUTES, _bootstrap, _decisions, _publish_outages, _reference, _rehearsal
 from tests.waiting import wait_until
@@ -91,14 +92,7 @@ def test_alerts_are_the_same_with_workers_joining_dying_and_leaving(tmp_path_fac
         def decided() -> list[tuple]:
             return [(d["action"], d["alert"]["id"], d["alert"]["fired"], d["alert"]["resolved"]) for d in _decisions(stack)]
 
-        jobs_end = end_offsets(bootstrap, topics.JOBS)
-
-        def caught_up() -> bool:
-            """The alerter's input offsets reached fwjr.jobs' end: its decisions went with them."""
-            done = committed_offsets(bootstrap, jobs_end, topics.JOBS, topics.ALERTER_INPUT_GROUP)
-            return all(done.get(p, -1) >= end for p, end in jobs_end.items() if end > 0)
-
-        wait_until(caught_up, 120, "the alerter to read every job record")
+        wait_alerter_caught_up(bootstrap)
         assert decided() == expected
     finally:
         if other is not None:

@@ -11,6 +11,10 @@ import uuid
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from fwjr.produce import committed_offsets, end_offsets
+from streams import topics
+from tests.waiting import wait_until
+
 
 def topic_end(bootstrap: str, topic: str) -> dict[int, int]:
     """The next offset of every partition of `topic`."""
@@ -37,3 +41,15 @@ def records_since(bootstrap: str, topic: str, since: dict[int, int]) -> list[Mes
     finally:
         consumer.close()
     return records
+
+
+def wait_alerter_caught_up(bootstrap: str, timeout: float = 120) -> None:
+    """Until the alerter's input offsets reach fwjr.jobs' current end: the alerter commits them
+    in the transaction of its decisions, so every decision on those jobs is then on fwjr.alerts."""
+    jobs_end = end_offsets(bootstrap, topics.JOBS)
+
+    def caught_up() -> bool:
+        done = committed_offsets(bootstrap, jobs_end, topics.JOBS, topics.ALERTER_INPUT_GROUP)
+        return all(done.get(p, -1) >= end for p, end in jobs_end.items() if end > 0)
+
+    wait_until(caught_up, timeout, "the alerter to read every job record")
