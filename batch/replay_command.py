@@ -17,7 +17,6 @@ from batch.avro_source import archive_days, is_local, list_archive_files
 from fwjr.bucket import STORED_PRECISIONS, iso
 from fwjr.config import Settings
 
-
 # Extra day folders read on each side: files sit in the folder of the day they were written.
 SLACK_DAYS = 1
 # Local archives from this size on are replayed with the JVM's full JIT (batch.spark_session):
@@ -141,15 +140,15 @@ def replay(
     """Rebuild [from, to) of the store from the archive under `source` (or, dry, print the rows)."""
     from pyspark.sql import SparkSession
 
+    from batch.range import replay_range
     from batch.replay import local_bytes, run_replay, sorted_rows
     from batch.spark_session import get_spark
-    from fwjr import query
-    from fwjr.replay_range import replay_range
+    from fwjr.store import sql
 
     if not dry_run and precision not in STORED_PRECISIONS:
         raise ValueError(f"--precision {precision}: the store takes {', '.join(STORED_PRECISIONS)} rows (week only with --dry-run)")
     began = time.monotonic()
-    span = replay_range(start_text, end_text, int(time.time()), query.ladder(settings), precision)
+    span = replay_range(start_text, end_text, int(time.time()), sql.ladder(settings), precision)
     report = ReplayReport(source, span.describe(), span.start, span.end)
     reporter = Reporter(log)
     reporter.step(f"replaying {source} {span.describe()} at {precision} precision")
@@ -174,7 +173,7 @@ def replay(
     if dry_run:
         _print_rows(sorted_rows(result.aggregates).to_pylist(), precision, rows_out or sys.stdout)
     else:
-        from fwjr.replay_load import replace_in_store
+        from fwjr.store.handover import replace_in_store
 
         reporter.step(f"replacing {span.describe()} in the store ({result.aggregates.num_rows} aggregate rows)")
         report.written = replace_in_store(settings, span.start, span.end, result.aggregates, result.errors, replay_batch_id(span.start, span.end))

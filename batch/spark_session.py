@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fwjr.config import settings as current_settings
-from fwjr.hdfs import ensure_maven_jars, pom_digest
+from fwjr.devstack.hdfs import ensure_maven_jars, pom_digest
 from fwjr.resources import pom
 
 if TYPE_CHECKING:

@@ -35,13 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashboard.server import serve_in_thread  # noqa: E402
 from fwjr.config import Settings  # noqa: E402
-from fwjr.migrate import migrate  # noqa: E402
 from fwjr.ops import accounts, tokens  # noqa: E402
 from fwjr.ops.actions import ACTED, PENDING  # noqa: E402
 from fwjr.ops.database import session  # noqa: E402
 from fwjr.ops.migrate import upgrade  # noqa: E402
 from fwjr.ops.models import Action, Reason, utcnow  # noqa: E402
-from fwjr.store import connect  # noqa: E402
+from fwjr.store.connection import connect  # noqa: E402
+from fwjr.store.migrate import migrate  # noqa: E402
 
 TARGETS_MS = {"actions pending": 100, "actions all": 100, "submit": 200}
 KINDS = (("kill", {}), ("more-memory", {"amount": 4000}), ("split", {"factor": 4}), ("sites", {"sites": ["T1_US_FNAL", "T2_CH_CERN"]}),

@@ -43,7 +43,7 @@ MODES = ("orjson", "msgspec", "aggregate")
 
 
 def _generated(count: int, seed: int) -> Iterator[dict | bytes]:
-    from fwjr.generate import generate_documents
+    from fwjr.synth import generate_documents
 
     return generate_documents(count, seed)
 
@@ -55,7 +55,7 @@ def _reference_pool() -> list[dict | bytes]:
 def _pool(count: int, seed: int) -> tuple[list[dict | bytes], str]:
     size = min(count, GENERATED_POOL)
     try:
-        return list(_generated(size, seed)), "fwjr.generate"
+        return list(_generated(size, seed)), "fwjr.synth"
     except ImportError:
         return _reference_pool(), "replicated reference samples"
 

@@ -8,7 +8,7 @@ files (what `fwjr aggregate` does); every rate is printed as docs/s and as a rat
 
     python -m bench.bench_avro_read [--docs 40000] [--hours 24] [--root DIR] [--master local[2]]
 
-The generated archive (fwjr.generate) has one file per hour of FWJR time.
+The generated archive (fwjr.synth) has one file per hour of FWJR time.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from batch.arrow_records import records_converter
 from batch.avro_source import read_records
 from batch.replay import MERGE_PROJECTION
 from batch.spark_session import get_spark
-from fwjr.generate import generate_documents, write_archive
+from fwjr.synth import generate_documents, write_archive
 
 START_TS = 1_700_000_000
 DOCUMENT_COLUMN = "doc"

@@ -34,12 +34,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fwjr import query  # noqa: E402
 from fwjr.config import Settings  # noqa: E402
 from fwjr.metrics import ALL_METRICS  # noqa: E402
-from fwjr.migrate import migrate  # noqa: E402
 from fwjr.model import SCOPE_KEYS  # noqa: E402
-from fwjr.store import Store, connect  # noqa: E402
+from fwjr.store import (
+    error_reads,  # noqa: E402
+    job_reads,  # noqa: E402
+    schema,  # noqa: E402
+    sql,  # noqa: E402
+)
+from fwjr.store import reads as store_reads  # noqa: E402
+from fwjr.store.connection import Store, connect  # noqa: E402
+from fwjr.store.migrate import migrate  # noqa: E402
+from tests import store_helpers  # noqa: E402
 
 TARGET_MS = 100
 DEFECT_MS = 300
@@ -172,7 +179,7 @@ def build(store: Store, settings: Settings, now: int, scale: float, seed: int) -
         ("hour", np.arange(hour_start, minute_start - minute_start % 3600, 3600)),
         ("minute", np.arange(minute_start - minute_start % 3600, now - now % 60, 60)),
     )
-    agg_names = query.AGG_COLUMNS
+    agg_names = schema.AGG_COLUMNS
     written = 0
     for grain, buckets in grains:
         step = max(CHUNK // max(int(ROWS_PER_BUCKET[grain] * scale), 1), 1)
@@ -182,9 +189,9 @@ def build(store: Store, settings: Settings, now: int, scale: float, seed: int) -
                 columns = synthesize(rng, catalog, month[first:first + step], grain, scale)
                 written += insert_columns(store, "agg", agg_names, columns)
                 errors.append(error_columns(columns))
-            insert_columns(store, "errors", query.ERROR_COLUMNS, {c: np.concatenate([e[c] for e in errors]) for c in query.ERROR_COLUMNS})
+            insert_columns(store, "errors", schema.ERROR_COLUMNS, {c: np.concatenate([e[c] for e in errors]) for c in schema.ERROR_COLUMNS})
         print(f"  {grain}: {len(buckets)} buckets, {written:,} aggregate rows so far", flush=True)
-    insert_columns(store, "jobs", query.JOB_COLUMNS, job_columns(rng, catalog, now, settings.jobs_days, int(FAILED_JOB_ROWS * scale)))
+    insert_columns(store, "jobs", schema.JOB_COLUMNS, job_columns(rng, catalog, now, settings.jobs_days, int(FAILED_JOB_ROWS * scale)))
     settle(store)
     return written
 
@@ -194,7 +201,7 @@ def settle(store: Store, limit_s: int = 600) -> None:
     started = time.perf_counter()
     quiet = 0
     while time.perf_counter() - started < limit_s and quiet < 3:
-        quiet = quiet + 1 if query.merges_in_progress(store) == 0 else 0
+        quiet = quiet + 1 if store_helpers.merges_in_progress(store) == 0 else 0
         time.sleep(1)
     state = "settled" if quiet >= 3 else f"still merging after {limit_s} s"
     print(f"  background merges {state} ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -208,9 +215,9 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     from fwjr.triage.sites import site_statuses
     from fwjr.triage.tasks import task_stats
 
-    ladder = query.ladder(settings)
-    sites = query.distinct_values(store, "site", now - 7 * 86400, now, "", 50)
-    workflows = query.distinct_values(store, "workflow", now - 7 * 86400, now, "", 500)
+    ladder = sql.ladder(settings)
+    sites = store_reads.distinct_values(store, "site", now - 7 * 86400, now, "", 50)
+    workflows = store_reads.distinct_values(store, "workflow", now - 7 * 86400, now, "", 500)
     day, week, month, year = now - 86400, now - 7 * 86400, now - 30 * 86400, now - 365 * 86400
 
     def explore(**view: Any) -> Callable[[], Any]:
@@ -222,12 +229,12 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
     queries: dict[str, Callable[[], Any]] = {}
     for label, seconds in (("1h", 3600), ("24h", 86400), ("7d", 7 * 86400)):
         start, end, precision = window(seconds)
-        queries[f"overview {label}: headline numbers"] = lambda s=start, e=end: query.headline(store, s, e)
-        queries[f"overview {label}: series ({precision})"] = lambda s=start, e=end, p=precision: query.headline_series(store, s, e, p)
-        queries[f"overview {label}: top exit codes"] = lambda s=start, e=end: query.top(store, s, e, "exit_code", "failed", 9)
-        queries[f"overview {label}: top sites"] = lambda s=start, e=end: query.top(store, s, e, "site", "failed", 8)
-        queries[f"overview {label}: top workflows"] = lambda s=start, e=end: query.top(store, s, e, "workflow", "failed", 8)
-    queries["overview: last FWJR seen"] = lambda: query.last_seen(store)
+        queries[f"overview {label}: headline numbers"] = lambda s=start, e=end: store_reads.headline(store, s, e)
+        queries[f"overview {label}: series ({precision})"] = lambda s=start, e=end, p=precision: store_reads.headline_series(store, s, e, p)
+        queries[f"overview {label}: top exit codes"] = lambda s=start, e=end: store_reads.top(store, s, e, "exit_code", "failed", 9)
+        queries[f"overview {label}: top sites"] = lambda s=start, e=end: store_reads.top(store, s, e, "site", "failed", 8)
+        queries[f"overview {label}: top workflows"] = lambda s=start, e=end: store_reads.top(store, s, e, "workflow", "failed", 8)
+    queries["overview: last FWJR seen"] = lambda: store_reads.last_seen(store)
     queries["explorer 7d: jobs by site x jobstate [view: 2 queries]"] = explore(tf="last7d", x="site", by="jobstate")
     queries["explorer 30d: failed, exit_code x workflow [view: 2 q]"] = explore(tf="last30d", x="exit_code", by="workflow", metric="failed")
     queries["explorer 30d: PeakValueRss avg, time by site [view: 2 q]"] = explore(tf="last30d", x="time", by="site", metric="PeakValueRss", stat="avg")
@@ -237,20 +244,20 @@ def page_queries(store: Store, settings: Settings, now: int, rng: random.Random)
         store, View(filters={"site": "~^T1_"}, tf="last7d", x="jobtype", by="exit_code"), now, ladder)
     queries["explorer 30d: one workflow, wall time by site [view: 1 q]"] = lambda: performance.explore(
         store, View(filters={"workflow": rng.choice(workflows)}, tf="last30d", x="site", by="", metric="wall_time"), now, ladder)
-    queries["explorer: suggestions (1 key)"] = lambda: query.distinct_values(store, rng.choice(SCOPE_KEYS), week, now, "", 30)
-    queries["errors 24h: workflow x site totals"] = lambda: query.error_matrix(store, day, now, "workflow", "site")
-    queries["errors 7d: workflow x site split by exit_code"] = lambda: query.error_matrix(
+    queries["explorer: suggestions (1 key)"] = lambda: store_reads.distinct_values(store, rng.choice(SCOPE_KEYS), week, now, "", 30)
+    queries["errors 24h: workflow x site totals"] = lambda: error_reads.error_matrix(store, day, now, "workflow", "site")
+    queries["errors 7d: workflow x site split by exit_code"] = lambda: error_reads.error_matrix(
         store, week, now, "workflow", "site", "exit_code", {"site": sites[:12], "workflow": workflows[:12]})
-    queries["errors 7d: pie contents"] = lambda: query.error_matrix(
+    queries["errors 7d: pie contents"] = lambda: error_reads.error_matrix(
         store, week, now, "exit_code", "task", None, {"workflow": rng.choice(workflows), "site": rng.choice(sites)}, 500)
-    queries["workflow 7d: exit code x site per step"] = lambda: query.error_matrix(
+    queries["workflow 7d: exit code x site per step"] = lambda: error_reads.error_matrix(
         store, week, now, "exit_code", "site", "step", {"workflow": rng.choice(workflows)})
-    queries["workflow 7d: error snippets"] = lambda: query.error_snippets(store, week, now, {"workflow": rng.choice(workflows)})
-    queries["failed 24h: newest 200"] = lambda: query.search_failed_jobs(store, day, now, None, None, 200)
-    queries["failed 7d: search by fwjr_id"] = lambda: query.search_failed_jobs(store, week, now, f"fwjr-{rng.randrange(1000)}", None, 200)
-    queries["failed 7d: search by error text (few matches)"] = lambda: query.search_failed_jobs(store, week, now, f"file{rng.randrange(1000, 9999)}", None, 200)
-    queries["failed 7d: search by host (thousands of matches)"] = lambda: query.search_failed_jobs(store, week, now, f"vocms{rng.randrange(300, 330):04d}", None, 200)
-    queries["failed 24h: site + exit code filter"] = lambda: query.search_failed_jobs(
+    queries["workflow 7d: error snippets"] = lambda: error_reads.error_snippets(store, week, now, {"workflow": rng.choice(workflows)})
+    queries["failed 24h: newest 200"] = lambda: job_reads.search_failed_jobs(store, day, now, None, None, 200)
+    queries["failed 7d: search by fwjr_id"] = lambda: job_reads.search_failed_jobs(store, week, now, f"fwjr-{rng.randrange(1000)}", None, 200)
+    queries["failed 7d: search by error text (few matches)"] = lambda: job_reads.search_failed_jobs(store, week, now, f"file{rng.randrange(1000, 9999)}", None, 200)
+    queries["failed 7d: search by host (thousands of matches)"] = lambda: job_reads.search_failed_jobs(store, week, now, f"vocms{rng.randrange(300, 330):04d}", None, 200)
+    queries["failed 24h: site + exit code filter"] = lambda: job_reads.search_failed_jobs(
         store, day, now, None, {"site": rng.choice(sites), "exit_code": 8021}, 200)
     queries["triage 24h: every failing workflow's decision"] = lambda: triage(store, day, now, settings=settings, now=now)
     queries["triage 7d: one site's workflows"] = lambda: triage(store, week, now, {"site": rng.choice(sites)}, settings=settings, now=now)
@@ -327,7 +334,7 @@ def export_queries(store: Store, settings: Settings, now: int) -> dict[str, Call
         return [dict(zip(body["columns"], row)) for row in body["rows"]]
 
     return {
-        "query.aggregates 1 day at hour": lambda: query.aggregates(store, start, end, "hour"),
+        "store_reads.aggregates 1 day at hour": lambda: store_reads.aggregates(store, start, end, "hour"),
         "api: GET /aggregates 1 day, format=rows (answer only)": lambda: get("rows"),
         "api: GET /aggregates 1 day, format=compact (answer only)": lambda: get("compact"),
         "api: CLI read path, compact answer decoded to rows": cli_rows,
@@ -362,15 +369,15 @@ def main() -> int:
     migrate(store)
     now = int(time.time())
     try:
-        if not query.row_count(store, "agg"):
+        if not store_helpers.row_count(store, "agg"):
             started = time.perf_counter()
             written = build(store, settings, now, args.scale, args.seed)
             print(f"built {written:,} aggregate rows in {time.perf_counter() - started:.0f} s under {home}")
         else:
             settle(store)
-        rows, errors, jobs = (query.row_count(store, t) for t in ("agg", "errors", "jobs"))
+        rows, errors, jobs = (store_helpers.row_count(store, t) for t in ("agg", "errors", "jobs"))
         print(f"store: {rows:,} aggregate rows, {errors:,} error rows, {jobs:,} job rows; {args.repeat} runs per query\n")
-        baseline = measure(lambda: query.top(store, 0, now + 86400, "jobstate", "jobs", 2), args.repeat)
+        baseline = measure(lambda: store_reads.top(store, 0, now + 86400, "jobstate", "jobs", 2), args.repeat)
         base95 = p95(baseline)
         print(f"{'query':58s} {'p50 ms':>8s} {'p95 ms':>8s} {'p95/base':>9s}")
         print(f"{'baseline: sum(jobs) by jobstate, whole table':58s} {statistics.median(baseline):8.1f} {base95:8.1f} {1.0:9.2f}")
@@ -387,7 +394,7 @@ def main() -> int:
         print(f"\nworst page query p95 {worst:.1f} ms: {verdict} (target < {TARGET_MS} ms, defect > {DEFECT_MS} ms)")
         exports = {name: function for name, function in export_queries(store, settings, now).items() if args.only in name}
         if exports:
-            rows = len(query.aggregates(store, now - 30 * 86400, now - 29 * 86400, "hour"))
+            rows = len(store_reads.aggregates(store, now - 30 * 86400, now - 29 * 86400, "hour"))
             print(f"\nbulk export, no page's query (not held to the page target), {rows:,} rows:")
             for name, function in exports.items():
                 times = measure(function, args.repeat)

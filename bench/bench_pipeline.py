@@ -1,6 +1,6 @@
 """CPU the stream worker's helper process spends per FWJR, without Kafka, and where it goes.
 
-Generates N FWJRs with fwjr.generate (drift, duplicates and malformed bytes as on the live
+Generates N FWJRs with fwjr.synth (drift, duplicates and malformed bytes as on the live
 feed; a share of them Avro single-object encoded with --avro-share), as the Kafka message
 values the helper receives, then measures in one process, on the same messages:
 
@@ -39,9 +39,9 @@ import orjson
 
 from fwjr.avro_codec import encode_single
 from fwjr.gcpause import collector_paused
-from fwjr.generate import generate_documents
-from fwjr.produce import message_key
+from fwjr.kafka.publish import message_key
 from fwjr.reader import CONTENT_TYPE_AVRO, CONTENT_TYPE_JSON, decode_message, to_job
+from fwjr.synth import generate_documents
 from streams.helper import BatchPreparer
 from streams.pipeline import Message, Pipeline
 from streams.sink import store_tables

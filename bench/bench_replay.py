@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from fwjr.bucket import iso
-from fwjr.generate import generate_documents, write_archive
+from fwjr.synth import generate_documents, write_archive
 
 START_TS = 1_767_225_600  # 2026-01-01T00:00:00Z
 FWJR = [sys.executable, "-m", "fwjr"]

@@ -34,11 +34,12 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer, TopicPartition
 
-from fwjr.broker import KafkaBroker, default_cache_dir, ensure_kafka_jars, ensure_topics, free_port
-from fwjr.generate import generate_documents
 from fwjr.config import Settings
-from streams.topics import CONSUMER_GROUP, RAW as RAW_TOPIC
-from fwjr.produce import committed_offsets, end_offsets, make_producer, message_key
+from fwjr.devstack.broker import KafkaBroker, default_cache_dir, ensure_kafka_jars, ensure_topics, free_port
+from fwjr.kafka.publish import committed_offsets, end_offsets, make_producer, message_key
+from fwjr.synth import generate_documents
+from fwjr.topics import CONSUMER_GROUP
+from fwjr.topics import RAW as RAW_TOPIC
 from streams.helper import helper_pids
 
 REPO = Path(__file__).resolve().parent.parent

@@ -29,20 +29,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fwjr import query  # noqa: E402
 from fwjr.aggregate import Aggregator, error_dicts, row_dicts  # noqa: E402
-from fwjr.alerting.publish import scenario_status_docs  # noqa: E402
 from fwjr.alerting.status import outage_windows, parse_status  # noqa: E402
 from fwjr.config import Settings  # noqa: E402
 from fwjr.exit_codes import procedure  # noqa: E402
-from fwjr.migrate import migrate  # noqa: E402
+from fwjr.kafka.status import scenario_status_docs  # noqa: E402
 from fwjr.model import Job  # noqa: E402
 from fwjr.reader import decode_json, to_job  # noqa: E402
-from fwjr.store import Store, connect  # noqa: E402
+from fwjr.store import (
+    alerts,  # noqa: E402
+    schema,  # noqa: E402
+)
+from fwjr.store.connection import Store, connect  # noqa: E402
+from fwjr.store.migrate import migrate  # noqa: E402
 from fwjr.synth.feed import burst_workflows, generate_documents  # noqa: E402
 from fwjr.synth.model import DEFAULT_START_TS  # noqa: E402
 from fwjr.triage.report import triage  # noqa: E402
 from streams.sink import example_columns  # noqa: E402
+from tests import store_helpers  # noqa: E402
 
 SCENARIO = ROOT / "bench" / "triage_scenario.json"
 DAY = 86400
@@ -74,16 +78,16 @@ def load(store: Store, scenario: dict, seed: int, start: int, jobs: int, minutes
         job = to_job(source, doc if isinstance(doc, dict) else decode_json(doc, source))
         if isinstance(job, Job) and aggregator.add(job):
             counted.append(job)
-    query.insert_aggregates(store, row_dicts(aggregator.rows), f"bench-{seed}")
-    query.insert_errors(store, error_dicts(aggregator.errors), f"bench-{seed}")
-    store.insert_columns("error_examples", query.EXAMPLE_COLUMNS, example_columns(counted))
+    store_helpers.insert_aggregates(store, row_dicts(aggregator.rows), f"bench-{seed}")
+    store_helpers.insert_errors(store, error_dicts(aggregator.errors), f"bench-{seed}")
+    store.insert_columns("error_examples", schema.EXAMPLE_COLUMNS, example_columns(counted))
     events = [parse_status(doc, "bench") for doc in scenario_status_docs(scenario, start)]
     by_service: dict[str, list] = {}
     for event in events:
         by_service.setdefault(event.service, []).append(event)
     rows = [[o.service, o.start, o.end or 0, o.state, o.message, o.source, 1]
             for service_events in by_service.values() for o in outage_windows(sorted(service_events, key=lambda e: e.ts))]
-    query.insert_outages(store, rows)
+    alerts.insert_outages(store, rows)
 
 
 def run_seed(store: Store, settings: Settings, scenario: dict, seed: int, jobs: int, minutes: float) -> dict:

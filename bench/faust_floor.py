@@ -21,8 +21,8 @@ from pathlib import Path
 
 import faust
 
+from fwjr import topics
 from fwjr.config import Settings
-from streams import topics
 from streams.app import consumer_settings
 
 SCHEME, BOOTSTRAP, COUNT, RESULT = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])

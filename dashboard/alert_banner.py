@@ -10,10 +10,9 @@ from typing import Any
 
 from dash import Input, Output, callback, dcc, html
 
-from fwjr import query
-
 from dashboard import context
 from dashboard.figures import utc_text
+from fwjr.store import alerts as store_alerts
 
 REFRESH_MS = 10_000
 LOOKBACK_SECONDS = 30 * 86400
@@ -42,8 +41,8 @@ def refresh_banner(_tick: int | None) -> Any:
     now = context.now()
     store = context.store()
     try:
-        alerts = query.alert_history(store, now - LOOKBACK_SECONDS, limit=50)
-        outages = query.outage_windows(store, now - LOOKBACK_SECONDS, now + 1)
+        alerts = store_alerts.alert_history(store, now - LOOKBACK_SECONDS, limit=50)
+        outages = store_alerts.outage_windows(store, now - LOOKBACK_SECONDS, now + 1)
     except Exception:  # the banner never breaks a page; the outages page shows the error
         return None
     lines = banner_items(alerts, outages)

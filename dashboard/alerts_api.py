@@ -15,8 +15,9 @@ from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from dashboard import context, params
-from fwjr import query
 from fwjr.alerting.correlate import correlate_store, services_for_job
+from fwjr.store import alerts as store_alerts
+from fwjr.store import sql
 
 alerts_api = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
 
@@ -35,7 +36,7 @@ def _failure(error: Exception) -> tuple[Response, int] | HTTPException:
 def alerts() -> Response:
     """Alerts firing now or fired in the last `hours` (default 24), each in its latest state."""
     hours = params.current()["hours"]
-    rows = query.alert_history(context.store(), int(context.now() - hours * 3600))
+    rows = store_alerts.alert_history(context.store(), int(context.now() - hours * 3600))
     for row in rows:
         row["evidence"] = json.loads(row["evidence"])
         row["members"] = list(row["members"])
@@ -47,7 +48,7 @@ def outages() -> Response:
     """Outage windows overlapping the range (default the last 7 days), optionally of one service."""
     given = params.current()
     start, end = given.range
-    rows = query.outage_windows(context.store(), start, end, given["service"] or None)
+    rows = store_alerts.outage_windows(context.store(), start, end, given["service"] or None)
     now = context.now()
     for row in rows:
         row["duration"] = (row["end"] if row["end"] is not None else now) - row["start"]
@@ -60,7 +61,7 @@ def correlation() -> Response:
     given = params.current()
     start, end = given.range
     now = context.now()
-    report: dict[str, Any] = correlate_store(context.store(), start, end, now, given.filters, query.ladder(context.settings()))
+    report: dict[str, Any] = correlate_store(context.store(), start, end, now, given.filters, sql.ladder(context.settings()))
     return jsonify({"from": start, "to": end, **report})
 
 

@@ -18,12 +18,13 @@ import orjson
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from fwjr import exit_codes, query
-from fwjr.model import ERROR_KEYS, SCOPE_KEYS
-
 from dashboard import context, params, performance, timeframe, units
 from dashboard.components import freshness_level
 from dashboard.state import parse_view
+from fwjr import exit_codes
+from fwjr.model import ERROR_KEYS, SCOPE_KEYS
+from fwjr.store import error_reads, job_reads, sql
+from fwjr.store import reads as store_reads
 
 log = logging.getLogger("fwjr.board.api")
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -42,7 +43,7 @@ def _failure(error: Exception) -> tuple[Response, int] | HTTPException:
 @api.get("/health")
 def health() -> Response:
     """Liveness plus freshness: when the newest FWJR was seen, and how stale that is."""
-    fresh = query.freshness(context.store())
+    fresh = store_reads.freshness(context.store())
     last = fresh["last_job"] if fresh["last_job"] is not None else fresh["last_bucket"]
     age = None if last is None else context.now() - last
     return jsonify({"status": "ok", "store": repr(context.store()), "last_fwjr": last, "age_s": age, "freshness": freshness_level(age), **fresh})
@@ -59,7 +60,7 @@ def aggregates() -> Response:
     """
     given = params.current()
     start, end = given.range
-    names, rows = query.aggregate_rows(context.store(), start, end, given["precision"], given.filters)
+    names, rows = store_reads.aggregate_rows(context.store(), start, end, given["precision"], given.filters)
     if given["format"] == "compact":
         body = orjson.dumps({"columns": names, "rows": rows})
     else:
@@ -73,7 +74,7 @@ def error_rows() -> Response:
     what `fwjr query errors` reads while the worker owns the store."""
     given = params.current()
     start, end = given.range
-    rows = query.error_rows(context.store(), start, end, given["precision"])
+    rows = error_reads.error_rows(context.store(), start, end, given["precision"])
     names = ("bucket", *ERROR_KEYS, "count")
     return Response(orjson.dumps({"columns": names, "rows": [[row[n] for n in names] for row in rows]}), mimetype="application/json")
 
@@ -83,14 +84,14 @@ def totals() -> Response:
     """One summary of the range and filters: jobs, failure rate, efficiency, every metric."""
     given = params.current()
     start, end = given.range
-    return jsonify({"from": start, "to": end, "totals": query.totals(context.store(), start, end, given.filters)})
+    return jsonify({"from": start, "to": end, "totals": store_reads.totals(context.store(), start, end, given.filters)})
 
 
 @api.get("/performance")
 def performance_view() -> Response:
     """The explorer's view: same parameters as its URL (metric, stat, x, by, tf/from/to, page, filters)."""
     view = parse_view(params.current().given)
-    ladder = query.ladder(context.settings())
+    ladder = sql.ladder(context.settings())
     result = performance.explore(context.store(), view, context.now(), ladder)
     return jsonify(result.as_json())
 
@@ -114,7 +115,7 @@ def suggestions() -> Response:
     given = params.current()
     key = given["key"]
     start, end = given.range
-    values = query.distinct_values(context.store(), key, start, end, given["prefix"], given["limit"])
+    values = store_reads.distinct_values(context.store(), key, start, end, given["prefix"], given["limit"])
     return jsonify({"key": key, "values": [_suggestion(key, v) for v in values]})
 
 
@@ -152,7 +153,7 @@ def errors() -> Response:
     """Error counts by two of workflow/task/step/site/exit_code, optionally split by a third."""
     given = params.current()
     start, end = given.range
-    cells = query.error_matrix(
+    cells = error_reads.error_matrix(
         context.store(), start, end, given["rows"], given["columns"], given["split"] or None, given.filters, given["limit"],
     )
     return jsonify({"from": start, "to": end, "cells": cells})
@@ -163,7 +164,7 @@ def failed_jobs() -> Response:
     """The newest failed jobs, searchable by any text or id (q) and filterable by scope keys."""
     given = params.current()
     start, end = given.range
-    jobs = query.search_failed_jobs(context.store(), start, end, given["q"] or None, given.filters, given["limit"])
+    jobs = job_reads.search_failed_jobs(context.store(), start, end, given["q"] or None, given.filters, given["limit"])
     for job in jobs:
         job["exit_code_description"] = exit_codes.describe(job["exit_code"])
         job["errors"] = orjson.loads(job["errors"] or "[]")  # stored as JSON text; answered as a list

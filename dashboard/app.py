@@ -14,8 +14,18 @@ import dash
 from dash import Dash, dcc, html
 
 from dashboard import (
-    account_pages, actions_api, alert_banner, alerts_api, announcement_banner, announcements_api, api, auth, figures, ops_pages,
-    replay_api, triage_api,
+    account_pages,
+    actions_api,
+    alert_banner,
+    alerts_api,
+    announcement_banner,
+    announcements_api,
+    api,
+    auth,
+    figures,
+    ops_pages,
+    replay_api,
+    triage_api,
 )
 
 PAGE_MODULES = ("overview", "explorer", "errors", "workflow", "failed", "outages", "triage")

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from fwjr.config import Settings
-from fwjr.store import Store
+from fwjr.store.connection import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,12 @@ from typing import Any
 
 from dash import html
 
-from fwjr import query
-from fwjr.store import Store
+from dashboard import components, context, units
+from fwjr.store import error_reads
+from fwjr.store.connection import Store
 from fwjr.triage.decide import Decision
 from fwjr.triage.report import similar_to, triage
 from fwjr.triage.sites import BAN, DEGRADED, SiteStatus, site_statuses
-
-from dashboard import components, context, units
 
 # Site status names as the board words them, and the statuses a card lists.
 FLAGGED = (BAN, DEGRADED)
@@ -44,11 +43,11 @@ def decision_of(start: int, end: int, workflow: str) -> Decision | None:
 def pattern(store: Store, start: int, end: int, workflow: str) -> list[dict[str, Any]]:
     """The workflow's step errors per exit code x site x step: the `pattern` an action's evidence
     keeps (the contract of fwjr.ops.suggestions)."""
-    return pattern_of(query.error_matrix(store, start, end, "exit_code", "site", "step", {"workflow": workflow}))
+    return pattern_of(error_reads.error_matrix(store, start, end, "exit_code", "site", "step", {"workflow": workflow}))
 
 
 def pattern_of(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The pattern from step-error cells by exit code, site and step (query.error_matrix)."""
+    """The pattern from step-error cells by exit code, site and step (error_reads.error_matrix)."""
     return [{"exit_code": int(c["exit_code"]), "site": c["site"], "step": c["step"], "count": int(c["count"])} for c in cells]
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from dash import dcc, html
 
-from fwjr import exit_codes, query
-from fwjr.store import Store
-
 from dashboard import components, grids, units
+from fwjr import exit_codes
+from fwjr.store import error_reads
+from fwjr.store.connection import Store
 
 # The two counts a page can show: the URL's `count` value -> what it is called on the page.
 COUNTS: dict[str, str] = {
@@ -57,13 +57,13 @@ def count_of(view: Mapping[str, str]) -> str:
 
 def matrix(count: str, store: Store, start: int, end: int, rows: str, columns: str, split: str | None,
            filters: Mapping[str, Any] | None, limit: int = 10_000) -> list[dict[str, Any]]:
-    """The error matrix of the chosen count (query.error_matrix or query.first_error_matrix)."""
-    read = query.first_error_matrix if count == "jobs" else query.error_matrix
+    """The error matrix of the chosen count (error_reads.error_matrix or error_reads.first_error_matrix)."""
+    read = error_reads.first_error_matrix if count == "jobs" else error_reads.error_matrix
     return read(store, start, end, rows, columns, split, filters, limit)
 
 
 def signatures(rows: list[dict[str, Any]], element_id: str, headed: bool = True) -> Any:
-    """Top signatures per exit code (query.top_signatures), each with one real message; `headed`
+    """Top signatures per exit code (error_reads.top_signatures), each with one real message; `headed`
     puts each exit code's name above its signatures (off where the page already names it)."""
     if not rows:
         return components.notice("No error signatures in this range.")

@@ -20,8 +20,8 @@ from dashboard.figures import utc_text
 from dashboard.forms import ActionForm, AnnouncementForm, DecideForm, PlainForm, RetryForm, RoleForm
 from fwjr.ops import accounts, actions, announcements, audit, tokens
 from fwjr.ops.models import Account, Action, utcnow
-from fwjr.ops.suggestions import parse_pattern, parse_verdict
 from fwjr.ops.roles import Role
+from fwjr.ops.suggestions import parse_pattern, parse_verdict
 
 ops_pages = Blueprint("ops", __name__, url_prefix="/ops", template_folder="templates")
 SHOWN_ACTIONS = 500

@@ -39,13 +39,12 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from fwjr import exit_codes
-from fwjr.bucket import PRECISIONS
-from fwjr.model import ERROR_KEYS, SCOPE_KEYS
-
 from dashboard import context, timeframe, units
 from dashboard.actions_api import ACTED, DEFAULT_DAYS, MAX_DAYS
 from dashboard.state import EXIT_CODE_RANGE, NUMERIC_KEYS, filter_value, parse_view
+from fwjr import exit_codes
+from fwjr.bucket import PRECISIONS
+from fwjr.model import ERROR_KEYS, SCOPE_KEYS
 
 log = logging.getLogger("fwjr.board.api")
 PREFIX = "/api/v1/"

@@ -10,13 +10,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from fwjr import query
-from fwjr.model import SCOPE_KEYS
-from fwjr.store import Store
-
 from dashboard import timeframe, units
 from dashboard.figures import PIE_MAX_SLICES, STACK_MAX_SERIES
 from dashboard.state import TIME_AXIS, View, query_filters
+from fwjr.model import SCOPE_KEYS
+from fwjr.store import reads
+from fwjr.store.connection import Store
 
 PAGE_SIZE = 15
 HEATMAP_MAX_ROWS = 30
@@ -96,7 +95,7 @@ def explore(store: Store, view: View, now: int, ladder: list[tuple[str, int | No
     else:
         _key_view(store, result, filters)
     if not result.total:  # an unsplit time view, an empty selection, or a page past the last value
-        total = query.measure_by(store, start, end, (), view.metric, stat, filters=filters)
+        total = reads.measure_by(store, start, end, (), view.metric, stat, filters=filters)
         result.total = total[0] if total else {"value": None, "jobs": 0, "covered": 0}
     result.query_ms = (time.perf_counter() - started) * 1000
     return result
@@ -107,7 +106,7 @@ def _time_view(store: Store, result: Exploration, filters: dict, now: int, ladde
     result.precision = timeframe.display_precision(result.start, result.end, now, ladder)
     only = None
     if result.by:  # the series drawn are the split values with the most jobs; the same scan gives the total
-        ranked, _ = query.ranking_page(
+        ranked, _ = reads.ranking_page(
             store, result.start, result.end, result.by, result.measure, result.stat, filters, n=SERIES_MAX, rank_by="jobs"
         )
         result.by_order = [r[result.by] for r in ranked]
@@ -117,13 +116,13 @@ def _time_view(store: Store, result: Exploration, filters: dict, now: int, ladde
     keys = (result.by,) if result.by else ()
     if result.by and not result.by_order:
         return
-    result.rows = query.measure_by(
+    result.rows = reads.measure_by(
         store, result.start, result.end, keys, result.measure, result.stat, result.precision, filters, only, limit=200_000
     )
 
 
 def _key_view(store: Store, result: Exploration, filters: dict) -> None:
-    ranked, result.has_more = query.ranking_page(
+    ranked, result.has_more = reads.ranking_page(
         store, result.start, result.end, result.x, result.measure, result.stat, filters, n=PAGE_SIZE, offset=result.page * PAGE_SIZE
     )
     result.x_order = [r[result.x] for r in ranked]
@@ -137,7 +136,7 @@ def _key_view(store: Store, result: Exploration, filters: dict) -> None:
         return
     if not result.x_order:
         return
-    rows = query.measure_by(  # unsorted: most of these cells are dropped below, the rest sorted then
+    rows = reads.measure_by(  # unsorted: most of these cells are dropped below, the rest sorted then
         store, result.start, result.end, (result.x, result.by), result.measure, result.stat,
         filters=filters, only={result.x: result.x_order}, limit=100_000, ordered=False,
     )
@@ -150,7 +149,7 @@ def _key_view(store: Store, result: Exploration, filters: dict) -> None:
         result.by_order = result.by_order[:HEATMAP_MAX_ROWS]
         kept = set(result.by_order)
         rows = [r for r in rows if r[result.by] in kept]
-    result.rows = query.by_value(rows, (result.x, result.by))
+    result.rows = reads.by_value(rows, (result.x, result.by))
 
 
 def _total_of(ranked: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 In the local default the worker process owns the embedded store and serves the board, so
 `fwjr replay` (another process) cannot open the store; it computes the rows with Spark and
-posts them here (format: fwjr.replay_load). This process replaces the range with its own
+posts them here (format: fwjr.store.handover). This process replaces the range with its own
 Store, whose lock keeps the stream's writes and the board's reads out of the swap.
 
 The endpoint writes into the store, so it needs a token with the scope replay:write
@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from dashboard import context
 from dashboard.auth import require
-from fwjr.replay_load import ENDPOINT, decode_rows, replace_owned
+from fwjr.store.handover import ENDPOINT, decode_rows, replace_owned
 
 log = logging.getLogger("fwjr.board.replay")
 replay_api = Blueprint("replay_api", __name__)

@@ -20,13 +20,13 @@ from flask import Flask
 from waitress import create_server
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
-from fwjr.config import Settings, settings as current_settings
-from fwjr.migrate import migrate
-from fwjr.ops.migrate import upgrade as upgrade_operational_data
-from fwjr.store import Store, StoreBusyError, connect
-
 from dashboard import auth, context
 from dashboard.app import build_app
+from fwjr.config import Settings
+from fwjr.config import settings as current_settings
+from fwjr.ops.migrate import upgrade as upgrade_operational_data
+from fwjr.store.connection import Store, StoreBusyError, connect
+from fwjr.store.migrate import migrate
 
 log = logging.getLogger("fwjr.board")
 THREADS = 8

@@ -11,9 +11,9 @@ from typing import Any
 
 from dash import Input, Output, State, callback, html
 
-from fwjr import exit_codes, query
-
 from dashboard import components, context
+from fwjr import exit_codes
+from fwjr.store import reads
 
 LIMIT = 30
 
@@ -42,7 +42,7 @@ def _register_one(prefix: str, key: str, view_id: str, window: Callable[[str], t
     def suggest(_clicks: int, search: str) -> list[html.Option]:
         try:
             start, end = window(search)
-            return options(key, query.distinct_values(context.store(), key, start, end, "", LIMIT))
+            return options(key, reads.distinct_values(context.store(), key, start, end, "", LIMIT))
         except Exception as error:  # suggestions are a convenience: log, offer none
             components.log.warning("suggestions for %s failed: %s", key, error)
             return []

@@ -11,8 +11,8 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fwjr import query
 from fwjr.bucket import FIXED_SECONDS, STORED_PRECISIONS, parse_iso
+from fwjr.store import sql
 
 MAX_POINTS = 1500
 # Preset id -> label, in the order the explorer lists them.
@@ -100,7 +100,7 @@ def resolve(preset: str | None, start: Any, end: Any, now: int, default: str = "
 
 def display_precision(start: int, end: int, now: int, ladder: list[tuple[str, int | None]]) -> str:
     """The finest stored precision of the range, coarsened until it fits MAX_POINTS buckets."""
-    finest = query.finest_precision(start, end, now, ladder)
+    finest = sql.finest_precision(start, end, now, ladder)
     for precision in STORED_PRECISIONS[STORED_PRECISIONS.index(finest):]:
         if (end - start) / _STEP_SECONDS[precision] <= MAX_POINTS:
             return precision

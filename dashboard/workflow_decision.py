@@ -16,13 +16,12 @@ import orjson
 from dash import dcc, html
 from flask_wtf.csrf import generate_csrf
 
+from dashboard import components, context, decisions, grids, units
+from dashboard.auth import database, identity
 from fwjr.ops import actions
 from fwjr.ops.suggestions import Suggestion, suggest
 from fwjr.triage.decide import Decision
 from fwjr.triage.tasks import TaskStats
-
-from dashboard import components, context, decisions, grids, units
-from dashboard.auth import database, identity
 
 TASK_GRID = "workflow-tasks"
 DEFAULT_REPROCESS = {"jobs": 100, "slots": 50}

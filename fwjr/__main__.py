@@ -1,3 +1,3 @@
-from fwjr.cli import main
+from fwjr.cli.main import main
 
 main()

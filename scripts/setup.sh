@@ -47,7 +47,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   fi
 fi
 
-.venv/bin/python -c "from fwjr.broker import default_cache_dir, ensure_kafka_jars; ensure_kafka_jars(default_cache_dir())"
+.venv/bin/python -c "from fwjr.devstack.broker import default_cache_dir, ensure_kafka_jars; ensure_kafka_jars(default_cache_dir())"
 
 # The board's plotly.js (the cartesian bundle, from the npm registry). Without it the board still
 # works with Dash's full plotly.js, only slower to draw its first charts, so a failed fetch warns.

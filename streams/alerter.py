@@ -4,7 +4,7 @@ It reads the merged job records on `fwjr.jobs` and the events on `service.status
 pure engine (fwjr/alerting/rule.py) and acts on its decisions. The ingest workers neither
 judge nor alert, so the alerts are the same whatever the number of workers and however
 partitions move between them: every job record names its `fwjr.raw` partition (its source,
-streams/topics.py), each source lands on one `fwjr.jobs` partition in the order it was
+fwjr/topics.py), each source lands on one `fwjr.jobs` partition in the order it was
 processed, and the engine's watermark is the minimum over all sources.
 
 Exactly one alerter evaluates at a time:
@@ -42,15 +42,15 @@ import msgspec
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from prometheus_client import Counter, Gauge, start_http_server
 
+from fwjr import topics
 from fwjr.alerting import checkpoint
 from fwjr.alerting.poller import poll
-from fwjr.alerting.publish import publish_status
 from fwjr.alerting.receivers import Dispatcher, receivers_from_settings
 from fwjr.alerting.rule import Alert, AlertEngine, Decision, Outcome
 from fwjr.alerting.status import MAINTENANCE, decode_status
 from fwjr.config import Settings
+from fwjr.kafka.status import publish_status
 from fwjr.model import Rejection
-from streams import topics
 
 log = logging.getLogger("fwjr.alerter")
 _encode = msgspec.json.Encoder().encode

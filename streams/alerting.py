@@ -26,14 +26,14 @@ import msgspec
 from confluent_kafka import Consumer, Producer
 from prometheus_client import Counter
 
-from fwjr import query
+from fwjr import topics
 from fwjr.alerting.rule import Decision
 from fwjr.alerting.status import MAINTENANCE, Outage, OutageBook, StatusEvent, decode_status
 from fwjr.bucket import bucket_start
 from fwjr.config import Settings
 from fwjr.model import Rejection
-from fwjr.store import Store
-from streams import topics
+from fwjr.store import alerts as store_alerts
+from fwjr.store.connection import Store
 from streams.runtime import Runtime
 
 log = logging.getLogger("fwjr.alerts")
@@ -64,7 +64,7 @@ class StatusHistory:
     def recover(self) -> None:
         """Reload the last week of status events, so outage windows continue where they were."""
         now = int(time.time())
-        for row in query.service_events(self.store, now - _HISTORY_SECONDS, now + 3600):
+        for row in store_alerts.service_events(self.store, now - _HISTORY_SECONDS, now + 3600):
             self.outages.add(StatusEvent(**row))
 
     def handle_status(self, values: list[bytes | None]) -> None:
@@ -95,15 +95,15 @@ class StatusHistory:
 
     def _store_status(self, now: int, events: list[StatusEvent], changed: list, rejects: dict[str, int]) -> None:
         if events:
-            query.insert_service_events(self.store, [[e.service, e.ts, e.state, e.message, e.source] for e in events])
+            store_alerts.insert_service_events(self.store, [[e.service, e.ts, e.state, e.message, e.source] for e in events])
         if changed:
-            query.insert_outages(self.store, [_outage_row(o, v) for o, v in changed])
+            store_alerts.insert_outages(self.store, [_outage_row(o, v) for o, v in changed])
         planned = [[e.service, e.start, e.end, e.message, e.source, e.ts] for e in events if e.state == MAINTENANCE]
         if planned:
-            query.insert_maintenance(self.store, planned)
+            store_alerts.insert_maintenance(self.store, planned)
         if rejects:
             bucket = bucket_start(now, "minute")
-            query.insert_status_rejects(self.store, [[bucket, reason, count] for reason, count in rejects.items()])
+            store_alerts.insert_status_rejects(self.store, [[bucket, reason, count] for reason, count in rejects.items()])
 
     def close(self) -> None:
         self.producer.flush(10)
@@ -145,7 +145,7 @@ class AlertHistory:
                     ("reason", f"not an alert decision: {exc}".encode()), ("field", b""), ("source", where.encode())])
         while rows and not self._stop.is_set():
             try:
-                query.insert_alerts(self.store, rows)
+                store_alerts.insert_alerts(self.store, rows)
                 ALERTS_STORED.inc(len(rows))
                 return
             except Exception as exc:  # the store is down: keep the offsets, try again

@@ -15,8 +15,8 @@ from functools import partial
 
 import faust
 
+from fwjr import topics
 from fwjr.config import Settings
-from streams import topics
 from streams.alerting import attach
 from streams.pipeline import Message
 from streams.runtime import Runtime

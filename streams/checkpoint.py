@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fwjr import query
-from fwjr.store import Store
+from fwjr.store import ledger as store_ledger
+from fwjr.store.connection import Store
 from streams.sink import BatchWrite, TableInsert
 
 log = logging.getLogger("fwjr.worker")
@@ -110,7 +110,7 @@ class CommitProtocol:
         If the failed attempt did write its ledger mark (a server that committed but could not
         answer), the retry writes the same rows and an equal mark again: still counted once.
         """
-        query.delete_batches(self.store, write.batches)
+        store_ledger.delete_batches(self.store, write.batches)
 
     @staticmethod
     def release(on_durable: Callable[[], None]) -> None:
@@ -131,12 +131,12 @@ class CommitProtocol:
 
     def delete_debris(self, topic: str, partitions: list[int]) -> list[str]:
         """R1: the uncommitted batches of these partitions, deleted from every batch-tagged table."""
-        return query.delete_uncommitted(self.store, topic, partitions)
+        return store_ledger.delete_uncommitted(self.store, topic, partitions)
 
     def committed_offsets(self, topic: str) -> dict[tuple[str, int], int]:
         """R2: the ledger's last offset per (topic, partition)."""
-        return {(topic, partition): offset for partition, offset in query.committed_offsets(self.store, topic).items()}
+        return {(topic, partition): offset for partition, offset in store_ledger.committed_offsets(self.store, topic).items()}
 
     def counted_identities(self) -> set[str]:
         """R3: identities of the jobs stored within the dedupe retention."""
-        return query.recent_identities(self.store, int(time.time()) - self.dedupe_days * 86400)
+        return store_ledger.recent_identities(self.store, int(time.time()) - self.dedupe_days * 86400)

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
 
+from fwjr import topics
+from fwjr.devstack.processes import children, cmdline, terminate_with_parent
 from fwjr.gcpause import collector_paused
-from fwjr.processes import children, cmdline, terminate_with_parent
-from streams import topics
 from streams.pipeline import Flush, Message, Pipeline, job_record, reason_label
 from streams.sink import BatchWrite, store_tables
 

@@ -15,9 +15,9 @@ import faust
 from prometheus_client import start_http_server
 
 from fwjr.config import Settings
-from fwjr.migrate import ladder_parameters, migrate
-from fwjr.query import recover_replaces
-from fwjr.store import connect
+from fwjr.store.connection import connect
+from fwjr.store.migrate import ladder_parameters, migrate
+from fwjr.store.replace import recover_replaces
 from streams.app import create_app
 from streams.gc_tuning import collect_less_often
 from streams.runtime import Runtime

@@ -22,12 +22,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from fwjr import topics
 from fwjr.config import Settings
-from fwjr.store import Store
-from streams import helper, topics
+from fwjr.store.connection import Store
+from streams import helper
+from streams.checkpoint import CommitProtocol
 from streams.helper import PreparedBatch
 from streams.pipeline import Message
-from streams.checkpoint import CommitProtocol
 from streams.telemetry import TELEMETRY
 
 log = logging.getLogger("fwjr.worker")

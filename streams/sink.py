@@ -17,10 +17,10 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from fwjr.query import AGG_COLUMNS, DLQ_COLUMNS, ERROR_COLUMNS, EXAMPLE_COLUMNS, JOB_COLUMNS
 from fwjr.aggregate import VALUE_COLUMNS
 from fwjr.bucket import bucket_start
 from fwjr.model import Job
+from fwjr.store.schema import AGG_COLUMNS, DLQ_COLUMNS, ERROR_COLUMNS, EXAMPLE_COLUMNS, JOB_COLUMNS
 from streams.pipeline import DeadLetter, Flush, reason_label
 
 LEDGER_COLUMNS: tuple[str, ...] = ("batch", "topic", "partition", "last_offset")

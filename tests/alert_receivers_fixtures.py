@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from fwjr.broker import free_port
+from fwjr.devstack.broker import free_port
 
 
 @dataclass

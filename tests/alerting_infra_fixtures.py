@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fwjr.broker import free_port
+from fwjr.devstack.broker import free_port
 from tests.alert_receivers_fixtures import Webhook, serve_webhook
 from tests.paths import REPO
 from tests.waiting import wait_until

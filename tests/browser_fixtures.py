@@ -15,17 +15,18 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from fwjr import query
 from fwjr.aggregate import Aggregator, error_dicts, row_dicts
 from fwjr.config import Settings
-from fwjr.generate import generate_documents
-from fwjr.migrate import migrate
-from fwjr.signature import signature
 from fwjr.model import Job, StepError
 from fwjr.reader import decode_json, to_job
-from fwjr.query import JOB_COLUMNS
-from fwjr.store import Store, connect
+from fwjr.signature import signature
+from fwjr.store import alerts, schema
+from fwjr.store.connection import Store, connect
+from fwjr.store.migrate import migrate
+from fwjr.store.schema import JOB_COLUMNS
+from fwjr.synth import generate_documents
 from streams.sink import example_columns, job_row
+from tests import store_helpers
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 SEED_COUNT = 3000
@@ -95,11 +96,11 @@ def seed(store: Store, jobs: list[Job], batch: str = "test-seed") -> Aggregator:
     and one example message per error signature."""
     aggregator = Aggregator("minute")
     counted = [job for job in jobs if aggregator.add(job)]
-    query.insert_aggregates(store, row_dicts(aggregator.rows), batch)
-    query.insert_errors(store, error_dicts(aggregator.errors), batch)
+    store_helpers.insert_aggregates(store, row_dicts(aggregator.rows), batch)
+    store_helpers.insert_errors(store, error_dicts(aggregator.errors), batch)
     rows = [job_row(job, batch, -1, -1) for job in counted]
     store.insert("jobs", JOB_COLUMNS, rows)
-    store.insert_columns("error_examples", query.EXAMPLE_COLUMNS, example_columns(counted))
+    store.insert_columns("error_examples", schema.EXAMPLE_COLUMNS, example_columns(counted))
     return aggregator
 
 
@@ -111,8 +112,8 @@ def open_seeded_store(home: Path, now: int) -> tuple[Settings, Store, Aggregator
     jobs = generated_jobs(SEED_COUNT, seed=20261123, start_ts=now - SEED_MINUTES * 60, minutes=SEED_MINUTES - 1)
     jobs += [hostile_job(now - 120), template_job(now - 150), long_log_job(now - 180)]
     aggregator = seed(store, jobs)
-    query.insert_outages(store, [(HOSTILE_SERVICE, now - 10_500, now - 9_000, "down", HOSTILE_MESSAGE, "test", 1)])
-    query.insert_maintenance(store, [(HOSTILE_SERVICE, now + 3600, now + 7200, HOSTILE_MESSAGE, "test", now - 60)])
+    alerts.insert_outages(store, [(HOSTILE_SERVICE, now - 10_500, now - 9_000, "down", HOSTILE_MESSAGE, "test", 1)])
+    alerts.insert_maintenance(store, [(HOSTILE_SERVICE, now + 3600, now + 7200, HOSTILE_MESSAGE, "test", now - 60)])
     return settings, store, aggregator
 
 

@@ -50,8 +50,8 @@ def serve(home: str) -> None:
     """The child's side: serve an empty store, then seed one age per line of stdin until it closes."""
     from dashboard.server import serve_in_thread
     from fwjr.config import Settings
-    from fwjr.migrate import migrate
-    from fwjr.store import connect
+    from fwjr.store.connection import connect
+    from fwjr.store.migrate import migrate
     from tests.browser_fixtures import generated_jobs, seed
 
     settings = Settings(home=Path(home), dashboard_port=0)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fwjr.avro_codec import write_avro_file
-from fwjr.hdfs import HdfsHandle, hadoop_jar_dir, start_hdfs, tool_missing
+from fwjr.devstack.hdfs import HdfsHandle, hadoop_jar_dir, start_hdfs, tool_missing
 from tests.paths import WMARCHIVE
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fwjr.broker import (
+from fwjr.devstack.broker import (
     DAY_MS,
     KafkaBroker,
     TopicSpec,

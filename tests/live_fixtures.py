@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from fwjr.broker import find_executable, free_port
-from fwjr.processes import alive
+from fwjr.devstack.broker import find_executable, free_port
+from fwjr.devstack.processes import alive
 
 FWJR = [sys.executable, "-m", "fwjr"]
 

@@ -19,10 +19,10 @@ import requests
 from dashboard import auth
 from dashboard.server import BoardServer, create_app, serve_in_thread
 from fwjr.config import Settings
-from fwjr.migrate import migrate
 from fwjr.ops import accounts, tokens
 from fwjr.ops.database import session
-from fwjr.store import Store, connect
+from fwjr.store.connection import Store, connect
+from fwjr.store.migrate import migrate
 from tests.alert_receivers_fixtures import Mailbox
 
 PASSWORD = "a long enough password"

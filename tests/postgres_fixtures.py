@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fwjr.broker import free_port
+from fwjr.devstack.broker import free_port
 
 SERVICE_USER = "postgres"
 

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from fwjr import query
 from fwjr.metrics import ALL_METRICS
-from fwjr.migrate import migrate
 from fwjr.model import SCOPE_KEYS
-from fwjr.store import Store, connect
+from fwjr.store import schema
+from fwjr.store.connection import Store, connect
+from fwjr.store.migrate import migrate
+from tests import store_helpers
 
 LADDER = {"minute_days": 2, "hour_days": 30, "day_days": 365, "jobs_days": 14, "batches_days": 30}
 
@@ -29,8 +30,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 @pytest.fixture
 def empty(store: Store) -> Store:
-    for table in query.BATCH_TABLES + ("ingest_batches",):
-        query.truncate(store, table)
+    for table in schema.BATCH_TABLES + ("ingest_batches",):
+        store_helpers.truncate(store, table)
     return store
 
 

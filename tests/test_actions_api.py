@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from fwjr.ops.replay_token import ensure_local
-from fwjr.replay_load import ENDPOINT, _post_to_owner, encode_rows
+from fwjr.store.handover import ENDPOINT, post_to_owner, encode_rows
 from tests.alert_receivers_fixtures import mailbox  # noqa: F401  (fixtures)
 from tests.ops_board_fixtures import OpsBoard, ops_board, served  # noqa: F401  (fixtures)
 from tests.postgres_fixtures import ops_url, postgres_server  # noqa: F401  (fixtures)
@@ -120,7 +120,7 @@ def test_fwjr_replay_sends_the_token_the_local_stack_leaves_in_its_home(ops_boar
     settings = ops_board.settings.model_copy(update={"dashboard_port": int(ops_board.url.rsplit(":", 1)[1])})
     empty = pa.table({"bucket": pa.array([], pa.int64())})
     with pytest.raises(RuntimeError, match="FWJR_REPLAY_TOKEN"):
-        _post_to_owner(settings, 0, 60, empty, empty, "batch-local")
+        post_to_owner(settings, 0, 60, empty, empty, "batch-local")
     ensure_local(settings)
     token_file = settings.replay_token_file
     assert token_file.stat().st_mode & 0o777 == 0o600
@@ -128,10 +128,10 @@ def test_fwjr_replay_sends_the_token_the_local_stack_leaves_in_its_home(ops_boar
     ensure_local(settings)
     assert token_file.read_text() == first
     with pytest.raises(RuntimeError) as refused:
-        _post_to_owner(settings, 0, 60, empty, empty, "batch-local")
+        post_to_owner(settings, 0, 60, empty, empty, "batch-local")
     assert "refused the replay (400)" in str(refused.value)
     with pytest.raises(RuntimeError, match=r"refused the replay \(401\)"):
-        _post_to_owner(settings.model_copy(update={"replay_token": "fwjr_not_a_token"}), 0, 60, empty, empty, "batch-local")
+        post_to_owner(settings.model_copy(update={"replay_token": "fwjr_not_a_token"}), 0, 60, empty, empty, "batch-local")
 
 
 def test_the_failed_job_retry_button_stores_a_resubmit_of_its_task(executor: tuple[OpsBoard, dict, dict]) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
-from tests.waiting import wait_until
 from fwjr.alerting.receivers import Dispatcher, EmailReceiver, WebhookReceiver
 from fwjr.alerting.rule import Alert, Decision
-from fwjr.broker import free_port
+from fwjr.devstack.broker import free_port
 from tests.alert_receivers_fixtures import Mailbox, Webhook, mailbox, serve_webhook, webhook  # noqa: F401 (fixtures)
+from tests.waiting import wait_until
 
 BOARD = "http://board.example/"
 

@@ -22,20 +22,19 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from fwjr.alerting.publish import publish_status, scenario_status_docs, wait_consumed
+from fwjr import topics
 from fwjr.alerting.rule import AlertEngine, RuleConfig
 from fwjr.alerting.simulate import generated_outcomes
-from fwjr.broker import find_executable, free_port
-from fwjr.processes import alive
-from fwjr.produce import make_producer, messages_from_generator, publish, wait_drained
+from fwjr.devstack.broker import find_executable, free_port
+from fwjr.devstack.processes import alive
+from fwjr.kafka.publish import make_producer, messages_from_generator, publish, wait_drained
+from fwjr.kafka.status import publish_status, scenario_status_docs, wait_consumed
 from fwjr.reader import decode_message, to_job
-from streams import topics
 from tests.alerting_infra_fixtures import Alertmanager, run_alertmanager
 from tests.live_fixtures import FWJR, Stack, stack_env
 from tests.topic_reading import wait_alerter_caught_up

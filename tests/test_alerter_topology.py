@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from fwjr.broker import find_executable
-from fwjr.processes import alive
-from fwjr.produce import committed_offsets, end_offsets, make_producer, publish, wait_drained
-from streams import topics
-from tests.topic_reading import wait_alerter_caught_up
+from fwjr.devstack.broker import find_executable
+from fwjr.devstack.processes import alive
+from fwjr.kafka.publish import committed_offsets, end_offsets, make_producer, publish, wait_drained
 from tests.live_fixtures import FWJR, Stack, stack_env
 from tests.test_alerter_live import MINUTES, _bootstrap, _decisions, _publish_outages, _reference, _rehearsal
+from tests.topic_reading import wait_alerter_caught_up
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kafka

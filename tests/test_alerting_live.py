@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from tests.waiting import wait_until
-from fwjr.bucket import iso, parse_iso
 from fwjr.alerting.rule import AlertEngine, RuleConfig
 from fwjr.alerting.simulate import generated_outcomes
-from fwjr.broker import find_executable
+from fwjr.bucket import iso, parse_iso
+from fwjr.devstack.broker import find_executable
 from tests.alert_receivers_fixtures import Mailbox, Webhook, serve_mailbox, serve_webhook
 from tests.live_fixtures import Stack, stack_env
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
 

@@ -100,7 +100,7 @@ class Api:
         """A valid request body of each POST endpoint: one without an entry here fails the test."""
         store = self.seeded[1]
         if endpoint == "replay_api.load":  # empty rows of the tables' own columns, into 1970 (no seeded rows there)
-            from fwjr.replay_load import encode_rows
+            from fwjr.store.handover import encode_rows
 
             aggregates = store.client.query_arrow("SELECT * EXCEPT (batch) FROM agg WHERE 0")
             errors = store.client.query_arrow("SELECT * EXCEPT (batch) FROM errors WHERE 0")

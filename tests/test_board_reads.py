@@ -15,12 +15,18 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from fwjr import query
 from fwjr.bucket import bucket_start
-from fwjr.model import ERROR_KEYS
-from fwjr.store import Store
+from fwjr.model import ERROR_KEYS, SCOPE_KEYS
+from fwjr.store import alerts as store_alerts
+from fwjr.store import evidence as store_evidence
+from fwjr.store import ledger as store_ledger
+from fwjr.store import reads as store_reads
+from fwjr.store import replace, schema
+from fwjr.store import sql as store_sql
+from fwjr.store.connection import Store
 from streams.checkpoint import CommitProtocol
 from streams.sink import BatchWrite, ledger_insert
+from tests import store_helpers
 from tests.store_fixtures import agg_row, empty, store  # noqa: F401
 
 DAY = 86400
@@ -62,7 +68,7 @@ def _expected_headline(rows: list[dict]) -> dict:
 
 
 def _headline(db: Store, start: int, end: int) -> dict:
-    got = query.headline(db, start, end)
+    got = store_reads.headline(db, start, end)
     return {k: got[k] for k in ("jobs", "failed", "cpu_efficiency", "wasted_core_hours")}
 
 
@@ -79,19 +85,19 @@ def _check_reads(db: Store, rows: list[dict]) -> None:
     per_day = Counter()
     for row in rows:
         per_day[bucket_start(row["bucket"], "day")] += row["jobs"]
-    assert [(p["bucket"], p["jobs"]) for p in query.headline_series(db, start, end, "day")] == sorted(per_day.items())
-    total = query.measure_by(db, start, end, (), "PeakValueRss", "avg")[0]
+    assert [(p["bucket"], p["jobs"]) for p in store_reads.headline_series(db, start, end, "day")] == sorted(per_day.items())
+    total = store_reads.measure_by(db, start, end, (), "PeakValueRss", "avg")[0]
     rss = sum(r["PeakValueRss_sum"] for r in rows) / sum(r["PeakValueRss_count"] for r in rows) / 1e6
     assert total["value"] == pytest.approx(rss, rel=1e-12) and total["jobs"] == sum(r["jobs"] for r in rows)
-    assert query.totals(db, start, end)["jobs"] == sum(r["jobs"] for r in rows)
-    sites = query.top(db, start, end, "site", "failed", 10)
+    assert store_reads.totals(db, start, end)["jobs"] == sum(r["jobs"] for r in rows)
+    sites = store_reads.top(db, start, end, "site", "failed", 10)
     assert {(t["site"],): t["value"] for t in sites} == _sums(rows, ("site",), "failed")
-    by_site_code = query.measure_by(db, start, end, ("site", "exit_code"), "jobs")
+    by_site_code = store_reads.measure_by(db, start, end, ("site", "exit_code"), "jobs")
     assert {(g["site"], g["exit_code"]): g["value"] for g in by_site_code} == _sums(rows, ("site", "exit_code"), "jobs")
     cern = [r for r in rows if r["site"] == "T2_CH_CERN"]
-    ranked, _ = query.ranking_page(db, start, end, "exit_code", "failed", filters={"site": "T2_CH_CERN"})
+    ranked, _ = store_reads.ranking_page(db, start, end, "exit_code", "failed", filters={"site": "T2_CH_CERN"})
     assert {(r["exit_code"],): r["value"] for r in ranked} == _sums(cern, ("exit_code",), "failed")
-    by_workflow = query.measure_by(db, start, end, ("workflow", "exit_code"), "failed")
+    by_workflow = store_reads.measure_by(db, start, end, ("workflow", "exit_code"), "failed")
     assert {(g["workflow"], g["exit_code"]): g["value"] for g in by_workflow} == _sums(rows, ("workflow", "exit_code"), "failed")
 
 
@@ -99,31 +105,31 @@ def test_reads_stay_exact_through_rollups_and_crash_cleanup(empty: Store) -> Non
     # The debris has its own scope: rolled up together with committed rows, it would be the known
     # limit of docs/store.md ("Exactly-once ledger"), not what this test is about.
     kept, debris = _rows(1), _rows(7, ("T3_US_Debris",))
-    query.insert_aggregates(empty, kept, batch=COMMITTED)
-    query.insert_aggregates(empty, debris, batch=DEBRIS)
+    store_helpers.insert_aggregates(empty, kept, batch=COMMITTED)
+    store_helpers.insert_aggregates(empty, debris, batch=DEBRIS)
     _commit(empty, COMMITTED, 99)
     _check_reads(empty, kept + debris)
 
-    query.optimize(empty, "agg")
-    assert query.row_count(empty, "agg") < len(kept + debris)
+    store_helpers.optimize(empty, "agg")
+    assert store_helpers.row_count(empty, "agg") < len(kept + debris)
     _check_reads(empty, kept + debris)
 
-    assert query.delete_uncommitted(empty, TOPIC, [0]) == [DEBRIS]
+    assert store_ledger.delete_uncommitted(empty, TOPIC, [0]) == [DEBRIS]
     _check_reads(empty, kept)
-    query.optimize(empty, "agg")
+    store_helpers.optimize(empty, "agg")
     _check_reads(empty, kept)
 
 
 def test_a_replayed_range_replaces_what_the_reads_sum(empty: Store) -> None:
     old = _rows(1)
-    query.insert_aggregates(empty, old)
-    query.optimize(empty, "agg")
+    store_helpers.insert_aggregates(empty, old)
+    store_helpers.optimize(empty, "agg")
     start = bucket_start(NOW - 100 * DAY, "day")
     end = start + DAY
     replayed = [agg_row(start + 3600 * h, seed=11, site="T3_US_NEW") for h in (0, 5)]
-    columns = {c: [r[c] for r in replayed] for c in ("bucket",) + query.AGG_COLUMNS[1:-1]}
+    columns = {c: [r[c] for r in replayed] for c in ("bucket",) + schema.AGG_COLUMNS[1:-1]}
     no_errors = pa.table({c: pa.array([], pa.int64() if c in ("bucket", "exit_code", "count") else pa.string()) for c in ("bucket",) + ERROR_KEYS + ("count",)})
-    query.replace_range(empty, start, end, pa.table(columns), no_errors, "replay-test")
+    replace.replace_range(empty, start, end, pa.table(columns), no_errors, "replay-test")
     outside = [r for r in old if not start <= r["bucket"] < end]
     _check_reads(empty, outside + replayed)
 
@@ -154,27 +160,28 @@ def _projection_reads(db: Store) -> dict[str, object]:
         "6h": (NOW - 6 * 3600 - 61, NOW),
     }.items():
         for precision in ("minute", "hour", "day"):
-            out[f"{label} site series {precision}"] = query.measure_by(db, start, end, ("site",), "PeakValueRss", "avg", precision)
-            out[f"{label} site jobs {precision}"] = query.series(db, start, end, precision, split="site")
-            out[f"{label} failed by code {precision}"] = query.measure_by(db, start, end, ("exit_code",), "failed", precision=precision)
-        out[f"{label} rank site"] = query.ranking_page(db, start, end, "site", "PeakValueRss", "avg", rank_by="jobs")
-        out[f"{label} rank code"] = query.ranking_page(db, start, end, "exit_code", "failed")
-        out[f"{label} code x workflow"] = query.measure_by(db, start, end, ("exit_code", "workflow"), "failed", only={"exit_code": [8021, 50660]})
-        out[f"{label} failure rate by workflow"] = query.measure_by(db, start, end, ("workflow",), "failure_rate", filters={"exit_code": {"regex": "^80"}})
-        out[f"{label} wasted by code"] = query.ranking_page(db, start, end, "exit_code", "wasted_core_hours", "sum", filters={"workflow": "wf-1"})
-        out[f"{label} top sites"] = query.top(db, start, end, "site", "failed", 5)
-        out[f"{label} top codes"] = query.top(db, start, end, "exit_code", "failed", 5)
-        out[f"{label} top workflows"] = query.top(db, start, end, "workflow", "failure_rate", 5)
-        out[f"{label} site totals"] = query.totals(db, start, end, {"site": "T1_US_FNAL"})
-        out[f"{label} suggestions"] = query.distinct_values(db, "site", start, end)
-        out[f"{label} headline"] = query.headline(db, start, end)
-        out[f"{label} cpu efficiency by site"] = query.measure_by(db, start, end, ("site",), "cpu_efficiency", precision="hour")
+            out[f"{label} site series {precision}"] = store_reads.measure_by(db, start, end, ("site",), "PeakValueRss", "avg", precision)
+            out[f"{label} site jobs {precision}"] = store_reads.series(db, start, end, precision, split="site")
+            out[f"{label} failed by code {precision}"] = store_reads.measure_by(db, start, end, ("exit_code",), "failed", precision=precision)
+        out[f"{label} rank site"] = store_reads.ranking_page(db, start, end, "site", "PeakValueRss", "avg", rank_by="jobs")
+        out[f"{label} rank code"] = store_reads.ranking_page(db, start, end, "exit_code", "failed")
+        out[f"{label} code x workflow"] = store_reads.measure_by(db, start, end, ("exit_code", "workflow"), "failed", only={"exit_code": [8021, 50660]})
+        out[f"{label} failure rate by workflow"] = store_reads.measure_by(db, start, end, ("workflow",), "failure_rate", filters={"exit_code": {"regex": "^80"}})
+        out[f"{label} wasted by code"] = store_reads.ranking_page(db, start, end, "exit_code", "wasted_core_hours", "sum", filters={"workflow": "wf-1"})
+        out[f"{label} top sites"] = store_reads.top(db, start, end, "site", "failed", 5)
+        out[f"{label} top codes"] = store_reads.top(db, start, end, "exit_code", "failed", 5)
+        out[f"{label} top workflows"] = store_reads.top(db, start, end, "workflow", "failure_rate", 5)
+        out[f"{label} site totals"] = store_reads.totals(db, start, end, {"site": "T1_US_FNAL"})
+        out[f"{label} suggestions"] = store_reads.distinct_values(db, "site", start, end)
+        out[f"{label} headline"] = store_reads.headline(db, start, end)
+        out[f"{label} cpu efficiency by site"] = store_reads.measure_by(db, start, end, ("site",), "cpu_efficiency", precision="hour")
     return out
 
 
 def _from_table_only(db: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     with monkeypatch.context() as patch:
-        patch.setattr(query, "_projections", lambda *args, **kwargs: " SETTINGS optimize_use_projections = 0")
+        for reader in (store_reads, store_alerts, store_evidence):  # each binds the hint at import
+            patch.setattr(reader, "projection_setting", lambda *args, **kwargs: " SETTINGS optimize_use_projections = 0")
         return _projection_reads(db)
 
 
@@ -191,8 +198,8 @@ def test_reads_through_the_projections_equal_the_tables_reads(empty: Store, monk
     """Each read that names a projection returns exactly what the same read of the table returns:
     before and after the TTL rollups, after a crashed flush's rows are deleted, after a replay."""
     kept, debris = _varied_rows(1), _varied_rows(7)
-    query.insert_aggregates(empty, kept, batch=COMMITTED)
-    query.insert_aggregates(empty, debris, batch=DEBRIS)
+    store_helpers.insert_aggregates(empty, kept, batch=COMMITTED)
+    store_helpers.insert_aggregates(empty, debris, batch=DEBRIS)
     _commit(empty, COMMITTED, 99)
     held = _projection_rows(empty)
     assert held.get("p_site", 0) > 0 and held.get("p_code_workflow", 0) > 0
@@ -208,36 +215,36 @@ def test_reads_through_the_projections_equal_the_tables_reads(empty: Store, monk
         assert any(got.values())
 
     same()
-    query.optimize(empty, "agg")  # TTL rollups: minute rows of the older ages become hour and day rows
+    store_helpers.optimize(empty, "agg")  # TTL rollups: minute rows of the older ages become hour and day rows
     same()
-    assert query.delete_uncommitted(empty, TOPIC, [0]) == [DEBRIS]
+    assert store_ledger.delete_uncommitted(empty, TOPIC, [0]) == [DEBRIS]
     same()
     start = bucket_start(NOW - 100 * DAY, "day")
     replayed = [agg_row(start + 3600 * h, seed=11, site="T3_US_NEW", exit_code=8021, workflow="wf-9") for h in (0, 5)]
-    columns = {c: [r[c] for r in replayed] for c in ("bucket",) + query.AGG_COLUMNS[1:-1]}
+    columns = {c: [r[c] for r in replayed] for c in ("bucket",) + schema.AGG_COLUMNS[1:-1]}
     no_errors = pa.table({c: pa.array([], pa.int64() if c in ("bucket", "exit_code", "count") else pa.string()) for c in ("bucket",) + ERROR_KEYS + ("count",)})
-    query.replace_range(empty, start, start + DAY, pa.table(columns), no_errors, "replay-test")
+    replace.replace_range(empty, start, start + DAY, pa.table(columns), no_errors, "replay-test")
     same()
-    query.optimize(empty, "agg")
+    store_helpers.optimize(empty, "agg")
     same()
 
 
 def test_each_read_names_the_projection_that_holds_what_it_uses() -> None:
-    assert query._projections((), None) == " SETTINGS preferred_optimize_projection_name = 'p_totals'"
-    assert query._projections(["site"], {"site": "x"}, "sum(cpu_hours_sum) / sum(core_hours_sum)").endswith("'p_site'")
-    assert query._projections(["exit_code"], {"workflow": "w"}, "sum(failed) sum(jobs)").endswith("'p_code_workflow'")
-    assert query._projections(["exit_code"], None, "sum(PeakValueRss_sum)").endswith("optimize_use_projections = 0")
-    assert query._projections(["site", "exit_code"], None, "sum(jobs)").endswith("optimize_use_projections = 0")
-    assert query._projections(query.SCOPE_KEYS).endswith("optimize_use_projections = 0")
+    assert store_sql.projection_setting((), None) == " SETTINGS preferred_optimize_projection_name = 'p_totals'"
+    assert store_sql.projection_setting(["site"], {"site": "x"}, "sum(cpu_hours_sum) / sum(core_hours_sum)").endswith("'p_site'")
+    assert store_sql.projection_setting(["exit_code"], {"workflow": "w"}, "sum(failed) sum(jobs)").endswith("'p_code_workflow'")
+    assert store_sql.projection_setting(["exit_code"], None, "sum(PeakValueRss_sum)").endswith("optimize_use_projections = 0")
+    assert store_sql.projection_setting(["site", "exit_code"], None, "sum(jobs)").endswith("optimize_use_projections = 0")
+    assert store_sql.projection_setting(SCOPE_KEYS).endswith("optimize_use_projections = 0")
 
 
 def test_unsorted_cells_sorted_by_value_are_the_sorted_cells(empty: Store) -> None:
-    """The explorer's two-key cells are read unsorted and sorted in Python (`query.by_value`):
+    """The explorer's two-key cells are read unsorted and sorted in Python (`store_reads.by_value`):
     the same rows in the same order as the engine's ORDER BY, ties, missing averages and an
     overflowing limit included."""
     no_rss = {**agg_row(NOW - 3600, seed=3, site="T3_NO_RSS", exit_code=8021, workflow="wf-0"), "PeakValueRss_sum": 0, "PeakValueRss_count": 0}
     rows = _varied_rows(1) + [no_rss]
-    query.insert_aggregates(empty, rows)
+    store_helpers.insert_aggregates(empty, rows)
     start, end = 0, NOW + DAY
     for keys, measure, stat in (
         (("exit_code", "workflow"), "failed", "sum"),
@@ -246,8 +253,8 @@ def test_unsorted_cells_sorted_by_value_are_the_sorted_cells(empty: Store) -> No
         (("exit_code", "site"), "failure_rate", "sum"),
     ):
         for limit in (100_000, 5):
-            ordered = query.measure_by(empty, start, end, keys, measure, stat, limit=limit)
-            unsorted = query.measure_by(empty, start, end, keys, measure, stat, limit=limit, ordered=False)
-            assert query.by_value(unsorted, keys) == ordered, (keys, measure, limit)
+            ordered = store_reads.measure_by(empty, start, end, keys, measure, stat, limit=limit)
+            unsorted = store_reads.measure_by(empty, start, end, keys, measure, stat, limit=limit, ordered=False)
+            assert store_reads.by_value(unsorted, keys) == ordered, (keys, measure, limit)
             assert measure != "PeakValueRss" or any(r["value"] is None for r in ordered) or limit == 5
-            assert len(ordered) == min(limit, len(query.measure_by(empty, start, end, keys, measure, stat, limit=100_000)))
+            assert len(ordered) == min(limit, len(store_reads.measure_by(empty, start, end, keys, measure, stat, limit=100_000)))

@@ -8,8 +8,8 @@ import urllib.request
 from pathlib import Path
 
 from fwjr.config import Settings
-from fwjr.migrate import migrate
-from fwjr.store import connect
+from fwjr.store.connection import connect
+from fwjr.store.migrate import migrate
 
 
 def test_the_board_answers_when_its_socket_is_above_descriptor_1024(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from fwjr.broker import (
+from fwjr.devstack.broker import (
     DEFAULT_TOPICS,
     BrokerAlreadyRunning,
     BrokerError,

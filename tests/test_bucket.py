@@ -177,11 +177,11 @@ def test_nesting(coarse: str, fine: str, nests: bool) -> None:
 
 
 def test_the_store_ladder_holds_the_stored_precisions_in_order() -> None:
-    from fwjr import query
     from fwjr.bucket import STORED_PRECISIONS
     from fwjr.config import Settings
+    from fwjr.store import sql
 
-    assert [p for p, _ in query.ladder(Settings())] == list(STORED_PRECISIONS)
+    assert [p for p, _ in sql.ladder(Settings())] == list(STORED_PRECISIONS)
     assert [p for p in PRECISIONS if p in STORED_PRECISIONS] == list(STORED_PRECISIONS), "finest first, like PRECISIONS"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from fwjr.cli import app
+from fwjr.cli.main import app
 from tests.paths import REPO, WMARCHIVE
 
 FWJR = str(REPO / ".venv" / "bin" / "fwjr")

@@ -12,12 +12,14 @@ import time
 import orjson
 import pytest
 
-from fwjr import query
-from fwjr.store import Store
+from fwjr.store import error_reads, job_reads, reads
+from fwjr.store import ledger as store_ledger
+from fwjr.store.connection import Store
 from fwjr.synth.feed import generate_documents
 from streams.checkpoint import CommitProtocol
 from streams.pipeline import Flush, Message, Pipeline, reason_label
 from streams.sink import store_tables
+from tests import store_helpers
 from tests.store_fixtures import agg_row, empty, store  # noqa: F401
 
 TOPIC = "fwjr.raw"
@@ -41,7 +43,7 @@ def _error_count(*flushes: Flush) -> int:
 
 
 def _stored_jobs(db: Store) -> int:
-    return query.totals(db, 0, NOW + 86400)["jobs"]
+    return reads.totals(db, 0, NOW + 86400)["jobs"]
 
 
 def test_recovery_deletes_the_uncommitted_batches_of_its_partitions_only(empty: Store) -> None:
@@ -59,9 +61,9 @@ def test_recovery_deletes_the_uncommitted_batches_of_its_partitions_only(empty: 
     for insert in other.rows:  # partition 1: not this worker's to clean up
         protocol.insert(insert)
     for batch in ("replay:2024-01-01..2024-01-02", ""):  # replay and offline rows are never debris
-        query.insert_aggregates(empty, [agg_row(NOW - 7200)], batch=batch)
-    assert query.uncommitted_batches(empty, TOPIC, [0, 1]) == sorted(debris.batches + other.batches)
-    assert query.freshness(empty)["last_write"] is not None
+        store_helpers.insert_aggregates(empty, [agg_row(NOW - 7200)], batch=batch)
+    assert store_ledger.uncommitted_batches(empty, TOPIC, [0, 1]) == sorted(debris.batches + other.batches)
+    assert reads.freshness(empty)["last_write"] is not None
 
     recovery = protocol.recover(TOPIC, [0])
 
@@ -70,13 +72,13 @@ def test_recovery_deletes_the_uncommitted_batches_of_its_partitions_only(empty: 
     assert recovery.identities == frozenset(_identities(kept_flush) | _identities(other_flush))
     assert "deleted 1 uncommitted batches" in recovery.describe()
     assert _stored_jobs(empty) == len(recovery.identities) + 2 * 3
-    errors = query.error_matrix(empty, 0, NOW + 86400, "site", "exit_code")
+    errors = error_reads.error_matrix(empty, 0, NOW + 86400, "site", "exit_code")
     assert sum(e["count"] for e in errors) == _error_count(kept_flush, other_flush) > 0
-    assert query.dlq_counts(empty, 0, NOW + 86400) == [
+    assert reads.dlq_counts(empty, 0, NOW + 86400) == [
         {"reason": reason, "count": count}
         for reason, count in _reasons(kept_flush, other_flush).items()
     ]
-    assert all(query.job(empty, job.identity) is None for part in debris_flush.partitions for job, _ in part.jobs)
+    assert all(job_reads.job(empty, job.identity) is None for part in debris_flush.partitions for job, _ in part.jobs)
     assert protocol.recover(TOPIC, [0]).deleted == ()
 
 
@@ -97,8 +99,8 @@ def test_a_later_ledger_mark_moves_the_resume_offset_and_commits_the_batch(empty
     protocol.write(first)
     second = store_tables(pipeline.process(_messages(20, 5, 0, 100)))
     protocol.write(second)
-    assert query.committed_offsets(empty, TOPIC) == {0: 119}
-    assert query.uncommitted_batches(empty, TOPIC, [0]) == []
+    assert store_ledger.committed_offsets(empty, TOPIC) == {0: 119}
+    assert store_ledger.uncommitted_batches(empty, TOPIC, [0]) == []
 
 
 def test_undo_removes_a_failed_attempt_so_a_retry_counts_the_batch_once(empty: Store) -> None:
@@ -116,4 +118,4 @@ def test_undo_removes_a_failed_attempt_so_a_retry_counts_the_batch_once(empty: S
     protocol.undo(write)
     protocol.write(write)
     assert _stored_jobs(empty) == jobs
-    assert query.committed_offsets(empty, TOPIC) == {0: 39}
+    assert store_ledger.committed_offsets(empty, TOPIC) == {0: 39}

@@ -7,15 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from fwjr import query
 from fwjr.aggregate import aggregate_jobs, row_dicts
 from fwjr.alerting.correlate import CODE, SERVICE, correlate_store, services_for_job
 from fwjr.errors import RejectedDocument
-from fwjr.generate import generate_documents
 from fwjr.merge import merge_document
-from fwjr.query import JOB_COLUMNS
-from fwjr.store import Store
+from fwjr.store import alerts
+from fwjr.store.connection import Store
+from fwjr.store.schema import JOB_COLUMNS
+from fwjr.synth import generate_documents
 from streams.sink import job_row
+from tests import store_helpers
 from tests.store_fixtures import store  # noqa: F401 (fixture)
 
 # Recent enough that the jobs table's retention and the minute rollup keep every row.
@@ -34,10 +35,10 @@ def incident(store: Store) -> Iterator[tuple[Store, list]]:  # noqa: F811 (fixtu
                 jobs.append(merge_document(doc))
             except (RejectedDocument, ValueError, TypeError, KeyError):
                 continue
-    query.insert_aggregates(store, row_dicts(aggregate_jobs(jobs, "minute").rows))
+    store_helpers.insert_aggregates(store, row_dicts(aggregate_jobs(jobs, "minute").rows))
     store.insert_columns("jobs", JOB_COLUMNS, [list(c) for c in zip(*(job_row(j, "", 0, i) for i, j in enumerate(jobs)))])
     rows = [[service, begin, end, "down", "", "test", 2] for service, begin, end in (EOS, FTS)]
-    query.insert_outages(store, rows)
+    alerts.insert_outages(store, rows)
     yield store, jobs
 
 

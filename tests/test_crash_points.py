@@ -27,17 +27,18 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from fwjr import query
+from fwjr import topics
 from fwjr.aggregate import Aggregator
-from fwjr.broker import KafkaBroker
+from fwjr.devstack.broker import KafkaBroker
 from fwjr.model import Rejection
 from fwjr.reader import decode_message, to_job
-from fwjr.store import Store
+from fwjr.store import reads
+from fwjr.store.connection import Store
 from fwjr.synth.feed import generate_documents
 from streams.checkpoint import CommitProtocol, Recovery
 from streams.helper import BatchPreparer, PreparedBatch
 from streams.pipeline import Message
-from streams import topics
+from tests import store_helpers
 from tests.store_fixtures import empty, store  # noqa: F401
 from tests.topic_reading import records_since, topic_end
 
@@ -173,11 +174,11 @@ def test_a_crash_after_each_step_neither_loses_nor_doubles(point: str, scenario)
     second.crash()
 
     offline, rejected = _offline(values)
-    stored = query.stored_rows(db, "agg", 0, NOW + 86400)
+    stored = store_helpers.stored_rows(db, "agg", 0, NOW + 86400)
     assert stored == sorted(key + tuple(vector) for key, vector in offline.rows.items())
-    assert query.stored_rows(db, "errors", 0, NOW + 86400) == sorted(key + (n,) for key, n in offline.errors.items())
-    assert sum(row["count"] for row in query.dlq_counts(db, 0, NOW + 86400)) == rejected > 0
-    assert query.row_count(db, "jobs") == len(offline.seen)
+    assert store_helpers.stored_rows(db, "errors", 0, NOW + 86400) == sorted(key + (n,) for key, n in offline.errors.items())
+    assert sum(row["count"] for row in reads.dlq_counts(db, 0, NOW + 86400)) == rejected > 0
+    assert store_helpers.row_count(db, "jobs") == len(offline.seen)
 
     # fwjr.jobs is at-least-once: every stored job has its record, and a batch prepared again
     # after a crash before its ledger mark publishes its new jobs a second time.

@@ -9,10 +9,10 @@ import urllib.request
 
 import pytest
 
-from fwjr import query
 from fwjr.aggregate import regroup, row_dicts
 from fwjr.bucket import iso
-from fwjr.store_access import _api_rows
+from fwjr.store import error_reads, reads
+from fwjr.store.client import owner_rows
 from tests.browser_fixtures import board, seeded  # noqa: F401  (fixtures)
 from tests.freshness_fixtures import AgedBoard
 
@@ -46,10 +46,10 @@ def test_the_cli_reads_the_same_rows_through_the_api(board: str, seeded: tuple) 
     port = int(board.rsplit(":", 1)[1])
     start, end = window(seeded)
     served = settings.model_copy(update={"dashboard_port": port})
-    through_api = _api_rows(served, "aggregates", {"from": start, "to": end, "precision": "hour", "format": "compact"})
-    assert through_api == query.aggregates(store, start, end, "hour")
-    errors = _api_rows(served, "error-rows", {"from": start, "to": end, "precision": "hour"})
-    assert errors == query.error_rows(store, start, end, "hour") and errors
+    through_api = owner_rows(served, "aggregates", {"from": start, "to": end, "precision": "hour", "format": "compact"})
+    assert through_api == reads.aggregates(store, start, end, "hour")
+    errors = owner_rows(served, "error-rows", {"from": start, "to": end, "precision": "hour"})
+    assert errors == error_reads.error_rows(store, start, end, "hour") and errors
 
 
 def test_filters_take_values_and_regular_expressions_as_data_never_as_sql(board: str, seeded: tuple) -> None:
@@ -144,7 +144,7 @@ def test_health_reports_when_the_last_fwjr_was_seen(board: str, seeded: tuple) -
     _, store, _, _ = seeded
     status, body = get(board, "/api/v1/health")
     assert status == 200 and body["status"] == "ok"
-    assert body["last_fwjr"] == query.last_seen(store)
+    assert body["last_fwjr"] == reads.last_seen(store)
     assert body["age_s"] >= 0
 
 

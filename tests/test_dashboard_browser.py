@@ -19,10 +19,19 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard import plotly_bundle
 from fwjr.bucket import iso
-from fwjr import query
 from fwjr.signature import signature
+from fwjr.store import error_reads
 from tests.browser_fixtures import (  # noqa: F401  (fixtures)
-    HOSTILE_SERVICE, LONG_LOG, LOG_URL_TEMPLATE, SCREENSHOTS, TEMPLATE_WORKFLOW, board, browser, generated_jobs, seed, seeded,
+    HOSTILE_SERVICE,
+    LOG_URL_TEMPLATE,
+    LONG_LOG,
+    SCREENSHOTS,
+    TEMPLATE_WORKFLOW,
+    board,
+    browser,
+    generated_jobs,
+    seed,
+    seeded,
 )
 
 HOSTILE_WORKFLOW, HOSTILE_SITE = "<b>evil_workflow</b>", "T2_XX_<Hostile>"
@@ -264,15 +273,15 @@ def _counted(text: str) -> tuple[int, str]:
 def test_the_error_view_switches_between_its_two_counts_and_lists_signatures(board: str, browser, seeded: tuple) -> None:
     _, store, _, now = seeded
     start, end = now - 24 * 3600, now + 3600
-    step_errors = sum(c["count"] for c in query.error_matrix(store, start, end, "workflow", "site"))
-    failed_jobs = sum(c["count"] for c in query.first_error_matrix(store, start, end, "workflow", "site"))
+    step_errors = sum(c["count"] for c in error_reads.error_matrix(store, start, end, "workflow", "site"))
+    failed_jobs = sum(c["count"] for c in error_reads.first_error_matrix(store, start, end, "workflow", "site"))
     assert step_errors != failed_jobs, "the seeded jobs include jobs failing in several steps or with no error"
 
     browser.get(board + "/errors?tf=24h")
     assert _counted(wait_text(browser, "errors-coverage")) == (step_errors, "step errors")
     assert "counting all step errors" in browser.find_element(By.ID, "errors-title").text
     signatures = WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#errors-signatures .signature"))
-    top = query.top_signatures(store, start, end)
+    top = error_reads.top_signatures(store, start, end)
     assert [s.get_attribute("data-signature") for s in signatures] == [row["signature"] for row in top]
     first = signatures[0].text
     assert f"{top[0]['count']:,} errors · signature {top[0]['signature']}" in first

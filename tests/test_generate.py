@@ -9,11 +9,10 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from tests.paths import WMARCHIVE
 from fwjr.avro_codec import read_avro_file
 from fwjr.model import Rejection
 from fwjr.reader import decode_message, to_job
-from fwjr.generate import (
+from fwjr.synth import (
     DEFAULT_START_TS,
     document_ts,
     generate_documents,
@@ -21,6 +20,7 @@ from fwjr.generate import (
     load_scenario,
     write_archive,
 )
+from tests.paths import WMARCHIVE
 
 ERROR_CODES = WMARCHIVE / "error_codes" / "wmarchive_error_codes.json"
 JOBTYPES = {"Processing", "Production", "Merge", "LogCollect", "Cleanup", "Harvesting", "Skim"}

@@ -12,7 +12,7 @@ import pytest
 from fwjr.avro_codec import read_avro_file
 from fwjr.merge import merge_document
 from fwjr.signature import signature
-from fwjr.generate import generate_documents, write_archive
+from fwjr.synth import generate_documents, write_archive
 from fwjr.synth.catalogue import Catalog
 from fwjr.synth.messages import Messages
 from fwjr.synth.model import DEFAULT_START_TS, load_model, shapes_from_model

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer
 
-from fwjr.broker import KafkaBroker
+from fwjr.devstack.broker import KafkaBroker
+from fwjr.kafka.publish import committed_offsets, end_offsets, wait_drained
 from fwjr.model import Rejection
 from fwjr.reader import decode_json, to_job
-from fwjr.produce import committed_offsets, end_offsets, wait_drained
 from streams.helper import helper_pids
 from tests.live_fixtures import FWJR, Stack
 from tests.waiting import wait_until

@@ -12,9 +12,9 @@ import uuid
 
 import pytest
 
-from fwjr.alerting.read import fold_maintenance
+from fwjr.alerting.fold import fold_maintenance
 from fwjr.bucket import iso
-from fwjr.broker import KafkaBroker
+from fwjr.devstack.broker import KafkaBroker
 
 FWJR = [sys.executable, "-m", "fwjr"]
 

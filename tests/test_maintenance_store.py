@@ -6,9 +6,9 @@ import time
 
 import orjson
 
-from fwjr import query
 from fwjr.config import Settings
-from fwjr.store import Store
+from fwjr.store import alerts
+from fwjr.store.connection import Store
 from streams.alerting import StatusHistory
 from tests.store_fixtures import store  # noqa: F401  (fixtures)
 
@@ -23,9 +23,9 @@ def test_maintenance_announcements_become_windows_the_board_reads(store: Store, 
     history.handle_status([orjson.dumps(d) for d in (planned, under_way, {"service": "EOS", "state": "down", "ts": now - 10}, again)])
     history.close()
 
-    windows = query.maintenance_windows(store, now - 3600, now + 86400)
+    windows = alerts.maintenance_windows(store, now - 3600, now + 86400)
     assert [(w["service"], w["start"] - now, w["end"] - now) for w in windows] == [("FTS", -300, 300), ("EOS", 3600, 7200)]
     assert windows[1]["message"] == "EOS upgrade, moved to the new namespace", "the latest announcement of a window wins"
     assert windows[1]["source"] == "gocdb"
-    assert query.maintenance_windows(store, now + 7200, now + 9000) == [], "a window ends where it says"
-    assert [o["service"] for o in query.outage_windows(store, now - 3600, now + 60)] == ["EOS"], "maintenance opens no outage"
+    assert alerts.maintenance_windows(store, now + 7200, now + 9000) == [], "a window ends where it says"
+    assert [o["service"] for o in alerts.outage_windows(store, now - 3600, now + 60)] == ["EOS"], "maintenance opens no outage"

@@ -12,9 +12,9 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from fwjr import query
-from fwjr.alerting.rule import Alert, Decision
 from fwjr.alerting.correlate import SERVICE
+from fwjr.alerting.rule import Alert, Decision
+from fwjr.store import alerts as store_alerts
 from streams.alerting import alert_row
 from tests.browser_fixtures import SCREENSHOTS, board, browser, generated_jobs, seed, seeded  # noqa: F401
 from tests.test_dashboard_browser import WAIT, console_errors
@@ -58,10 +58,10 @@ def incident(seeded: tuple) -> tuple:  # noqa: F811
         if job.site == SITE and not job.failed:
             job.failed, job.exit_code, job.jobstate = True, 8028, "jobfailed"
     seed(store, burst, batch="test-burst")
-    query.insert_outages(store, [["EOS", now - 1800, 0, "down", "EOS namespace down", "test", 1],
+    store_alerts.insert_outages(store, [["EOS", now - 1800, 0, "down", "EOS namespace down", "test", 1],
                                  ["FTS", now - 9000, now - 8400, "degraded", "", "test", 2]])
-    query.insert_alerts(store, [alert_row(Decision("fire", _alert(now, None)))])
-    query.insert_status_rejects(store, [[now - now % 60 - 600, "unknown state", 2]])
+    store_alerts.insert_alerts(store, [alert_row(Decision("fire", _alert(now, None)))])
+    store_alerts.insert_status_rejects(store, [[now - now % 60 - 600, "unknown state", 2]])
     return settings, store, now, burst
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fwjr.broker import find_executable
+from fwjr.devstack.broker import find_executable
 from tests.alerting_infra_fixtures import (
     ALERTMANAGER_CONFIG,
     PROMETHEUS_CONFIG,

@@ -6,11 +6,12 @@ import time
 
 import pytest
 
-from fwjr import query
 from fwjr.aggregate import regroup
 from fwjr.bucket import bucket_start
 from fwjr.model import SCOPE_KEYS
-from fwjr.store import Store
+from fwjr.store import error_reads, job_reads, ledger, reads, sql
+from fwjr.store.connection import Store
+from tests import store_helpers
 from tests.store_fixtures import agg_row, empty, store, without_batch  # noqa: F401
 
 NOW = int(time.time())
@@ -28,75 +29,75 @@ def test_minute_rows_come_back_exactly(empty: Store) -> None:
         for i in range(5)
         for site, code in (("T2_CH_CERN", 0), ("T1_US_FNAL", 8021))
     ]
-    query.insert_aggregates(empty, rows, batch="b1")
-    got = query.aggregates(empty, BASE, BASE + 3600, "minute")
+    store_helpers.insert_aggregates(empty, rows, batch="b1")
+    got = reads.aggregates(empty, BASE, BASE + 3600, "minute")
     assert got == _sorted(without_batch(rows))
     assert all(type(v) is int for row in got for k, v in row.items() if k.endswith(("_sum", "_count")))
 
 
 def test_regrouping_matches_the_shared_regroup(empty: Store) -> None:
     rows = [agg_row(BASE + 60 * i, seed=i + 1, host=f"h{i % 3}") for i in range(240)]
-    query.insert_aggregates(empty, rows[:100])
-    query.insert_aggregates(empty, rows[100:])
+    store_helpers.insert_aggregates(empty, rows[:100])
+    store_helpers.insert_aggregates(empty, rows[100:])
     for precision in ("hour", "day", "week", "month"):
-        assert query.aggregates(empty, BASE, BASE + 240 * 60, precision) == regroup(without_batch(rows), precision)
+        assert reads.aggregates(empty, BASE, BASE + 240 * 60, precision) == regroup(without_batch(rows), precision)
 
 
 def test_week_buckets_start_on_monday_utc(empty: Store) -> None:
     tuesday_evening = MONDAY_2024 + 86400 + 20 * 3600
-    query.insert_aggregates(empty, [agg_row(tuesday_evening)])
-    got = query.aggregates(empty, MONDAY_2024, MONDAY_2024 + 7 * 86400, "week")
+    store_helpers.insert_aggregates(empty, [agg_row(tuesday_evening)])
+    got = reads.aggregates(empty, MONDAY_2024, MONDAY_2024 + 7 * 86400, "week")
     assert [row["bucket"] for row in got] == [MONDAY_2024] == [bucket_start(tuesday_evening, "week")]
 
 
 def test_filters_exact_list_regex_prefix(empty: Store) -> None:
     sites = ("T2_CH_CERN", "T2_US_MIT", "T1_US_FNAL")
-    query.insert_aggregates(empty, [agg_row(BASE, site=s, exit_code=c) for s in sites for c in (0, 8021)])
+    store_helpers.insert_aggregates(empty, [agg_row(BASE, site=s, exit_code=c) for s in sites for c in (0, 8021)])
 
     def sites_of(filters: dict) -> set[str]:
-        return {r["site"] for r in query.aggregates(empty, BASE, BASE + 60, "minute", filters)}
+        return {r["site"] for r in reads.aggregates(empty, BASE, BASE + 60, "minute", filters)}
 
     assert sites_of({"site": "T2_US_MIT"}) == {"T2_US_MIT"}
     assert sites_of({"site": ["T2_US_MIT", "T1_US_FNAL"]}) == {"T2_US_MIT", "T1_US_FNAL"}
     assert sites_of({"site": {"regex": "^T2_.*"}}) == {"T2_CH_CERN", "T2_US_MIT"}
     assert sites_of({"site": {"prefix": "T1"}}) == {"T1_US_FNAL"}
-    assert {r["exit_code"] for r in query.aggregates(empty, BASE, BASE + 60, "minute", {"exit_code": "8021"})} == {8021}
+    assert {r["exit_code"] for r in reads.aggregates(empty, BASE, BASE + 60, "minute", {"exit_code": "8021"})} == {8021}
     assert sites_of({"exit_code": {"regex": "^80"}, "site": {"prefix": "T2_CH"}}) == {"T2_CH_CERN"}
 
 
 def test_filter_values_are_bound_parameters(empty: Store) -> None:
-    query.insert_aggregates(empty, [agg_row(BASE, site="T2_CH_CERN")])
+    store_helpers.insert_aggregates(empty, [agg_row(BASE, site="T2_CH_CERN")])
     hostile = "x' OR 1=1 --"
-    assert query.aggregates(empty, BASE, BASE + 60, "minute", {"site": hostile}) == []
-    assert query.aggregates(empty, BASE, BASE + 60, "minute", {"site": [hostile, "a'); DROP TABLE agg; --"]}) == []
-    assert query.recent_jobs(empty, BASE, BASE + 60, search=hostile) == []
-    assert query.distinct_values(empty, "site", BASE, BASE + 60, prefix=hostile) == []
-    assert len(query.aggregates(empty, BASE, BASE + 60, "minute")) == 1
+    assert reads.aggregates(empty, BASE, BASE + 60, "minute", {"site": hostile}) == []
+    assert reads.aggregates(empty, BASE, BASE + 60, "minute", {"site": [hostile, "a'); DROP TABLE agg; --"]}) == []
+    assert store_helpers.recent_jobs(empty, BASE, BASE + 60, search=hostile) == []
+    assert reads.distinct_values(empty, "site", BASE, BASE + 60, prefix=hostile) == []
+    assert len(reads.aggregates(empty, BASE, BASE + 60, "minute")) == 1
 
 
 def test_unknown_filter_key_is_refused(empty: Store) -> None:
     with pytest.raises(ValueError, match="unknown filter key 'site; DROP'"):
-        query.aggregates(empty, BASE, BASE + 60, "minute", {"site; DROP": "x"})
+        reads.aggregates(empty, BASE, BASE + 60, "minute", {"site; DROP": "x"})
 
 
 def test_finest_precision_follows_the_oldest_point() -> None:
     day = 86400
     ladder = [("minute", 2 * day), ("hour", 30 * day), ("day", 365 * day), ("month", None)]
     now = 1_800_000_000
-    assert query.finest_precision(now - day, now, now, ladder) == "minute"
-    assert query.finest_precision(now - 3 * day, now, now, ladder) == "hour"
-    assert query.finest_precision(now - 3 * day, now - 2 * day, now, ladder) == "hour"
-    assert query.finest_precision(now - 100 * day, now - 99 * day, now, ladder) == "day"
-    assert query.finest_precision(now - 400 * day, now, now, ladder) == "month"
+    assert sql.finest_precision(now - day, now, now, ladder) == "minute"
+    assert sql.finest_precision(now - 3 * day, now, now, ladder) == "hour"
+    assert sql.finest_precision(now - 3 * day, now - 2 * day, now, ladder) == "hour"
+    assert sql.finest_precision(now - 100 * day, now - 99 * day, now, ladder) == "day"
+    assert sql.finest_precision(now - 400 * day, now, now, ladder) == "month"
     with pytest.raises(ValueError, match="empty time range"):
-        query.finest_precision(now, now, now, ladder)
+        sql.finest_precision(now, now, now, ladder)
 
 
 def test_totals_series_and_top(empty: Store) -> None:
     rows = [agg_row(BASE + 60 * i, seed=1, site=site) for i in range(3) for site in ("A", "B")]
     rows.append(agg_row(BASE + 3600, seed=5, site="B"))
-    query.insert_aggregates(empty, rows)
-    total = query.totals(empty, BASE, BASE + 7200)
+    store_helpers.insert_aggregates(empty, rows)
+    total = reads.totals(empty, BASE, BASE + 7200)
     assert total["jobs"] == 3 * 6 + 15 and total["failed"] == 6 + 5
     assert total["failure_rate"] == pytest.approx(11 / 33)
     core = sum(r["core_hours_sum"] for r in rows)
@@ -104,33 +105,33 @@ def test_totals_series_and_top(empty: Store) -> None:
     wasted = total["wasted_core_hours"]
     assert wasted["sum"] == pytest.approx(sum(r["wasted_core_hours_sum"] for r in rows) / 1e6)
     assert wasted["avg"] == pytest.approx(wasted["sum"] / wasted["count"])
-    assert query.totals(empty, BASE, BASE + 7200, {"site": "A"})["jobs"] == 9
+    assert reads.totals(empty, BASE, BASE + 7200, {"site": "A"})["jobs"] == 9
 
-    hourly = query.series(empty, BASE, BASE + 7200, "hour")
+    hourly = reads.series(empty, BASE, BASE + 7200, "hour")
     assert [(p["bucket"], p["jobs"]) for p in hourly] == [(BASE, 18), (BASE + 3600, 15)]
-    split = query.series(empty, BASE, BASE + 7200, "hour", split="site", split_values=["B"])
+    split = reads.series(empty, BASE, BASE + 7200, "hour", split="site", split_values=["B"])
     assert [(p["bucket"], p["site"], p["jobs"]) for p in split] == [(BASE, "B", 9), (BASE + 3600, "B", 15)]
 
-    assert query.top(empty, BASE, BASE + 7200, "site", "jobs", n=1) == [{"site": "B", "value": 24, "jobs": 24, "failed": 8}]
-    assert [t["site"] for t in query.top(empty, BASE, BASE + 7200, "site", "failure_rate")] == ["A", "B"]
-    assert [t["site"] for t in query.top(empty, BASE, BASE + 7200, "site", "core_hours")] == ["B", "A"]
+    assert reads.top(empty, BASE, BASE + 7200, "site", "jobs", n=1) == [{"site": "B", "value": 24, "jobs": 24, "failed": 8}]
+    assert [t["site"] for t in reads.top(empty, BASE, BASE + 7200, "site", "failure_rate")] == ["A", "B"]
+    assert [t["site"] for t in reads.top(empty, BASE, BASE + 7200, "site", "core_hours")] == ["B", "A"]
     with pytest.raises(ValueError, match="unknown measure"):
-        query.top(empty, BASE, BASE + 7200, "site", "jobs) --")
+        reads.top(empty, BASE, BASE + 7200, "site", "jobs) --")
 
 
 def test_a_ranking_can_order_by_jobs_and_carry_another_measure(empty: Store) -> None:
     rows = [agg_row(BASE, seed=1, site="A"), agg_row(BASE, seed=2, site="B"), agg_row(BASE + 60, seed=4, site="C")]
     rows[0]["PeakValueRss_sum"] = 10**15
-    query.insert_aggregates(empty, rows)
-    by_value, _ = query.ranking_page(empty, BASE, BASE + 120, "site", "PeakValueRss", "avg")
-    by_jobs, _ = query.ranking_page(empty, BASE, BASE + 120, "site", "PeakValueRss", "avg", rank_by="jobs")
+    store_helpers.insert_aggregates(empty, rows)
+    by_value, _ = reads.ranking_page(empty, BASE, BASE + 120, "site", "PeakValueRss", "avg")
+    by_jobs, _ = reads.ranking_page(empty, BASE, BASE + 120, "site", "PeakValueRss", "avg", rank_by="jobs")
     assert [r["site"] for r in by_value] == ["A", "C", "B"]
     assert [r["site"] for r in by_jobs] == ["C", "B", "A"]
     rss = sum(r["PeakValueRss_sum"] for r in rows) / sum(r["PeakValueRss_count"] for r in rows) / 1e6
     assert {r["total_value"] for r in by_jobs} == {by_value[0]["total_value"]}
     assert by_value[0]["total_value"] == pytest.approx(rss)
     with pytest.raises(ValueError, match="unknown rank_by"):
-        query.ranking_page(empty, BASE, BASE + 120, "site", rank_by="cores_sum")
+        reads.ranking_page(empty, BASE, BASE + 120, "site", rank_by="cores_sum")
 
 
 def _error(bucket: int, site: str, code: int, count: int, step: str = "cmsRun1", workflow: str = "wf") -> dict:
@@ -145,18 +146,18 @@ def test_error_matrix_and_series(empty: Store) -> None:
         _error(BASE + 3600, "B", 50664, 4),
         _error(BASE + 3600, "B", 8021, 1, workflow="wf2"),
     ]
-    query.insert_errors(empty, errors, batch="b")
-    matrix = query.error_matrix(empty, BASE, BASE + 7200, "site", "exit_code")
+    store_helpers.insert_errors(empty, errors, batch="b")
+    matrix = error_reads.error_matrix(empty, BASE, BASE + 7200, "site", "exit_code")
     assert matrix == [
         {"site": "A", "exit_code": 8021, "count": 7},
         {"site": "B", "exit_code": 50664, "count": 4},
         {"site": "B", "exit_code": 8021, "count": 1},
     ]
-    split = query.error_matrix(empty, BASE, BASE + 7200, "workflow", "site", split="exit_code", filters={"exit_code": 8021})
+    split = error_reads.error_matrix(empty, BASE, BASE + 7200, "workflow", "site", split="exit_code", filters={"exit_code": 8021})
     assert {(m["workflow"], m["site"], m["count"]) for m in split} == {("wf", "A", 7), ("wf2", "B", 1)}
-    assert query.error_series(empty, BASE, BASE + 7200, "hour") == [{"bucket": BASE, "count": 7}, {"bucket": BASE + 3600, "count": 5}]
+    assert store_helpers.error_series(empty, BASE, BASE + 7200, "hour") == [{"bucket": BASE, "count": 7}, {"bucket": BASE + 3600, "count": 5}]
     with pytest.raises(ValueError, match="must differ"):
-        query.error_matrix(empty, BASE, BASE + 60, "site", "site")
+        error_reads.error_matrix(empty, BASE, BASE + 60, "site", "site")
 
 
 def _job(identity: str, ts: int, failed: bool, details: str = "", site: str = "T2_CH_CERN") -> dict:
@@ -176,51 +177,51 @@ def test_recent_jobs_search_dedupe_and_lookup(empty: Store) -> None:
         _job("j2", BASE + 20, True, "Segmentation violation"),
         _job("j3", BASE + 30, False),
     ]
-    query.insert_jobs(empty, jobs, batch="b")
-    query.insert_jobs(empty, jobs[:1], batch="b2")
-    recent = query.recent_jobs(empty, BASE, BASE + 3600)
+    store_helpers.insert_jobs(empty, jobs, batch="b")
+    store_helpers.insert_jobs(empty, jobs[:1], batch="b2")
+    recent = store_helpers.recent_jobs(empty, BASE, BASE + 3600)
     assert [j["identity"] for j in recent] == ["j2", "j1"]
     assert recent[1]["error_details"] == jobs[0]["error_details"] and recent[1]["ts"] == BASE + 10
     assert recent[0]["cpu_efficiency"] is None
-    assert [j["identity"] for j in query.recent_jobs(empty, BASE, BASE + 3600, search="segmentation")] == ["j2"]
-    assert [j["identity"] for j in query.recent_jobs(empty, BASE, BASE + 3600, failed_only=False)] == ["j3", "j2", "j1"]
-    assert query.job(empty, "j3")["cpu_efficiency"] == 0.8
-    assert query.job(empty, "missing") is None
-    assert query.recent_identities(empty, BASE + 15) == {"j2", "j3"}
+    assert [j["identity"] for j in store_helpers.recent_jobs(empty, BASE, BASE + 3600, search="segmentation")] == ["j2"]
+    assert [j["identity"] for j in store_helpers.recent_jobs(empty, BASE, BASE + 3600, failed_only=False)] == ["j3", "j2", "j1"]
+    assert job_reads.job(empty, "j3")["cpu_efficiency"] == 0.8
+    assert job_reads.job(empty, "missing") is None
+    assert ledger.recent_identities(empty, BASE + 15) == {"j2", "j3"}
 
 
 def test_distinct_values_and_freshness(empty: Store) -> None:
-    assert query.freshness(empty) == {"last_job": None, "last_bucket": None, "last_write": None}
-    assert query.last_seen(empty) is None
-    query.insert_aggregates(empty, [agg_row(BASE, seed=s, site=site) for s, site in ((1, "T2_A"), (4, "T2_B"), (2, "T1_C"))])
-    assert query.distinct_values(empty, "site", BASE, BASE + 60) == ["T2_B", "T1_C", "T2_A"]
-    assert query.distinct_values(empty, "site", BASE, BASE + 60, prefix="T2") == ["T2_B", "T2_A"]
-    assert query.last_seen(empty) == BASE
-    query.insert_jobs(empty, [_job("j", BASE + 42, True)])
-    assert query.last_seen(empty) == BASE + 42
+    assert reads.freshness(empty) == {"last_job": None, "last_bucket": None, "last_write": None}
+    assert reads.last_seen(empty) is None
+    store_helpers.insert_aggregates(empty, [agg_row(BASE, seed=s, site=site) for s, site in ((1, "T2_A"), (4, "T2_B"), (2, "T1_C"))])
+    assert reads.distinct_values(empty, "site", BASE, BASE + 60) == ["T2_B", "T1_C", "T2_A"]
+    assert reads.distinct_values(empty, "site", BASE, BASE + 60, prefix="T2") == ["T2_B", "T2_A"]
+    assert reads.last_seen(empty) == BASE
+    store_helpers.insert_jobs(empty, [_job("j", BASE + 42, True)])
+    assert reads.last_seen(empty) == BASE + 42
 
 
 def test_dlq_counts(empty: Store) -> None:
-    query.insert_dlq_counts(empty, [{"bucket": BASE, "reason": "bad json", "count": 3}, {"bucket": BASE + 60, "reason": "bad json", "count": 2}])
-    query.insert_dlq_counts(empty, [{"bucket": BASE, "reason": "no ts", "count": 1}])
-    assert query.dlq_counts(empty, BASE, BASE + 3600) == [{"reason": "bad json", "count": 5}, {"reason": "no ts", "count": 1}]
+    store_helpers.insert_dlq_counts(empty, [{"bucket": BASE, "reason": "bad json", "count": 3}, {"bucket": BASE + 60, "reason": "bad json", "count": 2}])
+    store_helpers.insert_dlq_counts(empty, [{"bucket": BASE, "reason": "no ts", "count": 1}])
+    assert reads.dlq_counts(empty, BASE, BASE + 3600) == [{"reason": "bad json", "count": 5}, {"reason": "no ts", "count": 1}]
 
 
 def test_failed_job_search_by_id_is_exact_and_any_other_text_a_substring(empty: Store) -> None:
     def job(identity: str, fwjr_id: str, ts: int, **fields: object) -> dict:
         return {**_job(identity, ts, True, "Fatal: FileOpenError on root://eos/file"), "fwjr_id": fwjr_id, **fields}
 
-    query.insert_jobs(empty, [
+    store_helpers.insert_jobs(empty, [
         job("wma-a", "7-12", BASE + 10),
         job("wma-b", "7-120", BASE + 20),
         job("wma-c", "x7-12y", BASE + 30, site="T1_US_FNAL"),
         job("wma-d", "8-1", BASE + 40, host="vocms0301"),
         job("wma-old", "7", BASE - 86400),
     ])
-    query.insert_jobs(empty, [job("wma-a", "7-12", BASE + 10)], batch="redelivered")
+    store_helpers.insert_jobs(empty, [job("wma-a", "7-12", BASE + 10)], batch="redelivered")
 
     def found(text: str, **filters: object) -> list[str]:
-        return [j["identity"] for j in query.search_failed_jobs(empty, BASE, BASE + 3600, text, filters or None, 100)]
+        return [j["identity"] for j in job_reads.search_failed_jobs(empty, BASE, BASE + 3600, text, filters or None, 100)]
 
     assert found("7-12") == ["wma-a"]  # an id that is exactly a job's fwjr_id finds that job, once
     assert found("wma-b") == ["wma-b"]  # ... or its identity
@@ -234,7 +235,7 @@ def test_failed_job_search_by_id_is_exact_and_any_other_text_a_substring(empty: 
     assert found("7") == ["wma-old"]  # an exact id outside the range still finds its job, not the range's substrings
     assert found("wma-old") == ["wma-old"]
     assert found("wma-ol") == []  # a substring is searched in the range only
-    assert [j["identity"] for j in query.search_failed_jobs(empty, BASE, BASE + 3600, None, None, 2)] == ["wma-d", "wma-c"]
+    assert [j["identity"] for j in job_reads.search_failed_jobs(empty, BASE, BASE + 3600, None, None, 2)] == ["wma-d", "wma-c"]
 
 
 def test_failed_jobs_by_first_error_and_step_errors_are_two_counts(empty: Store) -> None:
@@ -248,26 +249,26 @@ def test_failed_jobs_by_first_error_and_step_errors_are_two_counts(empty: Store)
     jobs = generated_jobs(1500, seed=7, start_ts=BASE, minutes=120)
     aggregator = Aggregator("minute")
     counted = [job for job in jobs if aggregator.add(job)]
-    query.insert_aggregates(empty, row_dicts(aggregator.rows), "b")
-    query.insert_errors(empty, error_dicts(aggregator.errors), "b")
+    store_helpers.insert_aggregates(empty, row_dicts(aggregator.rows), "b")
+    store_helpers.insert_errors(empty, error_dicts(aggregator.errors), "b")
     end = BASE + 3 * 3600
 
     first = Counter((j.exit_code, j.exit_step) for j in counted if j.failed)
-    by_first = query.first_error_matrix(empty, BASE, end, "exit_code", "step")
+    by_first = error_reads.first_error_matrix(empty, BASE, end, "exit_code", "step")
     assert {(c["exit_code"], c["step"]): c["count"] for c in by_first} == dict(first)
     assert (0, "") in first, "the generator writes failed jobs that carry no error (exit code 0)"
 
     steps = Counter((e.exit_code, e.step) for j in counted for e in j.errors)
-    by_step = query.error_matrix(empty, BASE, end, "exit_code", "step")
+    by_step = error_reads.error_matrix(empty, BASE, end, "exit_code", "step")
     assert {(c["exit_code"], c["step"]): c["count"] for c in by_step} == dict(steps)
     assert sum(steps.values()) > sum(first.values()) - first[(0, "")], "some jobs fail in more than one step"
 
     retried = Counter(j.exit_code for j in counted if j.failed and j.retry_count == 2)
-    on_retry = query.first_error_matrix(empty, BASE, end, "exit_code", "site")
+    on_retry = error_reads.first_error_matrix(empty, BASE, end, "exit_code", "site")
     assert sum(c["count"] for c in on_retry) == sum(first.values())
-    second = query.error_matrix(empty, BASE, end, "exit_code", "retry_count", filters={"retry_count": 2})
+    second = error_reads.error_matrix(empty, BASE, end, "exit_code", "retry_count", filters={"retry_count": 2})
     assert {c["retry_count"] for c in second} == ({2} if retried else set())
     with pytest.raises(ValueError, match="not kept per failed job"):
-        query.first_error_matrix(empty, BASE, end, "exit_code", "signature")
+        error_reads.first_error_matrix(empty, BASE, end, "exit_code", "signature")
     with pytest.raises(ValueError, match="retry_count='two'"):
-        query.error_matrix(empty, BASE, end, "exit_code", "site", filters={"retry_count": "two"})
+        error_reads.error_matrix(empty, BASE, end, "exit_code", "site", filters={"retry_count": "two"})

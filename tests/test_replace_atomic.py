@@ -15,17 +15,18 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from fwjr import query
 from fwjr.aggregate import VALUE_COLUMNS
 from fwjr.bucket import bucket_start
 from fwjr.model import ERROR_KEYS, SCOPE_KEYS
-from fwjr.store import Store
+from fwjr.store import reads, schema
+from fwjr.store import replace as store_replace
+from fwjr.store.connection import Store, connect
+from fwjr.store.migrate import migrate
 from fwjr.synth.feed import generate_documents
 from streams.checkpoint import CommitProtocol
 from streams.pipeline import Message, Pipeline
 from streams.sink import store_tables
-from fwjr.migrate import migrate
-from fwjr.store import connect
+from tests import store_helpers
 from tests.store_fixtures import LADDER, agg_row, empty  # noqa: F401
 
 DAY = 86400
@@ -56,8 +57,8 @@ def _old(db: Store) -> None:
     """The stored version: rows inside the range, and beside it in the same month and the month before."""
     inside = [agg_row(START + 60 * m, seed=1 + m % 3, site="T2_OLD") for m in range(0, 600, 37)]
     beside = [agg_row(b, seed=5, site="T2_KEEP") for b in (START - 3600, END + 120, START - 40 * DAY)]
-    query.insert_aggregates(db, inside + beside, batch="fwjr.raw/0/0-99")
-    query.insert_errors(db, [_error(START + 60 * m, 2, "T2_OLD") for m in range(0, 600, 53)] + [_error(END + 60, 4, "T2_KEEP")],
+    store_helpers.insert_aggregates(db, inside + beside, batch="fwjr.raw/0/0-99")
+    store_helpers.insert_errors(db, [_error(START + 60 * m, 2, "T2_OLD") for m in range(0, 600, 53)] + [_error(END + 60, 4, "T2_KEEP")],
                         batch="fwjr.raw/0/0-99")
 
 
@@ -71,27 +72,27 @@ def _new(seed: int) -> tuple[pa.Table, pa.Table]:
 
 def _version(db: Store) -> tuple[list, list, list, list]:
     """The range's rows of both tables, and every row outside it, as stored (batch ids left out)."""
-    outside = [query.stored_rows(db, table, 0, START) + query.stored_rows(db, table, END, 2 * END) for table in ("agg", "errors")]
-    return query.stored_rows(db, "agg", START, END), query.stored_rows(db, "errors", START, END), *outside
+    outside = [store_helpers.stored_rows(db, table, 0, START) + store_helpers.stored_rows(db, table, END, 2 * END) for table in ("agg", "errors")]
+    return store_helpers.stored_rows(db, "agg", START, END), store_helpers.stored_rows(db, "errors", START, END), *outside
 
 
 @pytest.fixture
 def db(empty: Store) -> Store:  # noqa: F811
-    query.truncate(empty, "replace_journal")
+    store_helpers.truncate(empty, "replace_journal")
     _old(empty)
     return empty
 
 
-def _run_until(replace: query.RangeReplace, step: str) -> None:
+def _run_until(replace: store_replace.RangeReplace, step: str) -> None:
     """The steps of RangeReplace.run, stopping after `step`: a kill at that point."""
-    for table in query.REPLACED_TABLES:
+    for table in schema.REPLACED_TABLES:
         replace.stage(table)
         if step == f"staged:{table}":
             return
     replace.commit()
     if step == "committed":
         return
-    for table in query.REPLACED_TABLES:
+    for table in schema.REPLACED_TABLES:
         replace.swap(table)
         if step == f"swapped:{table}":
             return
@@ -101,36 +102,36 @@ def _run_until(replace: query.RangeReplace, step: str) -> None:
 @pytest.mark.parametrize("step", STEPS)
 def test_a_replace_killed_after_any_step_leaves_the_old_range_or_the_new_one_whole(db: Store, step: str) -> None:
     old = _version(db)
-    query.replace_range(db, START, END, *_new(7), "replay:new")
+    store_replace.replace_range(db, START, END, *_new(7), "replay:new")
     new = _version(db)
-    query.replace_range(db, START, END, *_new(7), "replay:again")
+    store_replace.replace_range(db, START, END, *_new(7), "replay:again")
     assert _version(db) == new and new[:2] != old[:2] and new[2:] == old[2:]
-    query.truncate(db, "agg")
-    query.truncate(db, "errors")
+    store_helpers.truncate(db, "agg")
+    store_helpers.truncate(db, "errors")
     _old(db)
 
-    _run_until(query.RangeReplace(db, START, END, *_new(7), "replay:killed"), step)
+    _run_until(store_replace.RangeReplace(db, START, END, *_new(7), "replay:killed"), step)
     if step == "swapped:agg":  # the state a reader must never see: agg of the new version, errors of the old
         assert _version(db)[0] == new[0] and _version(db)[1] == old[1]
-    recovery = query.recover_replaces(db)
+    recovery = store_replace.recover_replaces(db)
 
     committed = STEPS.index(step) >= STEPS.index("committed")
     assert _version(db) == (new if committed else old)
     assert recovery.finished == (["replay:killed"] if committed and step != "finished" else [])
     assert recovery.dropped == ([] if committed else ["agg_replay_staging", "errors_replay_staging"][: 1 + (step != "staged:agg")])
     assert recovery.abandoned == []
-    assert query.recover_replaces(db) == query.ReplaceRecovery([], [], [])
+    assert store_replace.recover_replaces(db) == store_replace.ReplaceRecovery([], [], [])
 
 
 def test_a_committed_replace_whose_staging_is_gone_is_reported_not_half_finished(db: Store) -> None:
     old = _version(db)
-    replace = query.RangeReplace(db, START, END, *_new(5), "replay:orphan")
+    replace = store_replace.RangeReplace(db, START, END, *_new(5), "replay:orphan")
     _run_until(replace, "committed")
-    for staging, _ in query.REPLACED_TABLES.values():
+    for staging, _ in schema.REPLACED_TABLES.values():
         db.command(f"DROP TABLE {staging}")
-    assert query.recover_replaces(db) == query.ReplaceRecovery([], [], ["replay:orphan"])
+    assert store_replace.recover_replaces(db) == store_replace.ReplaceRecovery([], [], ["replay:orphan"])
     assert _version(db) == old  # nothing was swapped: the range is still the old one, whole
-    assert query.recover_replaces(db) == query.ReplaceRecovery([], [], [])
+    assert store_replace.recover_replaces(db) == store_replace.ReplaceRecovery([], [], [])
 
 
 def test_rows_outside_the_range_are_refused_before_the_store_is_touched(db: Store) -> None:
@@ -138,9 +139,9 @@ def test_rows_outside_the_range_are_refused_before_the_store_is_touched(db: Stor
     agg, errors = _new(3)
     late = pa.table({c: [END + 60] if c == "bucket" else errors.column(c).to_pylist()[:1] for c in errors.column_names})
     with pytest.raises(ValueError, match=rf"replay rows for errors have buckets {END + 60}\.\.{END + 60}, outside the range \[{START}, {END}\)"):
-        query.replace_range(db, START, END, agg, late, "replay:bad")
+        store_replace.replace_range(db, START, END, agg, late, "replay:bad")
     assert _version(db) == before
-    assert query.recover_replaces(db) == query.ReplaceRecovery([], [], [])
+    assert store_replace.recover_replaces(db) == store_replace.ReplaceRecovery([], [], [])
 
 
 def _live_writes(db: Store, stop: threading.Event, written: list[int]) -> None:
@@ -160,7 +161,7 @@ def _live_writes(db: Store, stop: threading.Event, written: list[int]) -> None:
 def test_live_writes_during_replaces_land_once_and_readers_see_one_version(db: Store) -> None:
     versions = {}
     for seed in (4, 9):
-        query.replace_range(db, START, END, *_new(seed), f"replay:{seed}")
+        store_replace.replace_range(db, START, END, *_new(seed), f"replay:{seed}")
         versions[seed] = _version(db)[:2]
     stop, written, seen = threading.Event(), [], []
     writer = threading.Thread(target=_live_writes, args=(db, stop, written))
@@ -176,7 +177,7 @@ def test_live_writes_during_replaces_land_once_and_readers_see_one_version(db: S
     try:
         for n in range(6):
             seed = (4, 9)[n % 2]
-            query.replace_range(db, START, END, *_new(seed), f"replay:{seed}")
+            store_replace.replace_range(db, START, END, *_new(seed), f"replay:{seed}")
     finally:
         stop.set()
         writer.join()
@@ -184,5 +185,5 @@ def test_live_writes_during_replaces_land_once_and_readers_see_one_version(db: S
     assert len(written) >= 2 and len(seen) >= 2
     assert all(view in versions.values() for view in seen), "a reader saw the tables of two versions"
     kept_after_the_range = 15  # the stored row at END + 120 (agg_row seed 5)
-    assert query.totals(db, END, END + DAY)["jobs"] == sum(written) + kept_after_the_range
+    assert reads.totals(db, END, END + DAY)["jobs"] == sum(written) + kept_after_the_range
     assert _version(db)[:2] == versions[9]

@@ -18,16 +18,18 @@ import pytest
 
 from batch.replay import run_replay, sorted_rows
 from batch.replay_command import replay
-from fwjr import query
 from fwjr.aggregate import Aggregator, error_dicts, present, row_dicts
 from fwjr.bucket import parse_iso
 from fwjr.config import Settings
-from fwjr.generate import generate_documents, write_archive
-from fwjr.hdfs import put
+from fwjr.devstack.hdfs import put
 from fwjr.model import Rejection
-from fwjr.query import month_partitions, stored_rows, table_rows
 from fwjr.reader import read_jobs
-from fwjr.store import connect
+from fwjr.store import reads
+from fwjr.store.connection import connect
+from fwjr.store.replace import month_partitions
+from fwjr.synth import generate_documents, write_archive
+from tests import store_helpers
+from tests.store_helpers import stored_rows, table_rows
 
 pytestmark = pytest.mark.spark
 
@@ -114,18 +116,18 @@ def test_replay_keeps_only_fwjrs_inside_the_range(spark, archive: Path, offline:
 
 def test_replay_writes_what_offline_aggregation_computes(replayed, settings: Settings, offline: Aggregator) -> None:
     with connect(settings) as store:
-        assert query.aggregates(store, *WIDE, "minute") == row_dicts(offline.rows)
+        assert reads.aggregates(store, *WIDE, "minute") == row_dicts(offline.rows)
     assert len(replayed["errors"]) == len(offline.errors)
 
 
 def test_rebuild_restores_deleted_and_corrupted_buckets(replayed, archive: Path, settings: Settings) -> None:
     with connect(settings) as store:
-        query.delete_range(store, parse_iso("2026-10-31T21:00:00Z"), parse_iso("2026-10-31T22:30:00Z"))
-        corrupt = dict(query.aggregates(store, DAY2, DAY3, "minute")[5], batch="corruption")
-        query.insert_aggregates(store, [corrupt])
+        store_helpers.delete_range(store, parse_iso("2026-10-31T21:00:00Z"), parse_iso("2026-10-31T22:30:00Z"))
+        corrupt = dict(reads.aggregates(store, DAY2, DAY3, "minute")[5], batch="corruption")
+        store_helpers.insert_aggregates(store, [corrupt])
         error = {"bucket": DAY2 + 60, "workflow": "w", "task": "t", "step": "s", "site": "x", "exit_code": 1,
                  "retry_count": 0, "signature": "", "count": 7}
-        query.insert_errors(store, [error])
+        store_helpers.insert_errors(store, [error])
     assert _snapshot(settings) != replayed
     _replay(settings, archive, "2026-10-31", "2026-11-02")
     assert _snapshot(settings) == replayed
@@ -139,10 +141,10 @@ def test_two_replays_leave_identical_tables_and_a_day_leaves_other_days_alone(
     assert _raw(settings) == first
 
     with connect(settings) as store:
-        query.delete_range(store, DAY1, DAY3)  # both days gone
+        store_helpers.delete_range(store, DAY1, DAY3)  # both days gone
     _replay(settings, archive, "2026-11-01", "2026-11-02")  # only the second comes back
     with connect(settings) as store:
-        assert query.aggregates(store, DAY1, DAY2, "minute") == []
+        assert reads.aggregates(store, DAY1, DAY2, "minute") == []
         assert stored_rows(store, "agg", DAY2, DAY3) == [row for row in replayed["agg"] if DAY2 <= row[0] < DAY3]
         assert stored_rows(store, "errors", DAY2, DAY3) == [row for row in replayed["errors"] if DAY2 <= row[0] < DAY3]
 

@@ -18,9 +18,9 @@ from batch.arrow_records import records_converter
 from batch.avro_source import ALL, project_schema, read_records
 from batch.replay import MERGE_PROJECTION
 from fwjr.avro_codec import load_schema_json, read_avro_file, write_avro_file
-from fwjr.generate import generate_documents
 from fwjr.model import Rejection
 from fwjr.reader import to_job
+from fwjr.synth import generate_documents
 from tests.hdfs_fixtures import SAMPLES_DIR
 
 RAW_REPORT = SAMPLES_DIR / "raw_wmagent_fwjr_2023_go_doc.json"  # has a cmssw performance block

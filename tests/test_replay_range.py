@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from batch.range import parse_when, replay_range
 from fwjr.bucket import parse_iso
-from fwjr.replay_range import parse_when, replay_range
 
 NOW = parse_iso("2026-11-23T13:45:10Z")
 LADDER = [("minute", 2 * 86400), ("hour", 30 * 86400), ("day", 365 * 86400), ("month", None)]

@@ -23,21 +23,22 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from fwjr import query
+from fwjr import topics
 from fwjr.aggregate import Aggregator
-from fwjr.broker import KafkaBroker
 from fwjr.config import Settings
+from fwjr.devstack.broker import KafkaBroker
+from fwjr.kafka.publish import message_key
 from fwjr.model import Rejection
-from fwjr.produce import message_key
 from fwjr.reader import decode_message, to_job
-from fwjr.store import Store
+from fwjr.store import ledger, reads
+from fwjr.store.connection import Store
 from fwjr.synth.feed import generate_documents
 from streams.app import consumer_lag
-from streams import topics
 from streams.helper import helper_pids
 from streams.pipeline import Message, reason_label
 from streams.runtime import Runtime
 from streams.telemetry import TELEMETRY
+from tests import store_helpers
 from tests.store_fixtures import empty, store  # noqa: F401
 from tests.topic_reading import records_since, topic_end
 
@@ -107,9 +108,9 @@ def test_a_store_write_that_fails_midway_is_retried_without_doubling_a_table(run
         writer.cancel()
 
     asyncio.run(scenario())
-    assert query.stored_rows(empty, "agg", 0, NOW + 86400) == _offline_rows(values)
-    assert query.committed_offsets(empty, topics.RAW) == {0: len(values) - 1}
-    assert query.uncommitted_batches(empty, topics.RAW, [0]) == []
+    assert store_helpers.stored_rows(empty, "agg", 0, NOW + 86400) == _offline_rows(values)
+    assert ledger.committed_offsets(empty, topics.RAW) == {0: len(values) - 1}
+    assert ledger.uncommitted_batches(empty, topics.RAW, [0]) == []
 
 
 def test_a_killed_helper_is_replaced_and_resumes_from_the_store(runtime: Runtime, empty: Store, caplog) -> None:  # noqa: F811
@@ -131,8 +132,8 @@ def test_a_killed_helper_is_replaced_and_resumes_from_the_store(runtime: Runtime
         asyncio.run(scenario())
     assert "the helper process died" in caplog.text
     assert sum("recovered fwjr.raw partitions [0]" in record.getMessage() for record in caplog.records) == 2
-    assert query.stored_rows(empty, "agg", 0, NOW + 86400) == _offline_rows(first + repeated)
-    assert query.row_count(empty, "jobs") == len(_identities(first + second))
+    assert store_helpers.stored_rows(empty, "agg", 0, NOW + 86400) == _offline_rows(first + repeated)
+    assert store_helpers.row_count(empty, "jobs") == len(_identities(first + second))
 
 
 def _identities(values: list[bytes]) -> set[str]:
@@ -194,13 +195,13 @@ def test_dead_letters_counters_and_job_records_equal_what_fwjr_jobs_says(
 
     rejected_after = {m.labels["reason"]: m.value for m in TELEMETRY.rejected.collect()[0].samples if m.name.endswith("_total")}
     assert {r: rejected_after[r] - rejected_before.get(r, 0) for r in rejected_after if rejected_after[r] > rejected_before.get(r, 0)} == labels
-    assert {row["reason"]: row["count"] for row in query.dlq_counts(empty, 0, NOW + 86400)} == labels
+    assert {row["reason"]: row["count"] for row in reads.dlq_counts(empty, 0, NOW + 86400)} == labels
 
     records = records_since(bootstrap, topics.JOBS, jobs_from)
     by_identity = Counter(record.key().decode() for record in records)
     first_said = {job["identity"]: job for job in reversed(offline_jobs)}
     assert set(by_identity) == set(first_said) and max(by_identity.values()) == 1  # no crash: once each
-    assert query.row_count(empty, "jobs") == len(first_said)
+    assert store_helpers.row_count(empty, "jobs") == len(first_said)
     for record in records:
         assert orjson.loads(record.value()) == first_said[record.key().decode()]
         assert dict(record.headers())[topics.JOB_SOURCE_HEADER] == b"0"

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pytest
 
 from fwjr.aggregate import ERROR_ROW_COLUMNS, ROW_COLUMNS
-from fwjr.generate import generate_documents
-from fwjr.produce import message_key
-from fwjr.query import JOB_COLUMNS
+from fwjr.kafka.publish import message_key
+from fwjr.store.schema import JOB_COLUMNS
+from fwjr.synth import generate_documents
 from streams.pipeline import Flush, Message, Pipeline
 from streams.sink import LEDGER_COLUMNS, job_row, store_tables
 

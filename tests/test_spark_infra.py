@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from batch.avro_source import ALL, archive_days, list_archive_files, read_records
-from fwjr.hdfs import fs_shell, put
+from fwjr.devstack.hdfs import fs_shell, put
 from tests.hdfs_fixtures import write_archive_tree
 
 DAY = 86400

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fwjr.alerting.publish import scenario_status_docs
 from fwjr.alerting.status import OutageBook, StatusEvent, decode_status, outage_windows, parse_status
+from fwjr.kafka.status import scenario_status_docs
 from fwjr.model import Rejection
 
 NOW = 1_790_000_000

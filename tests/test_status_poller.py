@@ -11,7 +11,7 @@ import pytest
 
 from fwjr.alerting.poller import map_entries, poll
 from fwjr.alerting.status import StatusEvent, parse_status
-from fwjr.broker import free_port
+from fwjr.devstack.broker import free_port
 
 PAGE = {
     "page": {"updated_at": "2026-11-23T10:00:00Z"},

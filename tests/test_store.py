@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from fwjr import query
-from fwjr.migrate import migrate, migration_files, statements
-from fwjr.store import Store, StoreBusyError, connect, read_owner
+from fwjr.aggregate import VALUE_COLUMNS
+from fwjr.store import job_reads, schema
+from fwjr.store import migrate as store_migrate
+from fwjr.store import sql as store_sql
+from fwjr.store.connection import Store, StoreBusyError, connect, read_owner
+from fwjr.store.migrate import migrate, migration_files, statements
+from tests import store_helpers
 from tests.store_fixtures import LADDER, store  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,25 +25,25 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
     versions = [f.stem for f in migration_files() if not f.name.startswith("0000_")]
-    assert query.applied_migrations(store) >= set(versions)
+    assert store_migrate.applied_migrations(store) >= set(versions)
     assert migrate(store, LADDER) == []
     assert migrate(store, LADDER) == []
 
 
 def test_tables_hold_the_contract_columns(store: Store) -> None:
-    assert tuple(query.table_columns(store, "agg")) == query.AGG_COLUMNS
-    assert tuple(query.table_columns(store, "errors")) == query.ERROR_COLUMNS
-    assert tuple(query.table_columns(store, "jobs")) == query.JOB_COLUMNS
-    assert tuple(query.table_columns(store, "dlq_counts")) == query.DLQ_COLUMNS
-    types = query.table_columns(store, "agg")
-    assert all(types[c] == "Int64" for c in query.VALUE_COLUMNS if c.endswith("_sum"))
+    assert tuple(store_helpers.table_columns(store, "agg")) == schema.AGG_COLUMNS
+    assert tuple(store_helpers.table_columns(store, "errors")) == schema.ERROR_COLUMNS
+    assert tuple(store_helpers.table_columns(store, "jobs")) == schema.JOB_COLUMNS
+    assert tuple(store_helpers.table_columns(store, "dlq_counts")) == schema.DLQ_COLUMNS
+    types = store_helpers.table_columns(store, "agg")
+    assert all(types[c] == "Int64" for c in VALUE_COLUMNS if c.endswith("_sum"))
 
 
-@pytest.mark.parametrize("table", query.BUCKETED_TABLES)
+@pytest.mark.parametrize("table", schema.BUCKETED_TABLES)
 def test_every_value_column_is_summed_by_each_rollup(store: Store, table: str) -> None:
     """A value column without `= sum(...)` in a TTL rule would silently keep any() of its rows."""
-    ddl = query.table_ddl(store, table)
-    values = [c for c in query.table_columns(store, table) if c not in ("bucket", "batch") and c not in _keys(table)]
+    ddl = store_helpers.table_ddl(store, table)
+    values = [c for c in store_helpers.table_columns(store, table) if c not in ("bucket", "batch") and c not in _keys(table)]
     for column in values:
         assert len(re.findall(rf"\b{column} = sum\({column}\)", ddl)) == 3, column
     for start in ("toStartOfHour", "toStartOfDay", "toStartOfMonth"):
@@ -66,7 +70,7 @@ def test_same_process_shares_one_store(store: Store) -> None:
     again = connect(path=store.location)
     assert again is store
     again.close()
-    assert query.applied_migrations(store)
+    assert store_migrate.applied_migrations(store)
 
 
 def test_owner_file_names_this_process(store: Store) -> None:
@@ -77,7 +81,7 @@ def test_owner_file_names_this_process(store: Store) -> None:
 def test_second_process_gets_store_busy_error_naming_the_owner(store: Store) -> None:
     code = (
         "import sys\n"
-        "from fwjr.store import StoreBusyError, connect\n"
+        "from fwjr.store.connection import StoreBusyError, connect\n"
         "try:\n"
         f"    connect(path={store.location!r})\n"
         "except StoreBusyError as error:\n"
@@ -114,7 +118,7 @@ def test_closing_removes_the_owner_file_and_a_stale_one_is_replaced(tmp_path: Pa
     path.with_name("store.owner").write_text('{"pid": 999999999, "command": "gone", "started": "x", "path": "p"}')
     code = (
         "import os\n"
-        "from fwjr.store import connect, read_owner\n"
+        "from fwjr.store.connection import connect, read_owner\n"
         f"s = connect(path={str(path)!r})\n"
         "assert read_owner(s.owner_file).pid == os.getpid()\n"
         "s.close()\n"
@@ -133,25 +137,25 @@ def test_the_jobs_id_index_migration_applies_to_an_existing_store(store: Store) 
     assert store.rows(index)[0][0] == 0
     now = int(time.time())
     jobs = [
-        {name: "" for name in query.JOB_COLUMNS}
+        {name: "" for name in schema.JOB_COLUMNS}
         | {"identity": f"id-{i}", "ts": now - i, "fwjr_id": f"f-{i}", "failed": 1, "exit_code": 8021, "retry_count": 0, "wall_time": 1.0,
            "cpu_efficiency": None, "core_hours": 1.0, "src_partition": -1, "src_offset": -1}
         for i in range(3000)
     ]
-    query.insert_jobs(store, jobs, batch="existing")
+    store_helpers.insert_jobs(store, jobs, batch="existing")
     assert migrate(store, LADDER) == ["0017_jobs_id_index"]
     assert migrate(store, LADDER) == []
     assert store.rows(index)[0][0] == 1
-    hits = query.search_failed_jobs(store, now - 86400, now + 1, "f-1234", None, 10)
+    hits = job_reads.search_failed_jobs(store, now - 86400, now + 1, "f-1234", None, 10)
     assert [(j["identity"], j["fwjr_id"]) for j in hits] == [("id-1234", "f-1234")]
-    query.truncate(store, "jobs")
+    store_helpers.truncate(store, "jobs")
 
 
-@pytest.mark.parametrize(("name", "keys", "sums"), query.AGG_PROJECTIONS)
+@pytest.mark.parametrize(("name", "keys", "sums"), store_sql.AGG_PROJECTIONS)
 def test_each_projection_sums_the_value_columns_the_reads_expect_of_it(store: Store, name: str, keys: frozenset, sums: frozenset) -> None:
-    """query.AGG_PROJECTIONS tells the reads what each projection holds; a metric added to
+    """store_sql.AGG_PROJECTIONS tells the reads what each projection holds; a metric added to
     fwjr/metrics.py (and so to VALUE_COLUMNS) but not to the projection's DDL would be read as 0."""
-    ddl = query.table_ddl(store, "agg")
+    ddl = store_helpers.table_ddl(store, "agg")
     found = re.search(rf"PROJECTION {name}\s*\((.*?)\)\s*(?:,\s*PROJECTION|\)\s*ENGINE)", ddl, re.S)
     assert found, f"projection {name} is not in the agg table's DDL"
     body = found.group(1)
@@ -159,4 +163,4 @@ def test_each_projection_sums_the_value_columns_the_reads_expect_of_it(store: St
     grouped = re.search(r"GROUP BY (.*)$", body, re.S)
     assert grouped, f"projection {name} does not group"
     assert {k.strip() for k in grouped.group(1).split(",")} == {"bucket", *keys}, name
-    assert set(sums) <= set(query.VALUE_COLUMNS)
+    assert set(sums) <= set(VALUE_COLUMNS)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fwjr.broker import find_executable
+from fwjr.devstack.broker import find_executable
 from fwjr.synth.feed import burst_workflows
 from tests.live_fixtures import Stack, stack_env
 

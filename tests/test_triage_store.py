@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from fwjr import query
 from fwjr.config import Settings
-from fwjr.store import Store
+from fwjr.store import alerts, schema
+from fwjr.store import evidence as store_evidence
+from fwjr.store.connection import Store
 from fwjr.triage.report import similar_to, triage
 from fwjr.triage.sites import BAN, OK, site_statuses
+from tests import store_helpers
 from tests.store_fixtures import agg_row, empty, store  # noqa: F401 (fixtures)
 
 START = int(time.time()) // 3600 * 3600 - 6 * 3600  # recent: the minute rows are all still there
@@ -38,13 +40,13 @@ def _seed(store: Store) -> None:
         rows.append(_agg(START + 1800, "wf-memory", site, 200, 80, 50660, seed=50))
     rows.append(_agg(START + 1800, "wf-few", "T2_C", 100, 3, 8001))
     rows.append(_agg(START + 1800, "wf-ban", "T3_D", 20, 15, 60311))
-    query.insert_aggregates(store, rows)
+    store_helpers.insert_aggregates(store, rows)
     errors = [_error("wf-retry", "T1_A", 8028, 60, "sig8028", OUTAGE[0])]
     errors += [_error("wf-memory", site, 50660, 80, "sigmem") for site in ("T1_A", "T2_B", "T2_C")]
     errors += [_error("wf-few", "T2_C", 8001, 3, "sig8001"), _error("wf-ban", "T3_D", 60311, 15, "sigso")]
-    query.insert_errors(store, errors)
-    store.insert("error_examples", query.EXAMPLE_COLUMNS, [[8028, "sig8028", "cmsRun1", "Fatal Exception", "Failed to open the file", START]])
-    query.insert_outages(store, [["EOS", OUTAGE[0], OUTAGE[1], "down", "EOS down", "test", 1]])
+    store_helpers.insert_errors(store, errors)
+    store.insert("error_examples", schema.EXAMPLE_COLUMNS, [[8028, "sig8028", "cmsRun1", "Fatal Exception", "Failed to open the file", START]])
+    alerts.insert_outages(store, [["EOS", OUTAGE[0], OUTAGE[1], "down", "EOS down", "test", 1]])
 
 
 def test_decisions_from_stored_rows(empty: Store, tmp_path: Path) -> None:  # noqa: F811 (fixture)
@@ -78,10 +80,10 @@ def test_decisions_from_stored_rows(empty: Store, tmp_path: Path) -> None:  # no
 
 def test_error_patterns_carry_the_stored_message_and_site_status_reads_every_site(empty: Store, tmp_path: Path) -> None:  # noqa: F811
     _seed(empty)
-    patterns = query.error_patterns(empty, START, START + 3600, {"workflow": "wf-retry"})
+    patterns = store_evidence.error_patterns(empty, START, START + 3600, {"workflow": "wf-retry"})
     assert patterns == [{"workflow": "wf-retry", "task": "/wf-retry/Task", "step": "cmsRun1", "site": "T1_A", "exit_code": 8028,
                          "signature": "sig8028", "count": 60, "example": "Failed to open the file"}]
-    assert query.error_code_counts(empty, START, START + 3600) == {8001: 3, 8028: 60, 50660: 240, 60311: 15}
+    assert store_evidence.error_code_counts(empty, START, START + 3600) == {8001: 3, 8028: 60, 50660: 240, 60311: 15}
     limits = Settings(home=tmp_path).triage_thresholds().site
     found = {s.site: s for s in site_statuses(empty, START, START + 3600, limits)}
     assert found["T3_D"].status == BAN and found["T2_B"].status == OK
@@ -91,7 +93,7 @@ def test_error_patterns_carry_the_stored_message_and_site_status_reads_every_sit
 
 def test_similar_workflows_from_the_store(empty: Store, tmp_path: Path) -> None:  # noqa: F811
     _seed(empty)
-    query.insert_errors(empty, [_error("wf-memory-too", site, 50660, 5, "sigmem") for site in ("T1_A", "T2_B", "T2_C")])
+    store_helpers.insert_errors(empty, [_error("wf-memory-too", site, 50660, 5, "sigmem") for site in ("T1_A", "T2_B", "T2_C")])
     settings = Settings(home=tmp_path)
     assert similar_to(empty, START, START + 3600, "wf-memory", settings=settings) == [{"workflow": "wf-memory-too", "similarity": 1.0}]
     assert similar_to(empty, START, START + 3600, "wf-retry", settings=settings) == []

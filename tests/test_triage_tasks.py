@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from fwjr import query
 from fwjr.model import Job
-from fwjr.store import Store
+from fwjr.store import schema
+from fwjr.store.connection import Store
 from fwjr.triage.tasks import TaskStats, estimate, task_stats
 from streams.sink import job_row
 from tests.store_fixtures import empty, store  # noqa: F401 (fixtures)
@@ -27,7 +27,7 @@ def _job(n: int, task: str, wall: float, failed: bool = False, efficiency: float
 
 
 def _write(store: Store, jobs: list[Job]) -> None:
-    store.insert("jobs", query.JOB_COLUMNS, [job_row(job, "test", -1, -1) for job in jobs])
+    store.insert("jobs", schema.JOB_COLUMNS, [job_row(job, "test", -1, -1) for job in jobs])
 
 
 def test_each_task_reads_its_jobs_once_with_wall_time_quantiles(empty: Store) -> None:  # noqa: F811 (fixture)

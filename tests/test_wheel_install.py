@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from fwjr.broker import free_port
+from fwjr.devstack.broker import free_port
 from tests.packaging import BUILD_FILES, packaged_folders
 from tests.paths import REPO, WMARCHIVE
 from tests.waiting import wait_until

@@ -11,8 +11,8 @@ import uuid
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from fwjr.produce import committed_offsets, end_offsets
-from streams import topics
+from fwjr import topics
+from fwjr.kafka.publish import committed_offsets, end_offsets
 from tests.waiting import wait_until
 
 

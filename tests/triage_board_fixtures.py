@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from fwjr import query
-from fwjr.alerting.publish import scenario_status_docs
 from fwjr.alerting.status import outage_windows, parse_status
 from fwjr.bucket import iso
 from fwjr.config import Settings
-from fwjr.migrate import migrate
+from fwjr.kafka.status import scenario_status_docs
 from fwjr.model import Job
 from fwjr.reader import decode_json, to_job
-from fwjr.store import Store, connect
+from fwjr.store import alerts
+from fwjr.store.connection import Store, connect
+from fwjr.store.migrate import migrate
 from fwjr.synth.feed import burst_workflows, generate_documents
 from tests.browser_fixtures import seed
 
@@ -67,7 +67,7 @@ def load_scenario(store: Store, start: int) -> tuple[dict, list[Job]]:
         by_service.setdefault(event.service, []).append(event)
     rows = [[o.service, o.start, o.end or 0, o.state, o.message, o.source, 1]
             for service_events in by_service.values() for o in outage_windows(sorted(service_events, key=lambda e: e.ts))]
-    query.insert_outages(store, rows)
+    alerts.insert_outages(store, rows)
     return scenario, jobs
 
 

@@ -13,12 +13,11 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from fwjr import exit_codes, query
-from fwjr.model import ERROR_KEYS
-
 from dashboard import components, context, decisions, error_panels, figures, grids, suggest, timeframe, units
 from dashboard.state import error_filters, params_of, query_filters, search_with
-
+from fwjr import exit_codes
+from fwjr.model import ERROR_KEYS
+from fwjr.store import error_reads
 
 GRID_MAX = 12
 FILTER_KEYS = ("workflow", "site", "exit_code")
@@ -156,8 +155,8 @@ def draw_details(search: str) -> tuple:
         start, end = timeframe.preset_range(view["tf"], context.now())
         filters = _cell_filters(view)
         store = context.store()
-        top, ms_top = components.timed(query.top_signatures, store, start, end, filters)
-        retries, ms_retries = components.timed(query.error_matrix, store, start, end, "exit_code", "retry_count", None, filters)
+        top, ms_top = components.timed(error_reads.top_signatures, store, start, end, filters)
+        retries, ms_retries = components.timed(error_reads.error_matrix, store, start, end, "exit_code", "retry_count", None, filters)
     except Exception as error:
         failed = components.failure("The query", error)
         return failed, failed
@@ -209,7 +208,7 @@ def select(click: dict | None, search: str) -> Any:
         count = error_panels.count_of(view)
         start, end = timeframe.preset_range(view["tf"], context.now())
         filters = {**_cell_filters(view), **error_filters({rows: str(data[0]), columns: str(data[1])})}
-        keys = query.FIRST_ERROR_KEYS if count == "jobs" else ERROR_KEYS
+        keys = error_reads.FIRST_ERROR_KEYS if count == "jobs" else ERROR_KEYS
         detail = next(k for k in keys if k not in (rows, columns, split))
         cells, ms = components.timed(error_panels.matrix, count, context.store(), start, end, split, detail, None, filters, 500)
     except Exception as error:

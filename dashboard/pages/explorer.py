@@ -13,12 +13,10 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from fwjr import query
-from fwjr.model import SCOPE_KEYS
-
 from dashboard import components, context, figures, performance, suggest, timeframe, units
 from dashboard.state import TIME_AXIS, View, params_of, parse_view, view_search
-
+from fwjr.model import SCOPE_KEYS
+from fwjr.store import sql
 
 SUGGESTIONS = 30
 _CONTROLS = ("tf", "from", "to", "metric", "stat", "x", "by")
@@ -158,7 +156,7 @@ def _drill(view: View, click: dict | None) -> View:
         return view
     if view.x == TIME_AXIS:
         start = int(data[0])
-        ladder = query.ladder(context.settings())
+        ladder = sql.ladder(context.settings())
         end_guess = timeframe.resolve(view.tf, view.start, view.end, context.now())
         precision = timeframe.display_precision(*end_guess, context.now(), ladder)
         zoomed = replace(view, tf="custom", start=str(start), end=str(start + timeframe.step_seconds(precision)), page=0)
@@ -187,7 +185,7 @@ def draw(search: str) -> tuple:
     """
     try:
         view = parse_view(params_of(search))
-        result = performance.explore(context.store(), view, context.now(), query.ladder(context.settings()))
+        result = performance.explore(context.store(), view, context.now(), sql.ladder(context.settings()))
     except ValueError as error:
         return _graph(figures.empty_figure("Nothing to show: fix the view above")), "Performance", "", "", True, True, components.failure("The view", error)
     except Exception as error:

@@ -12,13 +12,12 @@ import orjson
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from flask_wtf.csrf import generate_csrf
 
-from fwjr import exit_codes, query
-
 from dashboard import components, context, grids, suggest, timeframe, units
 from dashboard.auth import identity
 from dashboard.figures import utc_text
 from dashboard.state import params_of, query_filters, search_with
-
+from fwjr import exit_codes
+from fwjr.store import job_reads
 
 LIMIT = 200
 MESSAGE_CHARS = 300
@@ -117,7 +116,7 @@ def _load(search: str) -> tuple:
     try:
         start, end = timeframe.preset_range(view.get("tf", "24h"), context.now())
         filters = query_filters({k: view[k] for k in FILTER_KEYS if view.get(k)})
-        jobs, ms = components.timed(query.search_failed_jobs, context.store(), start, end, view.get("q") or None, filters, LIMIT)
+        jobs, ms = components.timed(job_reads.search_failed_jobs, context.store(), start, end, view.get("q") or None, filters, LIMIT)
     except ValueError as error:
         return [], [], "", components.failure("The search", error)
     except Exception as error:

@@ -13,12 +13,13 @@ import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 from plotly.subplots import make_subplots
 
-from fwjr import exit_codes, query
-from fwjr.alerting.correlate import correlate_store
-
 from dashboard import components, context, timeframe, units
 from dashboard.figures import empty_figure, plot_text, utc_text
 from dashboard.outage_bands import STATE_LINES, add_outage_bands
+from fwjr import exit_codes
+from fwjr.alerting.correlate import correlate_store
+from fwjr.store import alerts as store_alerts
+from fwjr.store import reads, sql
 
 REFRESH_MS = 15_000
 ALERT_LIMIT = 100
@@ -77,13 +78,13 @@ def refresh(_tick: int | None, window: str) -> tuple:
     store = context.store()
     try:
         start, end = timeframe.preset_range(window, now)
-        precision = timeframe.display_precision(start, end, now, query.ladder(context.settings()))
-        series = query.headline_series(store, start, end, precision)
-        outages = query.outage_windows(store, start, end)
-        planned = query.maintenance_windows(store, start, end + MAINTENANCE_AHEAD)
-        alerts = query.alert_history(store, start, ALERT_LIMIT)
-        report = correlate_store(store, start, end, now, None, query.ladder(context.settings())) if outages else None
-        rejects = query.status_reject_counts(store, start, end)
+        precision = timeframe.display_precision(start, end, now, sql.ladder(context.settings()))
+        series = reads.headline_series(store, start, end, precision)
+        outages = store_alerts.outage_windows(store, start, end)
+        planned = store_alerts.maintenance_windows(store, start, end + MAINTENANCE_AHEAD)
+        alerts = store_alerts.alert_history(store, start, ALERT_LIMIT)
+        report = correlate_store(store, start, end, now, None, sql.ladder(context.settings())) if outages else None
+        rejects = store_alerts.status_reject_counts(store, start, end)
     except Exception as error:  # shown on the page; the next tick retries
         failed = components.failure("Loading outages and alerts", error)
         return empty_figure("No data: the query failed"), None, None, None, failed, None, None

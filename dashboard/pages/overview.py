@@ -12,12 +12,11 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
-from fwjr import exit_codes, query
-
 from dashboard import components, context, decisions, timeframe, units
 from dashboard.figures import empty_figure, utc_text
 from dashboard.outage_bands import add_outage_bands
-
+from fwjr import exit_codes
+from fwjr.store import alerts, reads, sql
 
 REFRESH_MS = 5000
 TOP_N = 8
@@ -122,8 +121,8 @@ def _numbers(window: str) -> tuple:
     store = context.store()
     try:
         start, end = timeframe.preset_range(window, now)
-        last, _ = components.timed(query.last_seen, store)
-        summary, ms = components.timed(query.headline, store, start, end)
+        last, _ = components.timed(reads.last_seen, store)
+        summary, ms = components.timed(reads.headline, store, start, end)
     except Exception as error:  # shown on the page; the next tick retries
         failed = components.failure("Refreshing the overview", error)
         return ("–",) * 4 + ("",) * 4 + ("store unreachable", "freshness freshness-red", failed)
@@ -166,12 +165,12 @@ def refresh_details(_tick: int | None, window: str) -> tuple:
     store = context.store()
     try:
         start, end = timeframe.preset_range(window, now)
-        precision = timeframe.display_precision(start, end, now, query.ladder(context.settings()))
-        buckets, series_ms = components.timed(query.headline_series, store, start, end, precision)
-        codes, codes_ms = components.timed(query.top, store, start, end, "exit_code", "failed", TOP_N + 1)
-        sites, sites_ms = components.timed(query.top, store, start, end, "site", "failed", TOP_N)
-        workflows, workflows_ms = components.timed(query.top, store, start, end, "workflow", "failed", TOP_N)
-        outages = query.outage_windows(store, start, end)
+        precision = timeframe.display_precision(start, end, now, sql.ladder(context.settings()))
+        buckets, series_ms = components.timed(reads.headline_series, store, start, end, precision)
+        codes, codes_ms = components.timed(reads.top, store, start, end, "exit_code", "failed", TOP_N + 1)
+        sites, sites_ms = components.timed(reads.top, store, start, end, "site", "failed", TOP_N)
+        workflows, workflows_ms = components.timed(reads.top, store, start, end, "workflow", "failed", TOP_N)
+        outages = alerts.outage_windows(store, start, end)
     except Exception as error:
         failed = components.failure("Refreshing the charts", error)
         return _graph("overview-throughput", empty_figure("No data: the query failed")), _graph("overview-rates", empty_figure("No data: the query failed")), failed, "", ""

@@ -15,10 +15,9 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from fwjr.triage.decide import Decision
-
 from dashboard import components, context, decisions, grids, suggest, timeframe, units
 from dashboard.state import params_of, query_filters, search_with
+from fwjr.triage.decide import Decision
 
 FILTER_KEYS = ("workflow", "site", "exit_code")
 RANKINGS = {"wasted": "wasted core-hours", "failed": "failed jobs"}

@@ -10,20 +10,18 @@ its top error signatures with a real message each, and the messages of failed jo
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlencode
-
-from dataclasses import asdict
 
 import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from fwjr import exit_codes, query
-from fwjr.triage.tasks import TaskStats, task_stats
-
 from dashboard import components, context, decisions, error_panels, grids, timeframe, units, workflow_decision
 from dashboard.state import params_of, search_with
-
+from fwjr import exit_codes
+from fwjr.store import error_reads
+from fwjr.triage.tasks import TaskStats, task_stats
 
 SITES_SHOWN = 10
 WINDOWS = {**{k: v[0] for k, v in timeframe.WINDOWS.items()}, "custom": "Custom (from, to in the URL)"}
@@ -140,9 +138,9 @@ def _body(search: str) -> Any:
         store = context.store()
         wanted = {"workflow": name}
         cells, ms_cells = components.timed(error_panels.matrix, count, store, start, end, "exit_code", "site", "step", wanted)
-        snippets, ms_snippets = components.timed(query.error_snippets, store, start, end, wanted)
-        top, ms_top = components.timed(query.top_signatures, store, start, end, wanted)
-        retries, ms_retries = components.timed(query.error_matrix, store, start, end, "exit_code", "retry_count", None, wanted)
+        snippets, ms_snippets = components.timed(error_reads.error_snippets, store, start, end, wanted)
+        top, ms_top = components.timed(error_reads.top_signatures, store, start, end, wanted)
+        retries, ms_retries = components.timed(error_reads.error_matrix, store, start, end, "exit_code", "retry_count", None, wanted)
         decision, ms_decision = components.timed(decisions.decision_of, start, end, name)
         tasks, ms_tasks = components.timed(task_stats, store, start, end, name)
         evidence = decisions.pattern_of(cells) if count == "errors" else decisions.pattern(store, start, end, name)

@@ -158,22 +158,22 @@ def correlate_store(store: object, start: int, end: int, now: int, filters: Mapp
     (fwjr.query.ladder; None: minute rows, for a range younger than the minute step), at most
     a day: a coarser bucket is counted inside an outage when the outage covers any part of it.
     """
-    from fwjr import query
+    from fwjr.store import alerts, sql
 
-    precision = "minute" if ladder is None else query.finest_precision(start, end, now, ladder)
+    precision = "minute" if ladder is None else sql.finest_precision(start, end, now, ladder)
     if precision not in BUCKET_SECONDS:
         precision = "day"
-    counts = query.failure_counts(store, start, end, precision, filters)
-    windows = query.outage_windows(store, start, end)
+    counts = alerts.failure_counts(store, start, end, precision, filters)
+    windows = alerts.outage_windows(store, start, end)
     return correlate(counts, windows, BUCKET_SECONDS[precision], now)
 
 
 def services_for_job(store: object, identity: str) -> list[dict] | None:
     """The outages (down or degraded) during one stored job's run; None when the job is not stored."""
-    from fwjr import query
+    from fwjr.store import alerts, job_reads
 
-    window = query.job_window(store, identity)
+    window = job_reads.job_window(store, identity)
     if window is None:
         return None
     start, end = window
-    return services_during(start, end, query.outage_windows(store, start, end + 1))
+    return services_during(start, end, alerts.outage_windows(store, start, end + 1))

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from fwjr.alerting.baseline import Baseline, Score, Scope, prior_strength, widen
+from fwjr.alerting.baseline import Baseline, Scope, Score, prior_strength, widen
 from fwjr.alerting.status import OutageBook, StatusEvent
 from fwjr.exit_codes import describe, procedure
 

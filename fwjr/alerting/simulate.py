@@ -22,7 +22,7 @@ def generated_outcomes(count: int, seed: int, start_ts: int, minutes: float, sce
 
     Malformed documents are skipped and a repeated FWJR counts once (the worker's dedupe).
     """
-    from fwjr.generate import generate_documents
+    from fwjr.synth import generate_documents
 
     found = []
     seen: set[str] = set()

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from fwjr.synth.catalogue import GLOBAL_REDIRECTOR, TIERS, Task
 from fwjr.synth.draws import guid, pick, randint
 
+
 def empty_performance() -> dict:
     """The four performance groups, empty, as the agent writes them for steps without metrics."""
     return {"multicore": {}, "storage": {}, "cpu": {}, "memory": {}}

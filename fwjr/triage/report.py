@@ -15,12 +15,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from fwjr import query
+from fwjr.alerting.correlate import BUCKET_SECONDS
 from fwjr.config import Settings
 from fwjr.config import settings as current_settings
-from fwjr.alerting.correlate import BUCKET_SECONDS
 from fwjr.model import ERROR_KEYS
-from fwjr.store import Store
+from fwjr.store import alerts, sql
+from fwjr.store import evidence as store_evidence
+from fwjr.store.connection import Store
 from fwjr.triage.decide import Decision, Evidence, Pattern, SiteJobs, Thresholds, decide
 from fwjr.triage.rules import RuleSet, load_rules
 from fwjr.triage.similar import error_vectors, groups, most_similar, similar_workflows
@@ -47,15 +48,15 @@ def triage(
     limits = chosen.triage_thresholds()
     rules = rules or load_rules(chosen.triage_rules_file)
     now = int(time.time()) if now is None else int(now)
-    precision = query.finest_precision(start, end, now, query.ladder(chosen))
-    outages = query.outage_windows(store, start, end)
+    precision = sql.finest_precision(start, end, now, sql.ladder(chosen))
+    outages = alerts.outage_windows(store, start, end)
     windows = [(o["start"], o["end"] if o["end"] is not None else now) for o in outages]
-    counts = query.scope_outage_counts(store, start, end, windows, BUCKET_SECONDS.get(precision, _MONTH), filters)
+    counts = store_evidence.scope_outage_counts(store, start, end, windows, BUCKET_SECONDS.get(precision, _MONTH), filters)
     error_filters = {k: v for k, v in (filters or {}).items() if k in ERROR_KEYS}
-    patterns = query.error_patterns(store, start, end, error_filters)
-    site_rows = query.site_counts(store, start, end)
+    patterns = store_evidence.error_patterns(store, start, end, error_filters)
+    site_rows = store_evidence.site_counts(store, start, end)
     total_jobs = sum(row["jobs"] for row in site_rows)
-    usual = {code: count / total_jobs for code, count in query.error_code_counts(store, start, end).items()} if total_jobs else {}
+    usual = {code: count / total_jobs for code, count in store_evidence.error_code_counts(store, start, end).items()} if total_jobs else {}
     services = tuple(sorted({o["service"] for o in outages}))
     return decide_all(counts, patterns, statuses(site_rows, limits.site), usual, services, rules, limits)
 
@@ -68,7 +69,7 @@ def similar_to(
     chosen = settings or current_settings()
     limits = chosen.triage_thresholds()
     error_filters = {k: v for k, v in (filters or {}).items() if k in ERROR_KEYS and k != "workflow"}
-    vectors = error_vectors(query.error_pattern_counts(store, start, end, error_filters))
+    vectors = error_vectors(store_evidence.error_pattern_counts(store, start, end, error_filters))
     return most_similar(vectors, workflow, limits.similarity)
 
 

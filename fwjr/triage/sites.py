@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fwjr.store import Store
+from fwjr.store.connection import Store
 
 OK = "ok"
 DEGRADED = "degraded"
@@ -76,8 +76,8 @@ def site_statuses(store: Store, start: int, end: int, limits: SiteLimits, filter
 
     For the overview and the errors page: one call per view.
     """
-    from fwjr import query
+    from fwjr.store import evidence
 
-    found = statuses(query.site_counts(store, start, end, filters), limits)
+    found = statuses(evidence.site_counts(store, start, end, filters), limits)
     rank = {BAN: 0, DEGRADED: 1, OK: 2, TOO_FEW: 3}
     return sorted(found.values(), key=lambda s: (rank[s.status], -s.jobs, s.site))

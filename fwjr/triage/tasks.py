@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from fwjr.store import Store
+from fwjr.store.connection import Store
 
 _SQL = (
     "SELECT task, count() AS n, sum(failed), sum(core_hours), "

@@ -16,10 +16,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from fwjr import query
-from fwjr.config import Settings, settings as current_settings
+from fwjr.config import Settings
+from fwjr.config import settings as current_settings
 from fwjr.resources import sql_dir as packaged_sql_dir
-from fwjr.store import Store
+from fwjr.store.connection import Store
 
 SQL_DIR = packaged_sql_dir()
 LEDGER_FILE = "0000_schema_migrations.sql"
@@ -80,7 +80,7 @@ def migrate(store: Store, parameters: Mapping[str, int] | None = None, sql_dir: 
     ledger = sql_dir / LEDGER_FILE
     for statement in statements(ledger.read_text(), parameters, str(ledger)):
         store.command(statement)
-    done = query.applied_migrations(store)
+    done = applied_migrations(store)
     applied: list[str] = []
     for file in files:
         version = file.stem
@@ -91,6 +91,16 @@ def migrate(store: Store, parameters: Mapping[str, int] | None = None, sql_dir: 
                 store.command(statement)
             except Exception as error:
                 raise RuntimeError(f"migration {file.name} failed: {error}") from error
-        query.record_migration(store, version)
+        record_migration(store, version)
         applied.append(version)
     return applied
+
+
+def applied_migrations(store: Store) -> set[str]:
+    """Versions recorded in schema_migrations."""
+    return {row[0] for row in store.rows("SELECT version FROM schema_migrations")}
+
+
+def record_migration(store: Store, version: str) -> None:
+    """Mark a migration file as applied."""
+    store.insert("schema_migrations", ("version",), [(version,)])

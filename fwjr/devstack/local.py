@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fwjr.broker import DEFAULT_TOPICS, KafkaBroker, TopicSpec, ensure_kafka_jars, ensure_topics
+from fwjr import topics
 from fwjr.config import Settings
-from streams import topics
-from fwjr.processes import alive
+from fwjr.devstack.broker import DEFAULT_TOPICS, KafkaBroker, TopicSpec, ensure_kafka_jars, ensure_topics
+from fwjr.devstack.processes import alive
 
 
 @dataclass
@@ -155,7 +155,7 @@ def down(settings: Settings) -> list[str]:
 
 def status(settings: Settings) -> dict:
     """What runs, how far behind the worker is, and where the logs are."""
-    from fwjr.produce import lag
+    from fwjr.kafka.publish import lag
 
     kafka = broker(settings)
     running = kafka.is_running()

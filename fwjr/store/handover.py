@@ -1,4 +1,4 @@
-"""Writing a replay's rows into the store: directly, or through the process that owns it.
+"""A replay's rows into the store: directly, or handed over to the process that owns it.
 
 An embedded chDB store can be opened by one process only. While `fwjr up` runs, its worker
 owns the store, so the replay's rows travel to it over HTTP (dashboard/replay_api.py) and
@@ -15,17 +15,14 @@ Range and batch id travel as query parameters.
 from __future__ import annotations
 
 import io
-import json
 import struct
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
 import pyarrow as pa
 
 from fwjr.config import Settings
-from fwjr.store import StoreBusyError, connect
+from fwjr.store.client import direct_or_owner, owner_post, owner_url
+from fwjr.store.connection import Store
 
 MAGIC = b"FWJR-REPLAY-1\n"
 CONTENT_TYPE = "application/vnd.fwjr.replay"
@@ -71,52 +68,32 @@ def replace_in_store(settings: Settings, start: int, end: int, aggregates: pa.Ta
 
     Returns the ReplaceSummary as a dict, plus `via`: "store" or the owner's URL.
     """
-    try:
-        store = connect(settings)
-    except StoreBusyError:
-        return _post_to_owner(settings, start, end, aggregates, errors, batch)
-    with store:
-        summary = replace_owned(store, settings, start, end, aggregates, errors, batch)
-    return {**summary, "via": "store"}
+    return direct_or_owner(
+        settings,
+        lambda store: {**replace_owned(store, settings, start, end, aggregates, errors, batch), "via": "store"},
+        lambda: post_to_owner(settings, start, end, aggregates, errors, batch),
+    )
 
 
-def replace_owned(store: Any, settings: Settings, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> dict[str, Any]:
+def replace_owned(store: Store, settings: Settings, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> dict[str, Any]:
     """The replace itself, on a Store this process holds (also what the owner's endpoint calls)."""
-    from fwjr.migrate import ladder_parameters, migrate
-    from fwjr.query import replace_range
+    from fwjr.store.migrate import ladder_parameters, migrate
+    from fwjr.store.replace import replace_range
 
     migrate(store, ladder_parameters(settings))
     return replace_range(store, start, end, aggregates, errors, batch).as_dict()
 
 
-def owner_url(settings: Settings) -> str:
-    return f"http://{settings.dashboard_host}:{settings.dashboard_port}{ENDPOINT}"
-
-
-def _post_to_owner(settings: Settings, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> dict[str, Any]:
+def post_to_owner(settings: Settings, start: int, end: int, aggregates: pa.Table, errors: pa.Table, batch: str) -> dict[str, Any]:
+    """Hand the rows to the store's owner (POST ENDPOINT with a replay:write token)."""
     from fwjr.ops.replay_token import read as replay_token
 
     token = replay_token(settings)
     if token is None:
         raise RuntimeError(
-            f"the embedded store is owned by the board at {owner_url(settings)}, which takes replays with a token of "
+            f"the embedded store is owned by the board at {owner_url(settings, ENDPOINT)}, which takes replays with a token of "
             f"scope replay:write: set FWJR_REPLAY_TOKEN, or start the stack with `fwjr up` (it leaves one in {settings.replay_token_file})"
         )
-    query = urllib.parse.urlencode({"start": start, "end": end, "batch": batch})
-    url = f"{owner_url(settings)}?{query}"
-    request = urllib.request.Request(
-        url, data=encode_rows(aggregates, errors), method="POST",
-        headers={"Content-Type": CONTENT_TYPE, "Authorization": f"Bearer {token}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            summary = json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace")[:2000]
-        raise RuntimeError(f"the store's owner at {url} refused the replay ({error.code}): {detail}") from None
-    except urllib.error.URLError as error:
-        raise RuntimeError(
-            f"the embedded store is owned by another process, and its board at {owner_url(settings)} "
-            f"did not answer ({error.reason}); is `fwjr up` still starting, or was it stopped uncleanly?"
-        ) from None
-    return {**summary, "via": owner_url(settings)}
+    summary = owner_post(settings, ENDPOINT, {"start": start, "end": end, "batch": batch}, encode_rows(aggregates, errors),
+                         CONTENT_TYPE, token, TIMEOUT_SECONDS, "the replay")
+    return {**summary, "via": owner_url(settings, ENDPOINT)}

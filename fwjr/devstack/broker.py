@@ -26,10 +26,10 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from fwjr import topics
 from fwjr.config import settings as current_settings
-from fwjr.processes import alive, cmdline, terminate_with_parent
+from fwjr.devstack.processes import alive, cmdline, terminate_with_parent
 from fwjr.resources import pom
-from streams import topics
 
 KAFKA_POM = pom("kafka")
 JAR_MARKER = ".complete"

@@ -18,9 +18,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from fwjr.errors import RejectedDocument
 from fwjr.merge import merge_document
-from fwjr.reader import CONTENT_TYPE_AVRO, CONTENT_TYPE_JSON, expand_paths, iter_documents
 from fwjr.model import Rejection
-from streams.topics import CONSUMER_GROUP, RAW
+from fwjr.reader import CONTENT_TYPE_AVRO, CONTENT_TYPE_JSON, expand_paths, iter_documents
+from fwjr.topics import CONSUMER_GROUP, RAW
 
 # While the group coordinator loads or moves (a broker start, a restart), offset reads fail
 # with these codes for a moment; asking again is the documented remedy.
@@ -90,7 +90,7 @@ def messages_from_paths(paths: Iterable[str | Path], fmt: str) -> Iterator[tuple
 
 def messages_from_generator(count: int, seed: int, fmt: str, minutes: float | None, start_ts: int | None, scenario: dict | None) -> Iterator[tuple[bytes | None, bytes, str]]:
     """Generated FWJRs as messages; malformed ones go out as their raw bytes, to be dead-lettered."""
-    from fwjr.generate import generate_documents
+    from fwjr.synth import generate_documents
 
     for doc in generate_documents(count, seed, start_ts=start_ts, minutes=minutes, scenario=scenario):
         if isinstance(doc, (bytes, bytearray)):

@@ -26,7 +26,8 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ProgrammingError
 
-from fwjr.config import Settings, settings as current_settings
+from fwjr.config import Settings
+from fwjr.config import settings as current_settings
 
 
 class StoreBusyError(RuntimeError):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fwjr.config import settings as current_settings
-from fwjr.processes import terminate_with_parent
+from fwjr.devstack.processes import terminate_with_parent
 from fwjr.resources import pom
 
 HADOOP_POM = pom("hadoop")

@@ -66,7 +66,7 @@ def add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    from fwjr.ops import accounts, audit, tokens
+    from fwjr.ops import accounts, audit
     from fwjr.ops.database import session
 
     url = _database()
@@ -82,7 +82,7 @@ def add(
 @users_app.command("list")
 def list_users() -> None:
     """Accounts, one a line: name, role, state, e-mail, where it came from."""
-    from fwjr.ops import accounts, audit, tokens
+    from fwjr.ops import accounts
     from fwjr.ops.database import session
 
     url = _database()
@@ -98,7 +98,7 @@ def set_role(
     role: Annotated[str, typer.Argument(help="viewer, operator or admin.")],
 ) -> None:
     """Change an account's role (its tokens lose scopes the new role does not allow)."""
-    from fwjr.ops import accounts, audit, tokens
+    from fwjr.ops import accounts, audit
     from fwjr.ops.database import session
 
     url = _database()
@@ -118,7 +118,7 @@ def disable(
     enable: Annotated[bool, typer.Option("--enable", help="Enable it again instead.")] = False,
 ) -> None:
     """Disable an account: it cannot sign in, and its tokens stop working."""
-    from fwjr.ops import accounts, audit, tokens
+    from fwjr.ops import accounts, audit
     from fwjr.ops.database import session
 
     url = _database()
@@ -157,7 +157,7 @@ def create(
 @tokens_app.command("list")
 def list_tokens() -> None:
     """Tokens, one a line: id, account, scopes, label, created, revoked."""
-    from fwjr.ops import accounts, audit, tokens
+    from fwjr.ops import tokens
     from fwjr.ops.database import session
 
     url = _database()
@@ -170,7 +170,7 @@ def list_tokens() -> None:
 @tokens_app.command("revoke")
 def revoke(token_id: Annotated[int, typer.Argument(help="The token's id (from `fwjr tokens list`).")]) -> None:
     """Revoke a token: requests carrying it are refused from now on."""
-    from fwjr.ops import accounts, audit, tokens
+    from fwjr.ops import audit, tokens
     from fwjr.ops.database import session
 
     url = _database()

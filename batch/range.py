@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fwjr import bucket
-from fwjr.query import align, finest_precision
+from fwjr.store.sql import align, finest_precision
 
 _DAY = 86400
 _DAYS_AGO = re.compile(r"-?\d{1,5}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable
 
 import msgspec
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from streams.topics import SERVICE_STATUS
+from fwjr.topics import SERVICE_STATUS
 
 _encode = msgspec.json.Encoder().encode
 
@@ -67,8 +68,8 @@ def wait_consumed(bootstrap: str, timeout: float, topic: str = SERVICE_STATUS) -
     A rehearsal sends an hour of FWJRs in seconds; letting both see the outages first makes the
     alerts name them exactly as they would in the live incident.
     """
-    from fwjr.produce import wait_drained
-    from streams.topics import ALERTER_INPUT_GROUP
+    from fwjr.kafka.publish import wait_drained
+    from fwjr.topics import ALERTER_INPUT_GROUP
 
     deadline = time.monotonic() + timeout
     try:
@@ -88,7 +89,7 @@ def rehearse_outages(scenario: dict | None, start_ts: int, settings: object | No
     import sys
 
     from fwjr.config import settings as current_settings
-    from fwjr.produce import make_producer
+    from fwjr.kafka.publish import make_producer
 
     settings = settings or current_settings()
 
@@ -100,3 +101,31 @@ def rehearse_outages(scenario: dict | None, start_ts: int, settings: object | No
         print(f"warning: the worker and the alerter did not both read the {sent} scenario status events within {wait:.0f} s; "
               "alerts judged before it does will not name the outages", file=sys.stderr)
     return sent
+
+
+def topic_values(bootstrap: str, topic: str, timeout: float = 10.0) -> list[bytes]:
+    """Every committed message value in `topic` up to its current end, oldest first per partition.
+
+    The end is the broker's end-of-partition event, not the high watermark: a topic written in
+    transactions (fwjr.alerts) ends with a commit marker, which is no message.
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"fwjr-cli-{uuid.uuid4().hex}", "enable.auto.commit": False,
+                         "isolation.level": "read_committed", "enable.partition.eof": True})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout) for p in partitions}
+        wanted = {p for p, (lo, hi) in ends.items() if hi > lo}
+        consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in wanted])
+        values: list[bytes] = []
+        while wanted:
+            message = consumer.poll(timeout)
+            if message is None:
+                raise TimeoutError(f"{topic}: no message within {timeout:.0f} s while reading to its end")
+            if message.error() is not None:
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    wanted.discard(message.partition())
+                continue
+            values.append(message.value() or b"")
+        return values
+    finally:
+        consumer.close()

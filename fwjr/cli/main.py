@@ -12,8 +12,8 @@ import typer
 
 from fwjr.aggregate import Aggregator, error_dicts, present, present_error, row_dicts
 from fwjr.bucket import PRECISIONS
+from fwjr.cli.ops import register as register_ops_commands
 from fwjr.model import Rejection
-from fwjr.ops.cli import register as register_ops_commands
 from fwjr.reader import read_jobs
 
 app = typer.Typer(
@@ -56,7 +56,7 @@ def jobs(
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.jsonl,
 ) -> None:
     """Print one merged job record per FWJR; rejected documents go to stderr with their reason."""
-    from fwjr.progress import counted
+    from fwjr.cli.progress import counted
 
     accepted = rejected = 0
     out = sys.stdout.buffer
@@ -81,7 +81,7 @@ def aggregate(
     rows_kind: Annotated[RowsKind, typer.Option("--rows", help="Aggregate rows, or the step error rows.")] = RowsKind.aggregates,
 ) -> None:
     """Print aggregates (or step error counts) of the FWJRs, computed by the same code the stream and replay use."""
-    from fwjr.progress import counted
+    from fwjr.cli.progress import counted
 
     aggregator = Aggregator(precision.value)
     rejected = 0
@@ -111,7 +111,7 @@ def _print_rows(rows: list[dict], format: OutputFormat) -> None:
             out.write(_encoder.encode(row) + b"\n")
         out.flush()
         return
-    from fwjr.tables import aggregate_table, error_table
+    from fwjr.cli.tables import aggregate_table, error_table
 
     if rows and "count" in rows[0]:
         error_table(rows)
@@ -130,7 +130,7 @@ def generate(
     scenario: Annotated[Optional[Path], typer.Option("--scenario", help="JSON/YAML incidents to lay in.")] = None,
 ) -> None:
     """Write realistic generated FWJRs in the archive layout."""
-    from fwjr.generate_cli import run_generate
+    from fwjr.cli.generate import run_generate
 
     summary = run_generate(count, seed, format.value, out, minutes, start, scenario)
     typer.echo(_encoder.encode(summary).decode(), err=True)
@@ -152,7 +152,7 @@ def up(
     feed_rate: Annotated[float, typer.Option("--feed-rate", help="Generated FWJRs per second to feed in (0 = none).")] = 50.0,
 ) -> None:
     """Start the local default: Kafka broker, worker (store owner) with the board, and a generated feed."""
-    from fwjr import local
+    from fwjr.devstack import local
 
     url = local.up(_settings(), feed_rate)
     typer.echo(f"FWJR Monitor is up: board at {url}  (state in {_settings().home}; `fwjr down` stops it)")
@@ -173,7 +173,7 @@ def up(
 @app.command()
 def down() -> None:
     """Stop the local default stack (feed, worker, broker)."""
-    from fwjr import local
+    from fwjr.devstack import local
 
     typer.echo(f"stopped: {', '.join(local.down(_settings())) or 'nothing was running'}")
 
@@ -181,7 +181,7 @@ def down() -> None:
 @app.command()
 def status() -> None:
     """What runs, the worker's lag per partition, and where the logs are."""
-    from fwjr import local
+    from fwjr.devstack import local
 
     typer.echo(_encoder.encode(local.status(_settings())).decode())
 
@@ -223,20 +223,20 @@ def produce(
     wait: Annotated[bool, typer.Option("--wait", help="Return only once the worker has written everything.")] = False,
 ) -> None:
     """Publish FWJRs to fwjr.raw (keyed by identity)."""
-    from fwjr import produce as producing
+    from fwjr.kafka import publish as producing
 
     settings = _settings()
     fmt = "avro" if avro else "json"
     producer = producing.make_producer(settings.bootstrap)
     if generate is not None:
-        from fwjr.generate_cli import generated_messages
+        from fwjr.cli.generate import generated_messages
 
         messages = generated_messages(generate, seed, fmt, minutes, scenario, rate)
     elif paths:
         messages = producing.messages_from_paths(paths, fmt)
     else:
         raise typer.BadParameter("give PATH... or --generate N")
-    from fwjr.progress import counted, waiting
+    from fwjr.cli.progress import counted, waiting
 
     summary = producing.publish(producer, counted(messages, "publishing", total=generate or None), rate)
     typer.echo(f"published {summary.messages} messages ({summary.bytes} bytes) to fwjr.raw", err=True)
@@ -249,8 +249,8 @@ def produce(
 @app.command()
 def migrate() -> None:
     """Apply the ClickHouse DDL in sql/ (ordered, idempotent, recorded)."""
-    from fwjr.migrate import migrate as run_migrations
-    from fwjr.store import connect
+    from fwjr.store.connection import connect
+    from fwjr.store.migrate import migrate as run_migrations
 
     with connect(_settings()) as store:
         applied = run_migrations(store)
@@ -274,7 +274,7 @@ def query_aggregates(
 ) -> None:
     """Stored aggregates, printed exactly like `fwjr aggregate` prints them."""
     from fwjr.bucket import parse_iso
-    from fwjr.store_access import read_aggregates
+    from fwjr.cli.reads import read_aggregates
 
     rows = read_aggregates(_settings(), parse_iso(start), parse_iso(end), precision.value)
     _print_rows([present(row, precision.value) for row in rows], format)
@@ -286,7 +286,7 @@ def query_errors(
 ) -> None:
     """Stored step error counts, printed exactly like `fwjr aggregate --rows errors` prints them."""
     from fwjr.bucket import parse_iso
-    from fwjr.store_access import read_error_rows
+    from fwjr.cli.reads import read_error_rows
 
     rows = read_error_rows(_settings(), parse_iso(start), parse_iso(end), precision.value)
     _print_rows([present_error(row, precision.value) for row in rows], format)
@@ -327,7 +327,7 @@ def alerts(
     """Active and recent alerts: scope, state, fired and resolved times, evidence."""
     import time
 
-    from fwjr.alerting.read import read_alerts
+    from fwjr.cli.reads import read_alerts
 
     found = read_alerts(_settings(), int(time.time() - hours * 3600))
     if format is OutputFormat.jsonl:
@@ -350,9 +350,9 @@ def service_status(
     """Post one service status event to service.status by hand."""
     import time
 
-    from fwjr.alerting.publish import publish_status
     from fwjr.alerting.status import parse_status
-    from fwjr.produce import make_producer
+    from fwjr.kafka.publish import make_producer
+    from fwjr.kafka.status import publish_status
 
     doc = {"service": service, "state": state, "ts": at or int(time.time()), "message": message, "source": source}
     parsed = parse_status(doc, "fwjr service-status")
@@ -379,9 +379,9 @@ def maintenance_add(
     """Announce a planned maintenance window on service.status (validated before it is sent; exit 2 otherwise)."""
     import time
 
-    from fwjr.alerting.publish import publish_status
     from fwjr.alerting.status import parse_status
-    from fwjr.produce import make_producer
+    from fwjr.kafka.publish import make_producer
+    from fwjr.kafka.status import publish_status
 
     doc = {"service": service, "state": "maintenance", "ts": int(time.time()), "start": start, "end": end,
            "message": message, "source": source}
@@ -400,7 +400,7 @@ def maintenance_list(
     """Maintenance windows not over (or over within --hours), by start (JSON lines)."""
     import time
 
-    from fwjr.alerting.read import read_maintenance
+    from fwjr.cli.reads import read_maintenance
 
     out = sys.stdout.buffer
     for window in read_maintenance(_settings(), int(time.time() - hours * 3600)):
@@ -416,7 +416,7 @@ def outages(
     """When each service stopped working and for how long (JSON lines: service, start, end, state, duration)."""
     import time
 
-    from fwjr.alerting.read import read_outages
+    from fwjr.cli.reads import read_outages
 
     now = int(time.time())
     out = sys.stdout.buffer
@@ -435,8 +435,8 @@ def correlate(
     exit_code: Annotated[Optional[int], typer.Option("--exit-code", help="Only this exit code.")] = None,
 ) -> None:
     """Failures inside vs outside outages per exit code and site, with a retry/debug verdict per exit code (JSON)."""
-    from fwjr.alerting.read import read_correlation
     from fwjr.bucket import parse_iso
+    from fwjr.cli.reads import read_correlation
 
     filters = {k: str(v) for k, v in (("site", site), ("workflow", workflow), ("exit_code", exit_code)) if v is not None}
     report = read_correlation(_settings(), parse_iso(start), parse_iso(end), filters)
@@ -456,17 +456,17 @@ def triage(
 ) -> None:
     """The decision per failing workflow: verdict, remedy, rule and evidence, most wasted core-hours first."""
     from fwjr.bucket import parse_iso
-    from fwjr.triage.read import read_triage
+    from fwjr.cli.reads import read_triage
 
     given = {k: v for k, v in (("workflow", workflow), ("task", task), ("site", site), ("exit_code", exit_code), ("campaign", campaign))
              if v is not None}
     try:
         decisions = read_triage(_settings(), parse_iso(start), parse_iso(end), given)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         typer.echo(f"fwjr triage: {error}", err=True)
         raise typer.Exit(2) from None
     if format is OutputFormat.table:
-        from fwjr.tables import triage_table
+        from fwjr.cli.tables import triage_table
 
         triage_table(decisions)
         return
@@ -479,7 +479,7 @@ def triage(
 @app.command("job-services")
 def job_services(identity: Annotated[str, typer.Argument(help="The job's identity (wmaid or document hash).")]) -> None:
     """Which services were down or degraded while one job ran (JSON lines)."""
-    from fwjr.alerting.read import read_job_services
+    from fwjr.cli.reads import read_job_services
 
     found = read_job_services(_settings(), identity)
     if found is None:

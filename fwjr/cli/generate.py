@@ -26,8 +26,8 @@ def load_scenario(path: Path | None) -> dict | None:
 
 def run_generate(count: int, seed: int, fmt: str, out: Path, minutes: float | None, start: str | None, scenario: Path | None) -> dict:
     """Write `count` generated FWJRs under `out`; event time starts at `start` or `minutes` ago."""
-    from fwjr.generate import generate_documents, write_archive
-    from fwjr.progress import counted
+    from fwjr.cli.progress import counted
+    from fwjr.synth import generate_documents, write_archive
 
     span = minutes if minutes is not None else 60.0
     start_ts = parse_iso(start) if start else int(time.time() - span * 60)
@@ -43,9 +43,9 @@ def generated_messages(
     Without --minutes, N FWJRs span what they would take at the real rate (or at --rate);
     N = 0 feeds forever in chunks whose event time follows the wall clock.
     """
-    from fwjr.alerting.publish import rehearse_outages
-    from fwjr.generate import default_minutes
-    from fwjr.produce import messages_from_generator
+    from fwjr.kafka.publish import messages_from_generator
+    from fwjr.kafka.status import rehearse_outages
+    from fwjr.synth import default_minutes
 
     loaded = load_scenario(scenario)
     if count > 0:
