@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from batch.arrow_records import records_converter
 from batch.avro_source import read_records
-from batch.replay import MERGE_PROJECTION
+from batch.job import MERGE_PROJECTION
 from batch.spark_session import get_spark
 from fwjr.synth import generate_documents, write_archive
 

@@ -5,7 +5,7 @@ feed; a share of them Avro single-object encoded with --avro-share), as the Kafk
 values the helper receives, then measures in one process, on the same messages:
 
   baseline   `orjson.loads` of every message value: nothing that reads the JSON can be cheaper
-  helper     streams.helper.BatchPreparer.prepare on batches of the worker's batch size: the
+  helper     streams.preparer.BatchPreparer.prepare on batches of the worker's batch size: the
              pipeline (decode, validate, dedupe, merge, bucket, fold), the job records and
              dead letters for publishing (a producer that drops them), and the store inserts
              as Arrow IPC streams (streams.sink.store_tables)
@@ -42,8 +42,8 @@ from fwjr.gcpause import collector_paused
 from fwjr.kafka.publish import message_key
 from fwjr.reader import CONTENT_TYPE_AVRO, CONTENT_TYPE_JSON, decode_message, to_job
 from fwjr.synth import generate_documents
-from streams.helper import BatchPreparer
 from streams.pipeline import Message, Pipeline
+from streams.preparer import BatchPreparer
 from streams.sink import store_tables
 
 PARTITIONS = 4

@@ -40,7 +40,7 @@ from fwjr.kafka.publish import committed_offsets, end_offsets, make_producer, me
 from fwjr.synth import generate_documents
 from fwjr.topics import CONSUMER_GROUP
 from fwjr.topics import RAW as RAW_TOPIC
-from streams.helper import helper_pids
+from streams.preparer import helper_pids
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """Serving the board: in a thread of the store-owning process, as its own process, or under gunicorn.
 
-- Local default: streams/owner.py calls `serve_in_thread(settings, store)`; waitress serves
+- Local default: streams/worker.py calls `serve_in_thread(settings, store)`; waitress serves
   the Flask app from a daemon thread and the board shares the worker's Store.
 - `fwjr dashboard` calls `main()`: the board alone, against a ClickHouse server
   (FWJR_CLICKHOUSE_URL), or against the embedded store when no other process owns it.

@@ -34,7 +34,7 @@ from fwjr.config import Settings
 from fwjr.model import Rejection
 from fwjr.store import alerts as store_alerts
 from fwjr.store.connection import Store
-from streams.runtime import Runtime
+from streams.writer import Runtime
 
 log = logging.getLogger("fwjr.alerts")
 _encode = msgspec.json.Encoder().encode

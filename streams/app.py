@@ -19,8 +19,8 @@ from fwjr import topics
 from fwjr.config import Settings
 from streams.alerting import attach
 from streams.pipeline import Message
-from streams.runtime import Runtime
 from streams.telemetry import TELEMETRY
+from streams.writer import Runtime
 
 
 def _content_type(headers: object) -> str | None:

@@ -47,7 +47,7 @@ class CommitProtocol:
 
     Commit order (a batch's steps, batches strictly in the order they were taken):
 
-    1. **Prepare** (`streams.helper.BatchPreparer.prepare`, in the helper process): decode,
+    1. **Prepare** (`streams.preparer.BatchPreparer.prepare`, in the helper process): decode,
        merge, dedupe against the identities already counted, fold; publish the job records
        (`fwjr.jobs`) and dead letters (`fwjr.dlq`) and flush them, so both topics are
        at-least-once; build every insert (`streams.sink.store_tables`), each row tagged with

@@ -1,7 +1,7 @@
 """A worker stopped at each step of the commit protocol, then restarted: exact totals, and proof
 that the recovery step for that point ran.
 
-Real broker, real embedded store, the product's own preparer (streams.helper.BatchPreparer) and
+Real broker, real embedded store, the product's own preparer (streams.preparer.BatchPreparer) and
 protocol (streams.checkpoint.CommitProtocol). A "worker" here is one consumer of a consumer
 group with manual offset commits, driven through the protocol's steps one by one; a crash is
 stopping between two steps and dropping that worker (its consumer closed without a commit).
@@ -36,8 +36,8 @@ from fwjr.store import reads
 from fwjr.store.connection import Store
 from fwjr.synth.feed import generate_documents
 from streams.checkpoint import CommitProtocol, Recovery
-from streams.helper import BatchPreparer, PreparedBatch
 from streams.pipeline import Message
+from streams.preparer import BatchPreparer, PreparedBatch
 from tests import store_helpers
 from tests.store_fixtures import empty, store  # noqa: F401
 from tests.topic_reading import records_since, topic_end

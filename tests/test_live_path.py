@@ -22,7 +22,7 @@ from fwjr.devstack.broker import KafkaBroker
 from fwjr.kafka.publish import committed_offsets, end_offsets, wait_drained
 from fwjr.model import Rejection
 from fwjr.reader import decode_json, to_job
-from streams.helper import helper_pids
+from streams.preparer import helper_pids
 from tests.live_fixtures import FWJR, Stack
 from tests.waiting import wait_until
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from batch.replay import run_replay, sorted_rows
-from batch.replay_command import replay
+from batch.command import replay
+from batch.job import run_replay, sorted_rows
 from fwjr.aggregate import Aggregator, error_dicts, present, row_dicts
 from fwjr.bucket import parse_iso
 from fwjr.config import Settings

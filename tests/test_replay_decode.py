@@ -16,7 +16,7 @@ import pytest
 
 from batch.arrow_records import records_converter
 from batch.avro_source import ALL, project_schema, read_records
-from batch.replay import MERGE_PROJECTION
+from batch.job import MERGE_PROJECTION
 from fwjr.avro_codec import load_schema_json, read_avro_file, write_avro_file
 from fwjr.model import Rejection
 from fwjr.reader import to_job

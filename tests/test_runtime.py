@@ -1,6 +1,6 @@
 """The worker's writer on its own: a store write retried without doubling, a dead helper replaced.
 
-A real Runtime (streams.runtime) with its real helper process, publishing to the real broker, on a
+A real Runtime (streams.writer) with its real helper process, publishing to the real broker, on a
 real embedded store; batches are handed to it as Faust's agent would, and `on_durable` stands
 for the ack that lets Faust commit the offsets.
 """
@@ -34,10 +34,10 @@ from fwjr.store import ledger, reads
 from fwjr.store.connection import Store
 from fwjr.synth.feed import generate_documents
 from streams.app import consumer_lag
-from streams.helper import helper_pids
 from streams.pipeline import Message, reason_label
-from streams.runtime import Runtime
+from streams.preparer import helper_pids
 from streams.telemetry import TELEMETRY
+from streams.writer import Runtime
 from tests import store_helpers
 from tests.store_fixtures import empty, store  # noqa: F401
 from tests.topic_reading import records_since, topic_end

@@ -111,7 +111,7 @@ def _print_rows(rows: list[dict], format: OutputFormat) -> None:
             out.write(_encoder.encode(row) + b"\n")
         out.flush()
         return
-    from fwjr.cli.tables import aggregate_table, error_table
+    from fwjr.cli.terminal import aggregate_table, error_table
 
     if rows and "count" in rows[0]:
         error_table(rows)
@@ -189,7 +189,7 @@ def status() -> None:
 @app.command()
 def worker() -> None:
     """Run one stream worker in the foreground (it also serves the board when it owns an embedded store)."""
-    from streams.owner import run_worker
+    from streams.worker import run_worker
 
     settings = _settings()
     run_worker(settings, with_dashboard=settings.clickhouse_url is None)
@@ -466,7 +466,7 @@ def triage(
         typer.echo(f"fwjr triage: {error}", err=True)
         raise typer.Exit(2) from None
     if format is OutputFormat.table:
-        from fwjr.cli.tables import triage_table
+        from fwjr.cli.terminal import triage_table
 
         triage_table(decisions)
         return
@@ -504,7 +504,7 @@ def replay(
     master: Annotated[Optional[str], typer.Option("--master", help="Spark master (default FWJR_SPARK_MASTER, else local[2]).")] = None,
 ) -> None:
     """Rebuild a time range of the aggregate cache from the Avro archive with Spark."""
-    from batch.replay_command import replay as run
+    from batch.command import replay as run
 
     try:
         run(_settings(), source, start, end, precision.value, dry_run, master)

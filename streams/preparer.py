@@ -5,7 +5,7 @@ take turns under one GIL, and take_events() does not fill the next batch while t
 works on this one. So the agent only hands each batch over (its events stay unacked) and
 this process, on the other core, runs the pure Pipeline, publishes the job records and
 dead letters, and builds every row the store will get. The store-owning process is left
-with the inserts and the acks, in batch order (streams/runtime.py).
+with the inserts and the acks, in batch order (streams/writer.py).
 
 It runs in a `ProcessPoolExecutor` of one worker, so calls are served one at a time in the
 order they were made; the state below is that process's own.
@@ -145,5 +145,5 @@ def helper_pids(worker: int) -> list[int]:
 
 def _active() -> BatchPreparer:
     if _preparer is None:
-        raise RuntimeError("the helper process was started without its initializer (streams.helper.start)")
+        raise RuntimeError("the helper process was started without its initializer (streams.preparer.start)")
     return _preparer

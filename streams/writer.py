@@ -2,7 +2,7 @@
 
 The Faust agent stays a small async function (see streams/app.py): it hands each batch to
 `submit` and goes back to take the next one. The batch is processed in the helper process
-(streams/helper.py) while Faust keeps fetching; `write_batches` then runs the store steps of
+(streams/preparer.py) while Faust keeps fetching; `write_batches` then runs the store steps of
 the commit protocol (streams/checkpoint.py) in the order batches were taken, retrying a batch
 until the store has it, and only then releases its events, so Kafka offsets are committed
 only for batches the store holds.
@@ -25,10 +25,10 @@ from pathlib import Path
 from fwjr import topics
 from fwjr.config import Settings
 from fwjr.store.connection import Store
-from streams import helper
+from streams import preparer as helper
 from streams.checkpoint import CommitProtocol
-from streams.helper import PreparedBatch
 from streams.pipeline import Message
+from streams.preparer import PreparedBatch
 from streams.telemetry import TELEMETRY
 
 log = logging.getLogger("fwjr.worker")

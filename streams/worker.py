@@ -20,7 +20,7 @@ from fwjr.store.migrate import ladder_parameters, migrate
 from fwjr.store.replace import recover_replaces
 from streams.app import create_app
 from streams.gc_tuning import collect_less_often
-from streams.runtime import Runtime
+from streams.writer import Runtime
 
 log = logging.getLogger("fwjr.worker")
 

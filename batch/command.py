@@ -140,8 +140,8 @@ def replay(
     """Rebuild [from, to) of the store from the archive under `source` (or, dry, print the rows)."""
     from pyspark.sql import SparkSession
 
+    from batch.job import local_bytes, run_replay, sorted_rows
     from batch.range import replay_range
-    from batch.replay import local_bytes, run_replay, sorted_rows
     from batch.spark_session import get_spark
     from fwjr.store import sql
 

@@ -10,7 +10,7 @@ Plan (one Spark job, two stages):
    the rows are repartitioned by that key. All copies of one identity thus land in one task,
    whose Aggregator counts it once: no identity list is shuffled or collected, and only the
    documents cross the shuffle once.
-3. Each task runs batch.replay_fold (to_job + Aggregator) over Arrow batches of the records
+3. Each task runs batch.fold (to_job + Aggregator) over Arrow batches of the records
    (nested structs, turned into the dicts fastavro would give) and emits partial rows; Spark groups them by (kind, bucket, scope) and sums. The result is small (one row per
    bucket and scope) and is collected to the driver as Arrow.
 
@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from batch.avro_source import ALL, Projection, is_local, list_archive_files, read_records
-from batch.replay_fold import FILE, KEY_COLUMNS, STAT_DOCUMENTS, STAT_DUPLICATES, STAT_OUTSIDE, fold_ddl, fold_partition
+from batch.fold import FILE, KEY_COLUMNS, STAT_DOCUMENTS, STAT_DUPLICATES, STAT_OUTSIDE, fold_ddl, fold_partition
 from fwjr.aggregate import VALUE_COLUMNS
 from fwjr.metrics import BY_GROUP, GROUP_ALIASES
 from fwjr.model import ERROR_KEYS, SCOPE_KEYS
@@ -199,7 +199,7 @@ def run_replay(
 
 
 def _grouped_schema() -> pa.Schema:
-    from batch.replay_fold import fold_schema
+    from batch.fold import fold_schema
 
     return fold_schema()
 
