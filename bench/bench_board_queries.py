@@ -46,7 +46,7 @@ from fwjr.store import (
 from fwjr.store import reads as store_reads  # noqa: E402
 from fwjr.store.connection import Store, connect  # noqa: E402
 from fwjr.store.migrate import migrate  # noqa: E402
-from tests import store_helpers  # noqa: E402
+from tests.fixtures import store_helpers  # noqa: E402
 
 TARGET_MS = 100
 DEFECT_MS = 300

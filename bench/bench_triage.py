@@ -46,7 +46,7 @@ from fwjr.synth.feed import burst_workflows, generate_documents  # noqa: E402
 from fwjr.synth.model import DEFAULT_START_TS  # noqa: E402
 from fwjr.triage.report import triage  # noqa: E402
 from streams.sink import example_columns  # noqa: E402
-from tests import store_helpers  # noqa: E402
+from tests.fixtures import store_helpers  # noqa: E402
 
 SCENARIO = ROOT / "bench" / "triage_scenario.json"
 DAY = 86400

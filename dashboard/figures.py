@@ -147,7 +147,7 @@ def pie_grid(cells: Sequence[dict], rows: str, columns: str, split: str, row_ord
 
     Built as the plain figure dict plotly.js reads (the default template included, as go.Figure
     would serialize it): up to 144 validated go.Pie objects took 180-440 ms of the page's first
-    render on a loaded machine, the dict ~2 ms. tests/test_dashboard_units.py checks it equals the
+    render on a loaded machine, the dict ~2 ms. tests/unit/test_dashboard_units.py checks it equals the
     go.Figure of the same traces.
     """
     totals: dict[tuple, int] = {}

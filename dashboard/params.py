@@ -19,7 +19,7 @@ to) and which filter keys. `check_request` runs before every /api/v1 request and
 Handlers then read the parsed values with `current()`; nothing a handler hands to fwjr.query
 can make the store fail on input. A failure past this point is the store's or the code's:
 `internal_error` answers it with a short 500 and a reference, the detail goes to the log.
-tests/test_api_params.py sends malformed values to every parameter of every /api/v1 route
+tests/browser/test_api_params.py sends malformed values to every parameter of every /api/v1 route
 of the Flask url_map, so a route without an entry here fails that test.
 """
 

@@ -30,7 +30,7 @@ REGISTRY = "https://registry.npmjs.org"
 ASSETS = Path(__file__).resolve().parent / "assets"
 MEMBER = "package/plotly-cartesian.min.js"
 # The trace types the cartesian bundle registers (its package README); a figure of any other type
-# would not draw. tests/test_plotly_bundle.py checks every figure the board builds against it.
+# would not draw. tests/unit/test_plotly_bundle.py checks every figure the board builds against it.
 TRACE_TYPES: frozenset[str] = frozenset(
     ("bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie", "scatter", "scatterternary", "violin")
 )

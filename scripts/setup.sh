@@ -37,7 +37,7 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1 
   fi
 fi
 
-# PostgreSQL for the operational-data tests (tests/postgres_fixtures.py starts a throwaway cluster).
+# PostgreSQL for the operational-data tests (tests/fixtures/postgres.py starts a throwaway cluster).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

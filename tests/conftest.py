@@ -13,9 +13,9 @@ import os
 import pytest
 
 pytest_plugins = [
-    "tests.kafka_fixtures",
-    "tests.hdfs_fixtures",
-    "tests.live_fixtures",
+    "tests.fixtures.kafka",
+    "tests.fixtures.hdfs",
+    "tests.fixtures.live",
 ]
 ALLOW_SKIPS = "FWJR_TESTS_ALLOW_SKIPS"
 
