@@ -6,7 +6,7 @@ rows up to `hour_days`, day rows up to a year; 50 sites, 2,000 workflows (3 task
 60 exit codes; error counts derived from the failed rows; failed-job rows for the jobs
 retention. Rows are synthesized directly (not from FWJRs: a year is billions of jobs).
 
-Then runs each page's queries (the same fwjr.query calls the pages and API make, with
+Then runs each page's queries (the same fwjr.store calls the pages and API make, with
 varying filter values; an explorer view is its 1-3 queries together), and the JSON API's answers
 (each endpoint that reads the store, serialization included), --repeat times, and prints p50/p95 per query, against a baseline
 measured in the same run: a full scan of the aggregate table's `jobs` column

@@ -2,7 +2,7 @@
 
 While the local stack runs, the worker owns the embedded store; `fwjr correlate` and
 `fwjr job-services` then ask here. Read-only; every value reaches SQL as a bound parameter
-(through fwjr.query). Parameters are checked first (dashboard/params.py): bad input answers
+(through the fwjr.store reads). Parameters are checked first (dashboard/params.py): bad input answers
 400 with {"error": "..."} naming the parameter; a failure after that answers a short 500.
 """
 

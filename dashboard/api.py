@@ -2,7 +2,7 @@
 
 What the archive's `/data/performance` offered (metrics, axes, filters, suggestions,
 exit-code descriptions), plus the raw aggregate rows the CLI reads while the local stack
-owns the store, health and freshness. Every handler goes through fwjr.query; request
+owns the store, health and freshness. Every handler goes through the fwjr.store reads; request
 values reach SQL only as bound parameters. Every parameter is checked first, by
 dashboard/params.py (a bad one answers 400 {"error": "..."} naming it and its value, before
 any store call); a failure after that answers 500 with a reference, its detail in the log.

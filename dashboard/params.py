@@ -16,7 +16,7 @@ to) and which filter keys. `check_request` runs before every /api/v1 request and
 - a combination that cannot be answered: from without to, from >= to, tf=custom alone, a
   statistic the metric lacks, the same key twice among an error matrix's axes.
 
-Handlers then read the parsed values with `current()`; nothing a handler hands to fwjr.query
+Handlers then read the parsed values with `current()`; nothing a handler hands to the fwjr.store reads
 can make the store fail on input. A failure past this point is the store's or the code's:
 `internal_error` answers it with a short 500 and a reference, the detail goes to the log.
 tests/browser/test_api_params.py sends malformed values to every parameter of every /api/v1 route

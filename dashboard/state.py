@@ -21,7 +21,7 @@ from fwjr.model import ERROR_KEYS, SCOPE_KEYS
 REGEX_MARK = "~"
 TIME_AXIS = "time"
 EXIT_CODE_RANGE = (-(2**31), 2**31 - 1)  # the store's exit_code is Int32: a larger bound value wraps
-# Filter keys whose columns are numbers: key -> (lowest, highest, whether fwjr.query matches a
+# Filter keys whose columns are numbers: key -> (lowest, highest, whether fwjr.store.sql matches a
 # ~regex on its text form). retry_count (UInt16) is compared as it is stored, so a regex on it
 # cannot run and a value past 65535 would wrap.
 NUMERIC_KEYS: dict[str, tuple[int, int, bool]] = {
@@ -88,7 +88,7 @@ def view_search(view: View) -> str:
 
 
 def query_filters(filters: Mapping[str, str], keys: Sequence[str] = SCOPE_KEYS) -> dict[str, Any]:
-    """URL filter texts as fwjr.query filters: "~re" -> {"regex": re}, else the exact value."""
+    """URL filter texts as fwjr.store.sql filters: "~re" -> {"regex": re}, else the exact value."""
     out: dict[str, Any] = {}
     for key, text in filters.items():
         if key not in keys:
@@ -98,7 +98,7 @@ def query_filters(filters: Mapping[str, str], keys: Sequence[str] = SCOPE_KEYS) 
 
 
 def filter_value(key: str, text: str) -> Any:
-    """One filter text as fwjr.query takes it; a ValueError naming key and text when the store could not use it.
+    """One filter text as fwjr.store.sql takes it; a ValueError naming key and text when the store could not use it.
 
     A regular expression is compiled here with re2, the library (and dialect) ClickHouse's
     `match` uses, so a bad one is refused with re2's message instead of failing in the store;

@@ -1,7 +1,7 @@
 """Time windows of the board: presets, custom ranges, and the precision each one is drawn at.
 
 Presets are computed in UTC (buckets are UTC everywhere). The precision shown is the
-finest one the store still holds for the whole range (fwjr.query.finest_precision), made
+finest one the store still holds for the whole range (fwjr.store.sql.finest_precision), made
 coarser until the chart has at most MAX_POINTS buckets, so a year never ships 500k points.
 """
 

@@ -80,7 +80,7 @@ def batch_id(topic: str, partition: int, first_offset: int, last_offset: int) ->
     """A stream batch id, `topic/partition/first-last`: the input range it holds.
 
     The store judges a batch committed by comparing its first offset with the ledger
-    (fwjr.query.uncommitted_batches), so the id must name its range, nothing else.
+    (fwjr.store.ledger.uncommitted_batches), so the id must name its range, nothing else.
     """
     return f"{topic}/{partition}/{first_offset}-{last_offset}"
 

@@ -155,7 +155,7 @@ def correlate_store(store: object, start: int, end: int, now: int, filters: Mapp
     board's page, its API and the CLI all call this, so they cannot disagree.
 
     The counts are read at the finest precision the range still has on the store's `ladder`
-    (fwjr.query.ladder; None: minute rows, for a range younger than the minute step), at most
+    (fwjr.store.sql.ladder; None: minute rows, for a range younger than the minute step), at most
     a day: a coarser bucket is counted inside an outage when the outage covers any part of it.
     """
     from fwjr.store import alerts, sql

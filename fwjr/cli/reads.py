@@ -103,7 +103,7 @@ FILTER_KEYS: tuple[str, ...] = ("workflow", "task", "site", "exit_code", "campai
 
 
 def store_filters(given: Mapping[str, str]) -> dict[str, Any]:
-    """CLI filter texts as fwjr.query filters: `~pattern` is an re2 pattern, anything else exact."""
+    """CLI filter texts as fwjr.store.sql filters: `~pattern` is an re2 pattern, anything else exact."""
     filters: dict[str, Any] = {}
     for key, text in given.items():
         if key not in FILTER_KEYS:

@@ -55,7 +55,7 @@ class Owner:
 
 
 class Store:
-    """A shared, thread-safe handle on the tables; reads go through fwjr.query only."""
+    """A shared, thread-safe handle on the tables; reads and writes go through the fwjr.store modules."""
 
     def __init__(self, client: Client, location: str, embedded: bool, owner_file: Path | None = None) -> None:
         self.client = client

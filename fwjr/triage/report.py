@@ -1,10 +1,10 @@
 """The triage of a range: one decision per failing workflow, with its tasks and similar workflows.
 
 `triage(store, start, end, filters)` is what the CLI, the API and the board's pages call. It
-reads the evidence in five queries whatever the number of workflows (fwjr.query: outage windows,
+reads the evidence in five queries whatever the number of workflows (fwjr.store.evidence and alerts: outage windows,
 jobs and failures per workflow, task and site inside and outside them, error patterns, site
 totals, each exit code's step errors) and decides each workflow with the
-pure fwjr.triage.decide. Filters are those of fwjr.query (scope keys); the error patterns are
+pure fwjr.triage.decide. Filters are those of fwjr.store.sql (scope keys); the error patterns are
 narrowed by the filter keys the errors table has (workflow, task, site, exit_code).
 """
 
@@ -82,7 +82,7 @@ def decide_all(
     rules: RuleSet,
     limits: Thresholds,
 ) -> list[Decision]:
-    """The decisions from the evidence rows (fwjr.query.scope_outage_counts and error_patterns)."""
+    """The decisions from the evidence rows (fwjr.store.evidence.scope_outage_counts and error_patterns)."""
     by_workflow: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in counts:
         by_workflow[row["workflow"]].append(row)

@@ -21,7 +21,7 @@ Key = tuple[int, str, str]
 
 
 def error_vectors(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[Key, float]]:
-    """Workflow -> {(exit code, site, step type): step errors} from fwjr.query.error_patterns rows."""
+    """Workflow -> {(exit code, site, step type): step errors} from fwjr.store.evidence.error_patterns rows."""
     vectors: dict[str, dict[Key, float]] = defaultdict(lambda: defaultdict(float))
     for row in rows:
         vectors[row["workflow"]][(int(row["exit_code"]), row["site"], step_type(row["step"]))] += float(row["count"])

@@ -63,7 +63,7 @@ def site_status(site: str, jobs: int, failed: int, cpu_hours: float, core_hours:
 
 
 def statuses(rows: Iterable[Mapping[str, Any]], limits: SiteLimits) -> dict[str, SiteStatus]:
-    """Site -> status from fwjr.query.site_counts rows; jobs without a site ("") get none."""
+    """Site -> status from fwjr.store.evidence.site_counts rows; jobs without a site ("") get none."""
     return {
         row["site"]: site_status(row["site"], int(row["jobs"]), int(row["failed"]), float(row["cpu_hours"]), float(row["core_hours"]), limits)
         for row in rows

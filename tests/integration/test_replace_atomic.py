@@ -1,9 +1,9 @@
 """The replay's replace of a range is atomic: stopped at any step, the store holds the old range
 or the new one, both tables whole; rows outside the range are refused; live writes land once.
 
-A replace is driven step by step (fwjr.query.RangeReplace) on a real embedded store and
+A replace is driven step by step (fwjr.store.replace.RangeReplace) on a real embedded store and
 "killed" after each step (the remaining steps are not run), then the store is recovered as
-the worker does when it opens it (fwjr.query.recover_replaces).
+the worker does when it opens it (fwjr.store.replace.recover_replaces).
 """
 
 from __future__ import annotations
