@@ -36,7 +36,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from fwjr.config import Settings
 from fwjr.devstack.broker import KafkaBroker, default_cache_dir, ensure_kafka_jars, ensure_topics, free_port
-from fwjr.kafka.publish import committed_offsets, end_offsets, make_producer, message_key
+from fwjr.kafka.producer import make_producer
+from fwjr.kafka.publish import committed_offsets, end_offsets, message_key
 from fwjr.synth import generate_documents
 from fwjr.topics import CONSUMER_GROUP
 from fwjr.topics import RAW as RAW_TOPIC

@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import msgspec
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 from prometheus_client import Counter, Gauge, start_http_server
 
 from fwjr import topics
@@ -49,6 +49,7 @@ from fwjr.alerting.receivers import Dispatcher, receivers_from_settings
 from fwjr.alerting.rule import Alert, AlertEngine, Decision, Outcome
 from fwjr.alerting.status import MAINTENANCE, decode_status
 from fwjr.config import Settings
+from fwjr.kafka.producer import make_producer
 from fwjr.kafka.status import publish_status
 from fwjr.model import Rejection
 
@@ -163,11 +164,8 @@ class Alerter:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = Producer({
-            "bootstrap.servers": settings.bootstrap, "transactional.id": topics.ALERTER_TRANSACTIONAL_ID,
-            "enable.idempotence": True, "linger.ms": 5, "message.max.bytes": _MAX_CHECKPOINT_BYTES + 65536,
-            "transaction.timeout.ms": 60000,
-        })
+        self.producer = make_producer(settings.bootstrap, "prompt", transactional_id=topics.ALERTER_TRANSACTIONAL_ID,
+                                      message_max_bytes=_MAX_CHECKPOINT_BYTES + 65536, transaction_timeout_ms=60000)
         self.producer.init_transactions(60)  # fences an older alerter and aborts what it left open
         saved = read_checkpoint(settings.bootstrap)
         now = time.time()
@@ -197,7 +195,7 @@ class Alerter:
                 self.dispatcher.restore(copy.deepcopy(incident.alert))
         for alert in self.resolved:
             self.dispatcher.restore_resolved(copy.deepcopy(alert))
-        self.dead_letters = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True})
+        self.dead_letters = make_producer(settings.bootstrap, "prompt")
         self.pending: list[Decision] = []
         self.unsaved = False
         self.last_checkpoint = time.monotonic()
@@ -341,7 +339,7 @@ class _StatusPoller(threading.Thread):
         super().__init__(name="status-poller", daemon=True)
         self.settings = settings
         self.active = active
-        self.producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True})
+        self.producer = make_producer(settings.bootstrap, "prompt")
 
     def run(self) -> None:
         while True:

@@ -23,7 +23,7 @@ import time
 
 import faust
 import msgspec
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 from prometheus_client import Counter
 
 from fwjr import topics
@@ -31,6 +31,7 @@ from fwjr.alerting.rule import Decision
 from fwjr.alerting.status import MAINTENANCE, Outage, OutageBook, StatusEvent, decode_status
 from fwjr.bucket import bucket_start
 from fwjr.config import Settings
+from fwjr.kafka.producer import make_producer
 from fwjr.model import Rejection
 from fwjr.store import alerts as store_alerts
 from fwjr.store.connection import Store
@@ -58,7 +59,7 @@ class StatusHistory:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.store = store
         self.outages = OutageBook()
-        self.producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+        self.producer = make_producer(settings.bootstrap, "prompt")
         self._lock = threading.Lock()
 
     def recover(self) -> None:
@@ -123,7 +124,7 @@ class AlertHistory:
             "bootstrap.servers": settings.bootstrap, "group.id": ALERT_HISTORY_GROUP, "isolation.level": "read_committed",
             "enable.auto.commit": False, "auto.offset.reset": "earliest", "session.timeout.ms": 10000,
         })
-        self.producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True})
+        self.producer = make_producer(settings.bootstrap, "prompt")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-history", daemon=True)
 

@@ -21,6 +21,7 @@ from confluent_kafka import Producer
 from fwjr import topics
 from fwjr.devstack.processes import children, cmdline, terminate_with_parent
 from fwjr.gcpause import collector_paused
+from fwjr.kafka.producer import make_producer
 from streams.pipeline import Flush, Message, Pipeline, job_record, reason_label
 from streams.sink import BatchWrite, store_tables
 
@@ -47,9 +48,7 @@ class BatchPreparer:
 
     def __init__(self, bootstrap: str) -> None:
         self.pipeline = Pipeline()
-        self.producer = Producer(
-            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20, "compression.type": "lz4"}
-        )
+        self.producer = make_producer(bootstrap)
         self.job_partitions = _partition_count(self.producer, topics.JOBS)
 
     def reset(self, committed: dict[tuple[str, int], int], seen: set[str]) -> None:

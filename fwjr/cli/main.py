@@ -351,7 +351,7 @@ def service_status(
     import time
 
     from fwjr.alerting.status import parse_status
-    from fwjr.kafka.publish import make_producer
+    from fwjr.kafka.producer import make_producer
     from fwjr.kafka.status import publish_status
 
     doc = {"service": service, "state": state, "ts": at or int(time.time()), "message": message, "source": source}

@@ -35,20 +35,6 @@ class ProduceSummary:
     unreadable: int = 0
 
 
-def make_producer(bootstrap: str) -> Producer:
-    """An idempotent producer tuned for throughput of 1-25 KB messages."""
-    return Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,
-            "linger.ms": 20,
-            "batch.size": 1_000_000,
-            "compression.type": "lz4",
-            "message.max.bytes": 2_000_000,
-        }
-    )
-
-
 def message_key(doc: object) -> bytes | None:
     """The FWJR identity as the message key; None for input that cannot be merged (still sent: the worker dead-letters it)."""
     if type(doc) is dict:

@@ -89,7 +89,7 @@ def rehearse_outages(scenario: dict | None, start_ts: int, settings: object | No
     import sys
 
     from fwjr.config import settings as current_settings
-    from fwjr.kafka.publish import make_producer
+    from fwjr.kafka.producer import make_producer
 
     settings = settings or current_settings()
 

@@ -17,7 +17,6 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-import pyarrow as pa
 import pytest
 import requests
 

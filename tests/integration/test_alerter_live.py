@@ -32,7 +32,8 @@ from fwjr.alerting.rule import AlertEngine, RuleConfig
 from fwjr.alerting.simulate import generated_outcomes
 from fwjr.devstack.broker import find_executable, free_port
 from fwjr.devstack.processes import alive
-from fwjr.kafka.publish import make_producer, messages_from_generator, publish, wait_drained
+from fwjr.kafka.producer import make_producer
+from fwjr.kafka.publish import messages_from_generator, publish, wait_drained
 from fwjr.kafka.status import publish_status, scenario_status_docs, wait_consumed
 from fwjr.reader import decode_message, to_job
 from tests.fixtures.alerting_infra import Alertmanager, run_alertmanager

@@ -21,7 +21,8 @@ import pytest
 
 from fwjr.devstack.broker import find_executable
 from fwjr.devstack.processes import alive
-from fwjr.kafka.publish import committed_offsets, end_offsets, make_producer, publish, wait_drained
+from fwjr.kafka.producer import make_producer
+from fwjr.kafka.publish import committed_offsets, end_offsets, publish, wait_drained
 from tests.fixtures.live import FWJR, Stack, stack_env
 from tests.fixtures.topic_reading import wait_alerter_caught_up
 from tests.fixtures.waiting import wait_until
