@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from fwjr.alerting.rule import RuleConfig
 from fwjr.config import Settings
 from tests.fixtures.paths import REPO
 
@@ -32,3 +34,15 @@ def test_a_config_file_that_is_not_a_mapping_is_named_in_the_error(tmp_path: Pat
     monkeypatch.setenv("FWJR_CONFIG", str(config))
     with pytest.raises(ValueError, match="bad.yaml"):
         Settings()
+
+
+def test_every_alert_setting_reaches_the_rule_and_the_defaults_are_the_rules() -> None:
+    assert Settings().alert_rule() == RuleConfig()
+    changed = Settings(alert_window_minutes=7, alert_source_idle_seconds=33.0, alert_max_p_value=1e-5)
+    rule = changed.alert_rule()
+    assert (rule.window_minutes, rule.idle_seconds, rule.max_p_value) == (7, 33.0, 1e-5)
+    knobs = {f.name for f in fields(RuleConfig)}
+    settings = {name for name in Settings.model_fields if name.startswith("alert_")} - {
+        "alert_webhook_urls", "alert_smtp_host", "alert_smtp_port", "alert_email_from", "alert_email_to",
+        "alert_retry_attempts", "alert_retry_backoff", "alert_source_idle_seconds"}
+    assert {name.removeprefix("alert_") for name in settings} <= knobs, "an alert_ setting the rule does not read"
