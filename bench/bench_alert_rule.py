@@ -20,7 +20,8 @@ import statistics
 import time
 from collections import Counter, defaultdict
 
-from fwjr.alerting.rule import AlertEngine, Outcome, RuleConfig
+from fwjr.alerting.model import Outcome, RuleConfig
+from fwjr.alerting.rule import AlertEngine
 from fwjr.alerting.simulate import generated_outcomes
 
 START = 1_790_000_000 - 1_790_000_000 % 3600

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import Field
-
-from fwjr.alerting.rule import RuleConfig
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from fwjr.alerting.model import RuleConfig
 
 if TYPE_CHECKING:
     from fwjr.triage.decide import Thresholds

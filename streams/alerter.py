@@ -44,9 +44,10 @@ from prometheus_client import Counter, Gauge, start_http_server
 
 from fwjr import topics
 from fwjr.alerting import checkpoint
+from fwjr.alerting.model import Alert, Decision, Outcome
 from fwjr.alerting.poller import poll
 from fwjr.alerting.receivers import Dispatcher, receivers_from_settings
-from fwjr.alerting.rule import Alert, AlertEngine, Decision, Outcome
+from fwjr.alerting.rule import AlertEngine
 from fwjr.alerting.status import MAINTENANCE, decode_status
 from fwjr.config import Settings
 from fwjr.kafka.producer import make_producer

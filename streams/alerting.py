@@ -27,7 +27,7 @@ from confluent_kafka import Consumer
 from prometheus_client import Counter
 
 from fwjr import topics
-from fwjr.alerting.rule import Decision
+from fwjr.alerting.model import Decision
 from fwjr.alerting.status import MAINTENANCE, Outage, OutageBook, StatusEvent, decode_status
 from fwjr.bucket import bucket_start
 from fwjr.config import Settings

@@ -22,7 +22,7 @@ import urllib.request
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from fwjr.alerting.rule import Alert, Decision
+from fwjr.alerting.model import Alert, Decision
 from fwjr.alerting.status import StatusEvent
 
 log = logging.getLogger("fwjr.alerts")

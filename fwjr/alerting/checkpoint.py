@@ -21,7 +21,8 @@ from collections import Counter
 import msgspec
 
 from fwjr.alerting.baseline import Baseline
-from fwjr.alerting.rule import Alert, AlertEngine, RuleConfig, _Incident, _Minute
+from fwjr.alerting.model import Alert, RuleConfig
+from fwjr.alerting.rule import AlertEngine, _Incident, _Minute
 from fwjr.alerting.status import StatusEvent
 
 FORMAT = 1

@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
 from fwjr.alerting.alertmanager import ALERTNAME, SEVERITY, AlertmanagerReceiver, rfc3339, summary
-from fwjr.alerting.rule import Alert, Decision
+from fwjr.alerting.model import Alert, Decision
 from fwjr.alerting.status import StatusEvent
 
 log = logging.getLogger("fwjr.alerts")

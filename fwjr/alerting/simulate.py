@@ -11,7 +11,7 @@ import random
 import zlib
 from collections.abc import Iterator
 
-from fwjr.alerting.rule import Outcome
+from fwjr.alerting.model import Outcome
 from fwjr.errors import RejectedDocument
 from fwjr.merge import merge_document
 

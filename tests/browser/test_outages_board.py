@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from fwjr.alerting.correlate import SERVICE
-from fwjr.alerting.rule import Alert, Decision
+from fwjr.alerting.model import Alert, Decision
 from fwjr.store import alerts as store_alerts
 from streams.alerting import alert_row
 from tests.browser.test_dashboard_browser import WAIT, console_errors

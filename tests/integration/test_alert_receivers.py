@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from fwjr.alerting.model import Alert, Decision
 from fwjr.alerting.receivers import Dispatcher, EmailReceiver, WebhookReceiver
-from fwjr.alerting.rule import Alert, Decision
 from fwjr.devstack.broker import free_port
 from tests.fixtures.alert_receivers import Mailbox, Webhook, mailbox, serve_webhook, webhook  # noqa: F401 (fixtures)
 from tests.fixtures.waiting import wait_until

@@ -28,7 +28,8 @@ from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, TopicParti
 from confluent_kafka.admin import AdminClient
 
 from fwjr import topics
-from fwjr.alerting.rule import AlertEngine, RuleConfig
+from fwjr.alerting.model import RuleConfig
+from fwjr.alerting.rule import AlertEngine
 from fwjr.alerting.simulate import generated_outcomes
 from fwjr.devstack.broker import find_executable, free_port
 from fwjr.devstack.processes import alive

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from fwjr.alerting.rule import AlertEngine, RuleConfig
+from fwjr.alerting.model import RuleConfig
+from fwjr.alerting.rule import AlertEngine
 from fwjr.alerting.simulate import generated_outcomes
 from fwjr.bucket import iso, parse_iso
 from fwjr.devstack.broker import find_executable

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from fwjr.alerting.alertmanager import AlertmanagerReceiver, rfc3339
+from fwjr.alerting.model import Alert, Decision
 from fwjr.alerting.receivers import Dispatcher, WebhookReceiver
-from fwjr.alerting.rule import Alert, Decision
 from fwjr.alerting.status import StatusEvent
 from tests.fixtures.alert_receivers import serve_webhook
 from tests.fixtures.alerting_infra import Alertmanager, alertmanager  # noqa: F401 (fixture)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fwjr.alerting import checkpoint
-from fwjr.alerting.rule import AlertEngine, Decision, Outcome, RuleConfig
+from fwjr.alerting.model import Decision, Outcome, RuleConfig
+from fwjr.alerting.rule import AlertEngine
 from fwjr.alerting.simulate import generated_outcomes
 from fwjr.alerting.status import StatusEvent
 

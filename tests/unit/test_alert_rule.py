@@ -7,7 +7,8 @@ import random
 import pytest
 
 from fwjr.alerting.baseline import Baseline, prior_strength
-from fwjr.alerting.rule import AlertEngine, Decision, Outcome, RuleConfig
+from fwjr.alerting.model import Decision, Outcome, RuleConfig
+from fwjr.alerting.rule import AlertEngine
 from fwjr.alerting.simulate import generated_outcomes, synthetic_outcomes
 from fwjr.alerting.status import StatusEvent
 

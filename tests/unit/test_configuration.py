@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fwjr.alerting.rule import RuleConfig
+from fwjr.alerting.model import RuleConfig
 from fwjr.config import Settings
 from tests.fixtures.paths import REPO
 
