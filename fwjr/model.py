@@ -103,3 +103,11 @@ class Rejection(msgspec.Struct, kw_only=True):
     def message(self) -> str:
         """One line for logs, stderr and the dead-letter topic."""
         return f"{self.source}: {self.reason} (field {self.field!r}, value {self.value})"
+
+    def label(self) -> str:
+        """A low-cardinality reason for counters and dlq_counts: the reason text up to its details."""
+        return self.reason.split(":", 1)[0].split("(", 1)[0].strip() or "unknown"
+
+    def dlq_headers(self) -> list[tuple[str, bytes]]:
+        """The headers of the rejected message's copy on fwjr.dlq, whichever process rejects it."""
+        return [("reason", self.reason.encode()), ("field", self.field.encode()), ("source", self.source.encode())]

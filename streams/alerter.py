@@ -285,8 +285,8 @@ class Alerter:
         where = f"{message.topic()}/{message.partition()}@{message.offset()}"
         REJECTED.inc()
         log.error("%s is no job record: %s", where, exc)
-        self.dead_letters.produce(topics.DLQ, value=message.value() or b"", key=message.key(), headers=[
-            ("reason", f"not a job record: {exc}".encode()), ("field", b""), ("source", where.encode())])
+        self.dead_letters.produce(topics.DLQ, value=message.value() or b"", key=message.key(), headers=Rejection(
+            reason=f"not a job record: {exc}", field="", value="", source=where).dlq_headers())
         self.dead_letters.poll(0)
 
     def checkpoint(self) -> None:

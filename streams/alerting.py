@@ -49,10 +49,6 @@ ALERTS_STORED = Counter("fwjr_alert_history_rows_total", "Alert decisions from f
 ALERTS_UNREADABLE = Counter("fwjr_alert_history_unreadable_total", "fwjr.alerts messages that are no decision (dead-lettered)")
 
 
-def _reason(rejection: Rejection) -> str:
-    return rejection.reason.split("(", 1)[0].strip()
-
-
 class StatusHistory:
     """Validates status events and keeps their history and outage windows in the store."""
 
@@ -75,12 +71,11 @@ class StatusHistory:
         for value in values:
             parsed = decode_status(value, topics.SERVICE_STATUS, now)
             if isinstance(parsed, Rejection):
-                reason = _reason(parsed)
+                reason = parsed.label()
                 STATUS_REJECTED.labels(reason=reason).inc()
                 rejects[reason] = rejects.get(reason, 0) + 1
                 log.warning("rejected status event: %s", parsed.message())
-                self.producer.produce(topics.DLQ, value=value or b"", headers=[("reason", parsed.reason.encode()),
-                                      ("field", parsed.field.encode()), ("source", parsed.source.encode())])
+                self.producer.produce(topics.DLQ, value=value or b"", headers=parsed.dlq_headers())
                 continue
             STATUS_EVENTS.inc()
             events.append(parsed)
@@ -142,8 +137,8 @@ class AlertHistory:
                 ALERTS_UNREADABLE.inc()
                 where = f"{message.topic()}/{message.partition()}@{message.offset()}"
                 log.error("%s is no alert decision: %s", where, exc)
-                self.producer.produce(topics.DLQ, value=message.value() or b"", key=message.key(), headers=[
-                    ("reason", f"not an alert decision: {exc}".encode()), ("field", b""), ("source", where.encode())])
+                self.producer.produce(topics.DLQ, value=message.value() or b"", key=message.key(), headers=Rejection(
+                    reason=f"not an alert decision: {exc}", field="", value="", source=where).dlq_headers())
         while rows and not self._stop.is_set():
             try:
                 store_alerts.insert_alerts(self.store, rows)

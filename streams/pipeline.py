@@ -41,11 +41,7 @@ class DeadLetter:
     rejection: Rejection
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return [
-            ("reason", self.rejection.reason.encode()),
-            ("field", self.rejection.field.encode()),
-            ("source", self.rejection.source.encode()),
-        ]
+        return self.rejection.dlq_headers()
 
 
 @dataclass(slots=True)
@@ -69,11 +65,6 @@ class Flush:
     partitions: list[PartitionBatch]
     skipped: int = 0
     duplicates: int = 0
-
-
-def reason_label(rejection: Rejection) -> str:
-    """A low-cardinality reason for counters: the reason text up to its details."""
-    return rejection.reason.split(":", 1)[0].split("(", 1)[0].strip() or "unknown"
 
 
 def batch_id(topic: str, partition: int, first_offset: int, last_offset: int) -> str:

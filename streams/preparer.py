@@ -22,7 +22,7 @@ from fwjr import topics
 from fwjr.devstack.processes import children, cmdline, terminate_with_parent
 from fwjr.gcpause import collector_paused
 from fwjr.kafka.producer import make_producer
-from streams.pipeline import Flush, Message, Pipeline, job_record, reason_label
+from streams.pipeline import Flush, Message, Pipeline, job_record
 from streams.sink import BatchWrite, store_tables
 
 _PUBLISH_TIMEOUT = 30.0
@@ -86,7 +86,7 @@ class BatchPreparer:
                 self._produce(topics.JOBS, job.identity.encode(), job_record(job), source, target)
                 prepared.newest_ts = max(prepared.newest_ts, job.ts)
             for letter in part.dead:
-                reason = reason_label(letter.rejection)
+                reason = letter.rejection.label()
                 prepared.rejected[reason] = prepared.rejected.get(reason, 0) + 1
                 prepared.rejections.append(letter.rejection.message())
                 self._produce(topics.DLQ, letter.message.key, letter.message.value or b"", letter.headers())

@@ -21,7 +21,7 @@ from fwjr.aggregate import VALUE_COLUMNS
 from fwjr.bucket import bucket_start
 from fwjr.model import Job
 from fwjr.store.schema import AGG_COLUMNS, DLQ_COLUMNS, ERROR_COLUMNS, EXAMPLE_COLUMNS, JOB_COLUMNS
-from streams.pipeline import DeadLetter, Flush, reason_label
+from streams.pipeline import DeadLetter, Flush
 
 LEDGER_COLUMNS: tuple[str, ...] = ("batch", "topic", "partition", "last_offset")
 _JOB_DETAILS_LIMIT = 2000
@@ -138,7 +138,7 @@ def _arrow_stream(names: tuple[str, ...], columns: list[Column]) -> bytes:
 def _dlq_counts(dead: list[DeadLetter], batch: str, counts: dict[tuple[int, str, str], int]) -> None:
     minute = bucket_start(int(time.time()), "minute")
     for letter in dead:
-        key = (minute, reason_label(letter.rejection), batch)
+        key = (minute, letter.rejection.label(), batch)
         counts[key] = counts.get(key, 0) + 1
 
 

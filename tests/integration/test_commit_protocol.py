@@ -17,7 +17,7 @@ from fwjr.store import ledger as store_ledger
 from fwjr.store.connection import Store
 from fwjr.synth.feed import generate_documents
 from streams.checkpoint import CommitProtocol
-from streams.pipeline import Flush, Message, Pipeline, reason_label
+from streams.pipeline import Flush, Message, Pipeline
 from streams.sink import store_tables
 from tests.fixtures import store_helpers
 from tests.fixtures.store import agg_row, empty, store  # noqa: F401
@@ -87,7 +87,7 @@ def _reasons(*flushes: Flush) -> dict[str, int]:
     for flush in flushes:
         for part in flush.partitions:
             for letter in part.dead:
-                label = reason_label(letter.rejection)
+                label = letter.rejection.label()
                 counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 

@@ -34,7 +34,7 @@ from fwjr.store import ledger, reads
 from fwjr.store.connection import Store
 from fwjr.synth.feed import generate_documents
 from streams.app import consumer_lag
-from streams.pipeline import Message, reason_label
+from streams.pipeline import Message
 from streams.preparer import helper_pids
 from streams.telemetry import TELEMETRY
 from streams.writer import Runtime
@@ -181,7 +181,7 @@ def test_dead_letters_counters_and_job_records_equal_what_fwjr_jobs_says(
     assert said and all(said), offline.stderr.decode()[-2000:]
     offline_rejects = Counter((m["reason"], ast.literal_eval(m["field"])) for m in said)
     offline_jobs = [orjson.loads(line) for line in offline.stdout.splitlines()]
-    labels = Counter(reason_label(Rejection(reason=m["reason"], field="", value="", source="")) for m in said)
+    labels = Counter(Rejection(reason=m["reason"], field="", value="", source="").label() for m in said)
     assert len(labels) >= 5, f"every kind of malformed document should be in the set: {labels}"
 
     letters = records_since(bootstrap, topics.DLQ, dlq_from)
