@@ -64,7 +64,7 @@ def is_coarser_or_equal(coarse: str, fine: str) -> bool:
     if coarse == fine:
         return True
     if coarse == "week":
-        return fine in ("minute", "hour", "day")
+        return fine in FIXED_SECONDS
     return PRECISIONS.index(coarse) > PRECISIONS.index(fine) and fine != "week"
 
 

@@ -14,6 +14,8 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from fwjr.bucket import FIXED_SECONDS
+
 SERVICE = "likely service problem (retry)"
 CODE = "likely code or configuration problem (debug)"
 MIN_Z = 3.0
@@ -146,9 +148,6 @@ def services_during(start: int, end: int, outages: list[dict]) -> list[dict]:
     return [o for o in outages if o["start"] <= end and (o["end"] is None or o["end"] > start)]
 
 
-BUCKET_SECONDS: dict[str, int] = {"minute": 60, "hour": 3600, "day": 86400}
-
-
 def correlate_store(store: object, start: int, end: int, now: int, filters: Mapping | None = None,
                     ladder: Sequence[tuple[str, int | None]] | None = None) -> dict:
     """The correlation report for [start, end) from the store's counts and outage windows; the
@@ -161,11 +160,11 @@ def correlate_store(store: object, start: int, end: int, now: int, filters: Mapp
     from fwjr.store import alerts, sql
 
     precision = "minute" if ladder is None else sql.finest_precision(start, end, now, ladder)
-    if precision not in BUCKET_SECONDS:
+    if precision not in FIXED_SECONDS:
         precision = "day"
     counts = alerts.failure_counts(store, start, end, precision, filters)
     windows = alerts.outage_windows(store, start, end)
-    return correlate(counts, windows, BUCKET_SECONDS[precision], now)
+    return correlate(counts, windows, FIXED_SECONDS[precision], now)
 
 
 def services_for_job(store: object, identity: str) -> list[dict] | None:

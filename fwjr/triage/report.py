@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from fwjr.alerting.correlate import BUCKET_SECONDS
+from fwjr.bucket import FIXED_SECONDS
 from fwjr.config import Settings
 from fwjr.config import settings as current_settings
 from fwjr.model import ERROR_KEYS
@@ -51,7 +51,7 @@ def triage(
     precision = sql.finest_precision(start, end, now, sql.ladder(chosen))
     outages = alerts.outage_windows(store, start, end)
     windows = [(o["start"], o["end"] if o["end"] is not None else now) for o in outages]
-    counts = store_evidence.scope_outage_counts(store, start, end, windows, BUCKET_SECONDS.get(precision, _MONTH), filters)
+    counts = store_evidence.scope_outage_counts(store, start, end, windows, FIXED_SECONDS.get(precision, _MONTH), filters)
     error_filters = {k: v for k, v in (filters or {}).items() if k in ERROR_KEYS}
     patterns = store_evidence.error_patterns(store, start, end, error_filters)
     site_rows = store_evidence.site_counts(store, start, end)
