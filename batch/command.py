@@ -20,9 +20,9 @@ from fwjr.config import Settings
 # Extra day folders read on each side: files sit in the folder of the day they were written.
 SLACK_DAYS = 1
 # Local archives from this size on are replayed with the JVM's full JIT (batch.spark_session):
-# it cost ~25% more CPU on 124 MB and saved ~9% of the time on 1.24 GB. Where between the two it
-# starts to pay was not measured; 512 MB is a guess. The size of an hdfs:// archive is known
-# only once Spark runs, so those replays keep C1 only.
+# it costs CPU on a small archive and saves time on a day's (docs/replay.md has the figures);
+# where between the two it starts to pay is not known, so this is a guess. The size of an
+# hdfs:// archive is known only once Spark runs, so those replays keep C1 only.
 FULL_JIT_BYTES = 512 * 1024 * 1024
 
 

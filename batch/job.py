@@ -119,9 +119,9 @@ def fold_partitions(input_bytes: int) -> int:
     task makes the worker invalidate its import caches, which re-reads the directory of the
     Spark jar on the workers' import path: ~0.3 s of CPU). Each also emits its partial rows:
     fewer, larger tasks merge more jobs that share a (bucket, scope) key before Spark's GROUP BY
-    sees them. 128 MB per task (10 tasks for a day of ~1M FWJRs) took 4-7 s off that day's
-    replay against 64 MB (two pairs of runs); 256 MB left one core idle in the last round and
-    used ~4 GB in the Python workers.
+    sees them. 128 MB per task (10 tasks for a day of ~1M FWJRs) was faster than 64 MB; 256 MB
+    left one core idle in the last round and needed much more memory in the Python workers
+    (docs/replay.md).
     """
     return max(MIN_FOLD_PARTITIONS, min(MAX_FOLD_PARTITIONS, math.ceil(input_bytes / BYTES_PER_FOLD)))
 

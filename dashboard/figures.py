@@ -146,9 +146,9 @@ def pie_grid(cells: Sequence[dict], rows: str, columns: str, split: str, row_ord
     """The global error view: one pie per (row, column) split by the third key, sized by its count.
 
     Built as the plain figure dict plotly.js reads (the default template included, as go.Figure
-    would serialize it): up to 144 validated go.Pie objects took 180-440 ms of the page's first
-    render on a loaded machine, the dict ~2 ms. tests/unit/test_dashboard_units.py checks it equals the
-    go.Figure of the same traces.
+    would serialize it): validating up to 144 go.Pie objects took most of the page's first render
+    on a loaded machine, the dict almost nothing (docs/board.md). tests/unit/test_dashboard_units.py
+    checks it equals the go.Figure of the same traces.
     """
     totals: dict[tuple, int] = {}
     slices: dict[tuple, list[dict]] = {}
@@ -216,9 +216,9 @@ def _template() -> dict:
 def warm_up() -> None:
     """Build and serialize one figure of each kind the board draws, once per process at start-up.
 
-    plotly imports a trace type's validators, and its JSON encoder, on first use: the first chart
-    callback of a fresh server took 161-169 ms instead of 66-77 ms (measured on a cold visit), so
-    the first operator after a restart would wait for that.
+    plotly imports a trace type's validators, and its JSON encoder, on first use, which makes the
+    first chart callback of a fresh server about twice as slow (docs/board.md): without this, the
+    first operator after a restart would wait for it.
     """
     row = {"bucket": 0, "value": 1.0, "site": "s", "exit_code": 0}
     for figure in (

@@ -3,11 +3,10 @@
 It holds tens of thousands of live objects per batch in flight (Faust events and their
 messages, held until the store has the batch), and with CPython's default thresholds
 (700, 10, 10) they reach the old generation, where every full collection walks them all
-again. Measured on 60,000 FWJRs (bench/bench_stream.py, collections timed with gc.callbacks,
-load 3): the store owner spent 4.3 of its 20 CPU seconds in 1,070 collections; with the
-settings below, 0.4 s in 9, and the worker's rate went from 2,024 to 3,892 FWJR/s. Cycles
-are still collected, only less often. (The helper process instead pauses the collector
-while it prepares a batch: fwjr/gcpause.py.)
+again: with the defaults, the worker spent about a fifth of its CPU in collections
+(bench/bench_stream.py with the collections timed by gc.callbacks; docs/stream.md has the
+figures), with the settings below a few percent. Cycles are still collected, only less often.
+(The preparer process instead pauses the collector while it prepares a batch: fwjr/gcpause.py.)
 """
 from __future__ import annotations
 

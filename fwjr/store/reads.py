@@ -212,8 +212,8 @@ def measure_by(
     `only` keeps listed values of some keys (e.g. the page of a ranking shown), bound as parameters.
     Largest value first without `precision`; in time order with it. `ordered=False` (without
     `precision`) leaves the rows in no particular order, sorting being the caller's (see
-    `by_value`): the same rows, without the engine sorting them all (~45 ms of CPU for the 14.8k
-    cells of a 30-day exit code x workflow view, measured); when more than `limit` rows match,
+    `by_value`): the same rows, without the engine sorting them all (a large share of a wide
+    view's CPU, docs/board.md); when more than `limit` rows match,
     the rows are the sorted query's, sorted.
     """
     for key in keys:

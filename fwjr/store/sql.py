@@ -146,7 +146,7 @@ def projection_setting(keys: Iterable[str], filters: Mapping[str, Any] | None = 
     `reads` (value columns, or SQL text whose `sum(column)` terms name them).
 
     The engine weighs every projection it is allowed to at each query, at a cost that grows with the
-    projection's aggregates (p_totals: ~6-17 ms of CPU, measured), so a read is pointed at the one
+    projection's aggregates (docs/store.md), so a read is pointed at the one
     projection that holds all it uses (`preferred_optimize_projection_name`) and told not to weigh
     any when none does. Answers are the same either way; a part without the projection is read from
     the table.
