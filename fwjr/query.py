@@ -1175,6 +1175,18 @@ def error_pattern_counts(store: Store, start: int, end: int, filters: Mapping[st
     return [dict(zip(names, row)) for row in store.rows(sql, params)]
 
 
+def failing_workflows(store: Store, start: int, end: int, filters: Mapping[str, Any] | None = None) -> set[str]:
+    """The workflows with failed jobs matching `filters` (scope keys) over [start, end): what a
+    filter on a key the decisions do not carry selects (fwjr.triage.select)."""
+    params = _range_params(start, end)
+    where = _where(filters, SCOPE_KEYS, params)
+    sql = (
+        f"SELECT workflow FROM agg WHERE {_RANGE}{where} GROUP BY workflow HAVING sum(failed) > 0"
+        f"{_projections(('workflow',), filters, 'sum(failed)')}"
+    )
+    return {workflow for (workflow,) in store.rows(sql, params)}
+
+
 def error_code_counts(store: Store, start: int, end: int) -> dict[int, int]:
     """Step errors per exit code over [start, end), all workflows: each code's usual rate."""
     sql = f"SELECT exit_code, sum(count) FROM errors WHERE {_RANGE} GROUP BY exit_code ORDER BY exit_code"

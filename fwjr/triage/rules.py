@@ -52,14 +52,18 @@ def _compile(pattern: str) -> Any:
     return re2.compile(pattern, _QUIET)
 
 
-def _compiled(value: str | None, what: str) -> str | None:
-    if value is None:
-        return None
+def compile_re2(pattern: str, what: str) -> Any:
+    """`pattern` compiled with re2; a ValueError naming `what`, the pattern and re2's reason when it does not compile."""
     try:
-        _compile(value)
+        return _compile(pattern)
     except re2.error as error:
         reason = error.args[0].decode(errors="replace") if error.args and isinstance(error.args[0], bytes) else str(error)
-        raise ValueError(f"{what} {value!r} is not a valid re2 pattern ({reason})") from None
+        raise ValueError(f"{what} {pattern!r} is not a valid re2 pattern ({reason})") from None
+
+
+def _compiled(value: str | None, what: str) -> str | None:
+    if value is not None:
+        compile_re2(value, what)
     return value
 
 
