@@ -4,7 +4,10 @@ that one decision can be taken for a group. A row's evidence at a glance: verdic
 top exit codes, the share of failures inside outage windows, the failing sites with their status.
 Clicking a row opens its summary, with the links to its workflow page and to the form there.
 The whole view (window, ranking, filters) is in the URL. The controls are served first and a
-callback fills the queue: its triage takes seconds on a big store (docs/performance.md).
+callback fills the queue. A rolling window's decisions come from the board's snapshot of its
+triage, refreshed in the background every triage_refresh_seconds (a first view of a window, and a
+custom range, wait for its triage: seconds on a big store, docs/performance.md). A filter selects
+workflows and lists each with its whole decision (dashboard.decisions, fwjr.triage.select).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ FILTER_KEYS = ("workflow", "site", "exit_code")
 RANKINGS = {"wasted": "wasted core-hours", "failed": "failed jobs"}
 WINDOWS = {**{k: v[0] for k, v in timeframe.WINDOWS.items()}, "custom": "Custom (from, to)"}
 DEFAULTS = {"tf": "24h", "rank": "wasted"}
+FILTER_HINT = ("A filter lists the workflows failing with it, each with its whole decision (over all its jobs): "
+               "site, the workflows with failed jobs there; exit code, those with step errors of that code (at that site when both are given); "
+               "workflow, by name. ~pattern is an re2 regular expression, searched anywhere in the value.")
 GRID = "triage-queue"
 SITES_AT_A_GLANCE = 3  # in the row; all of them on hover and in the selected row's summary
 COLUMNS: tuple[grids.Column, ...] = (
@@ -65,6 +71,7 @@ def layout(**params: str) -> html.Div:
                 className="controls",
             ),
             html.Div([components.filter_input(k, view.get(k, ""), "triage-filter") for k in FILTER_KEYS], className="filters"),
+            html.P(FILTER_HINT, className="hint", id="triage-filter-hint"),
             html.Div(id="triage-status"),
             components.card(
                 "Failing workflows, similar ones grouped",
@@ -124,23 +131,30 @@ def window(search: str) -> tuple[int, int]:
 
 
 def _body(search: str) -> tuple[list[dict[str, Any]], Any, str, tuple[int, int] | None]:
-    """(decisions as dicts in the queue's order, status notice, coverage line, the window) of the view."""
+    """(decisions as dicts in the queue's order, status notice, coverage line, the window) of the view.
+
+    A rolling window's decisions come from its snapshot (the coverage line says as of when), a
+    custom range's are computed for the view; the filters select workflows, each with its whole
+    decision: site=X lists the workflows with failed jobs at X, exit_code=N those with step
+    errors of code N (at X, with both), workflow= by name (fwjr.triage.select).
+    """
     view = {**DEFAULTS, **{k: v for k, v in params_of(search).items() if v}}
     try:
         if view["rank"] not in RANKINGS:
             raise ValueError(f"rank={view['rank']!r}: expected one of {', '.join(RANKINGS)}")
+        preset = timeframe.preset_of(view["tf"], view.get("from"), view.get("to"), DEFAULTS["tf"])
         start, end = window(search)
         filters = query_filters({k: view[k] for k in FILTER_KEYS if view.get(k)})
-        found, ms = components.timed(decisions.decisions, start, end, filters)
+        served, ms = components.timed(decisions.decisions, preset, start, end, filters)
     except ValueError as error:
         return [], components.failure("The view", error), "", None
     except Exception as error:
         return [], components.failure("The triage", error), "", None
-    ordered = _grouped(found, view["rank"])
+    ordered = _grouped(served.decisions, view["rank"])
     status = components.notice("No failing workflows match these filters in this timeframe.") if not ordered else None
     wasted = sum(d.wasted_core_hours for d in ordered)
-    coverage = f"{len(ordered)} failing workflows · {units.number(round(wasted))} core-hours wasted · query {ms:.0f} ms"
-    return [_stored(d, position) for position, d in enumerate(ordered, 1)], status, coverage, (start, end)
+    coverage = f"{len(ordered)} failing workflows · {units.number(round(wasted))} core-hours wasted · {served.age_text()} · query {ms:.0f} ms"
+    return [_stored(d, position) for position, d in enumerate(ordered, 1)], status, coverage, (served.start, served.end)
 
 
 def _grouped(found: list[Decision], rank: str) -> list[Decision]:
