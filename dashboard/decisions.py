@@ -24,6 +24,7 @@ from fwjr.store import Store
 from fwjr.triage.decide import Decision
 from fwjr.triage.report import similar_to, triage
 from fwjr.triage.select import select, triage_selected
+from fwjr.triage.snapshot import Snapshot
 from fwjr.triage.sites import BAN, DEGRADED, SiteStatus, site_statuses
 
 from dashboard import components, context, units
@@ -38,10 +39,12 @@ class Served:
     """Decisions as a page or the API gets them, the window they are of and when they were computed."""
 
     decisions: list[Decision]
+    answers: list[dict[str, Any]]  # the decisions' as_dict, in order; a snapshot's are shared: read-only
     start: int
     end: int
     as_of: int
     refresh_seconds: float | None  # None: computed for this request (a custom range)
+    snapshot: Snapshot | None  # the snapshot they are from, for what a page derives from it once
 
     def age_text(self) -> str:
         """"decisions as of 12:00:05 UTC, refreshed every 60 s", or when a custom range's were computed."""
@@ -56,10 +59,10 @@ def decisions(preset: str | None, start: int, end: int, filters: Mapping[str, An
     of the `preset` window's snapshot, or (preset None) of [start, end) computed now."""
     store = context.store()
     if preset is None:
-        return Served(triage_selected(store, start, end, filters, settings=context.settings(), now=context.now()), start, end, context.now(), None)
+        return _computed(triage_selected(store, start, end, filters, settings=context.settings(), now=context.now()), start, end)
     snapshot = context.snapshots().get(preset)
     chosen = select(store, snapshot.start, snapshot.end, snapshot.decisions, filters)
-    return Served(chosen, snapshot.start, snapshot.end, snapshot.as_of, context.snapshots().refresh_seconds)
+    return _from_snapshot(snapshot, chosen)
 
 
 def decision_of(preset: str | None, start: int, end: int, workflow: str) -> Served:
@@ -68,12 +71,21 @@ def decision_of(preset: str | None, start: int, end: int, workflow: str) -> Serv
     if preset is not None:
         snapshot = context.snapshots().get(preset)
         found = snapshot.decision(workflow)
-        return Served([found] if found else [], snapshot.start, snapshot.end, snapshot.as_of, context.snapshots().refresh_seconds)
+        return _from_snapshot(snapshot, [found] if found else [])
     store = context.store()
     mine = triage(store, start, end, {"workflow": workflow}, settings=context.settings(), now=context.now())
     for decision in mine:
         decision.similar = [s["workflow"] for s in similar_to(store, start, end, workflow, settings=context.settings())]
-    return Served(mine, start, end, context.now(), None)
+    return _computed(mine, start, end)
+
+
+def _from_snapshot(snapshot: Snapshot, chosen: list[Decision]) -> Served:
+    return Served(chosen, [snapshot.answers[d.workflow] for d in chosen], snapshot.start, snapshot.end, snapshot.as_of,
+                  context.snapshots().refresh_seconds, snapshot)
+
+
+def _computed(found: list[Decision], start: int, end: int) -> Served:
+    return Served(found, [d.as_dict() for d in found], start, end, context.now(), None, None)
 
 
 def pattern(store: Store, start: int, end: int, workflow: str) -> list[dict[str, Any]]:

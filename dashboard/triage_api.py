@@ -40,7 +40,7 @@ def decisions() -> Response:
     served = board_decisions.decisions(given.preset, start, end, given.filters)
     # orjson: a busy day is ~1,600 decisions with their evidence, and Flask's json sorts every key in Python
     body = orjson.dumps({"from": served.start, "to": served.end, "as_of": served.as_of, "age_seconds": max(context.now() - served.as_of, 0),
-                         "refresh_seconds": served.refresh_seconds, "workflows": [d.as_dict() for d in served.decisions]})
+                         "refresh_seconds": served.refresh_seconds, "workflows": served.answers})
     return Response(body, mimetype="application/json")
 
 
