@@ -1,15 +1,20 @@
-"""Triage decisions as the board shows them: read for a window, summed up for a table row, and
+"""Triage decisions as the board shows them: read for a view, summed up for a table row, and
 the site status card that the overview, the errors page and the queue share.
 
-The queue and the workflow page read the same triage, so that a workflow reads the same on
-both: a workflow's decision does not depend on the other workflows (the site status and each
-exit code's usual rate are read over every workflow whatever the filter), so the workflow page
-asks for its workflow only and reads its similar workflows apart (fwjr.triage.report.similar_to).
+A preset window's decisions (24h, 7d, ...) come from the board's snapshot of its unfiltered
+triage (fwjr.triage.snapshot, refreshed every triage_refresh_seconds); a custom range's are
+computed for the request. Filters select workflows, each with its whole decision
+(fwjr.triage.select), so a workflow reads the same on the queue, filtered or not, and on its
+workflow page. In a custom range the workflow page asks for its workflow only (its decision
+does not depend on the other workflows: the site status and each exit code's usual rate are
+read over every workflow) and reads its similar workflows apart (fwjr.triage.report.similar_to).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from dash import html
@@ -19,6 +24,8 @@ from fwjr.store import error_reads
 from fwjr.store.connection import Store
 from fwjr.triage.decide import Decision
 from fwjr.triage.report import similar_to, triage
+from fwjr.triage.select import select, triage_selected
+from fwjr.triage.snapshot import Snapshot
 from fwjr.triage.sites import BAN, DEGRADED, SiteStatus, site_statuses
 
 # Site status names as the board words them, and the statuses a card lists.
@@ -26,18 +33,58 @@ FLAGGED = (BAN, DEGRADED)
 SITES_SHOWN = 12
 
 
-def decisions(start: int, end: int, filters: Mapping[str, Any] | None = None) -> list[Decision]:
-    """The triage of [start, end) over the bound store, most wasted core-hours first."""
-    return triage(context.store(), start, end, filters, settings=context.settings(), now=context.now())
+@dataclass(frozen=True)
+class Served:
+    """Decisions as a page or the API gets them, the window they are of and when they were computed."""
+
+    decisions: list[Decision]
+    answers: list[dict[str, Any]]  # the decisions' as_dict, in order; a snapshot's are shared: read-only
+    start: int
+    end: int
+    as_of: int
+    refresh_seconds: float | None  # None: computed for this request (a custom range)
+    snapshot: Snapshot | None  # the snapshot they are from, for what a page derives from it once
+
+    def age_text(self) -> str:
+        """"decisions as of 12:00:05 UTC, refreshed every 60 s", or when a custom range's were computed."""
+        clock = time.strftime("%H:%M:%S", time.gmtime(self.as_of))
+        if self.refresh_seconds is None:
+            return f"decisions computed at {clock} UTC for this range"
+        return f"decisions as of {clock} UTC, refreshed every {self.refresh_seconds:g} s"
 
 
-def decision_of(start: int, end: int, workflow: str) -> Decision | None:
-    """One workflow's decision with its similar workflows, or None when it has no failed job."""
-    found = next(iter(decisions(start, end, {"workflow": workflow})), None)
-    if found is not None:
-        similar = similar_to(context.store(), start, end, workflow, settings=context.settings())
-        found.similar = [s["workflow"] for s in similar]
-    return found
+def decisions(preset: str | None, start: int, end: int, filters: Mapping[str, Any] | None = None) -> Served:
+    """The decisions of the failing workflows the filters select, most wasted core-hours first:
+    of the `preset` window's snapshot, or (preset None) of [start, end) computed now."""
+    store = context.store()
+    if preset is None:
+        return _computed(triage_selected(store, start, end, filters, settings=context.settings(), now=context.now()), start, end)
+    snapshot = context.snapshots().get(preset)
+    chosen = select(store, snapshot.start, snapshot.end, snapshot.decisions, filters)
+    return _from_snapshot(snapshot, chosen)
+
+
+def decision_of(preset: str | None, start: int, end: int, workflow: str) -> Served:
+    """One workflow's decision with its similar workflows (none when it has no failed job):
+    looked up in the `preset` window's snapshot, or (preset None) computed for [start, end)."""
+    if preset is not None:
+        snapshot = context.snapshots().get(preset)
+        found = snapshot.decision(workflow)
+        return _from_snapshot(snapshot, [found] if found else [])
+    store = context.store()
+    mine = triage(store, start, end, {"workflow": workflow}, settings=context.settings(), now=context.now())
+    for decision in mine:
+        decision.similar = [s["workflow"] for s in similar_to(store, start, end, workflow, settings=context.settings())]
+    return _computed(mine, start, end)
+
+
+def _from_snapshot(snapshot: Snapshot, chosen: list[Decision]) -> Served:
+    return Served(chosen, [snapshot.answers[d.workflow] for d in chosen], snapshot.start, snapshot.end, snapshot.as_of,
+                  context.snapshots().refresh_seconds, snapshot)
+
+
+def _computed(found: list[Decision], start: int, end: int) -> Served:
+    return Served(found, [d.as_dict() for d in found], start, end, context.now(), None, None)
 
 
 def pattern(store: Store, start: int, end: int, workflow: str) -> list[dict[str, Any]]:

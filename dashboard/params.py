@@ -223,6 +223,7 @@ class Parsed:
     given: dict[str, str]
     range: tuple[int, int] | None = None
     filters: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None  # the preset the range is of; None for from/to (or no range)
 
     def __getitem__(self, name: str) -> Any:
         return self.values.get(name)
@@ -412,8 +413,9 @@ def parse(endpoint: Endpoint, args: MultiDict[str, str], view_args: Mapping[str,
         if name not in values:
             raise ParamError(f"{name} is required ({kinds[name].describe()}); takes: {', '.join(kinds)}")
     span = _range(values, given, endpoint.range, now) if endpoint.range is not None else None
+    preset = values.get("tf") or endpoint.range if span is not None and values.get("from") is None else None
     filters = {key: values[key] for key in endpoint.filters if key in values}
-    result = Parsed(values=values, given=given, range=span, filters=filters)
+    result = Parsed(values=values, given=given, range=span, filters=filters, preset=preset)
     if endpoint.check is not None:
         try:
             endpoint.check(result)

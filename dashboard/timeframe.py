@@ -86,16 +86,25 @@ def preset_range(preset: str, now: int) -> tuple[int, int]:
     raise ValueError(f"unknown timeframe {preset!r}; expected one of {known}")
 
 
-def resolve(preset: str | None, start: Any, end: Any, now: int, default: str = "last7d") -> tuple[int, int]:
-    """The range a request means: explicit from/to win over a preset ("custom" needs both)."""
+def preset_of(preset: str | None, start: Any, end: Any, default: str = "last7d") -> str | None:
+    """The preset a request means, None when it gives its own range: explicit from/to win over a
+    preset ("custom" needs both). A preset's decisions come from the board's snapshot of it."""
     if start not in (None, "") and end not in (None, ""):
-        first, last = parse_time(start, "from"), parse_time(end, "to")
-        if last <= first:
-            raise ValueError(f"from={start!r} is not before to={end!r}")
-        return first, last
+        return None
     if preset == "custom":
         raise ValueError("timeframe 'custom' needs both from and to")
-    return preset_range(preset or default, now)
+    return preset or default
+
+
+def resolve(preset: str | None, start: Any, end: Any, now: int, default: str = "last7d") -> tuple[int, int]:
+    """The range a request means at `now`: its preset's (`preset_of`), or its own from/to."""
+    named = preset_of(preset, start, end, default)
+    if named is not None:
+        return preset_range(named, now)
+    first, last = parse_time(start, "from"), parse_time(end, "to")
+    if last <= first:
+        raise ValueError(f"from={start!r} is not before to={end!r}")
+    return first, last
 
 
 def display_precision(start: int, end: int, now: int, ladder: list[tuple[str, int | None]]) -> str:

@@ -2,6 +2,8 @@
 
 Read-only; parameters are checked first (dashboard/params.py: the range, the scope filters),
 a bad one answers 400 naming it. `fwjr triage` reads here while the local stack owns the store.
+The decisions are those the pages show (dashboard/decisions.py): filters select workflows,
+each with its whole decision (fwjr.triage.select).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from dashboard import context, params
-from fwjr.triage.report import triage
+from dashboard import decisions as board_decisions
 from fwjr.triage.sites import site_statuses
 
 triage_api = Blueprint("triage_api", __name__, url_prefix="/api/v1")
@@ -29,12 +31,16 @@ def _failure(error: Exception) -> tuple[Response, int] | HTTPException:
 
 @triage_api.get("/triage")
 def decisions() -> Response:
-    """One decision per failing workflow of the range and filters, most wasted core-hours first."""
+    """One decision per failing workflow the filters select, most wasted core-hours first: a
+    preset's from the board's snapshot of its triage, a from/to range's computed for the request;
+    `as_of` says when they were computed, `refresh_seconds` how often a snapshot is (null: for
+    this request)."""
     given = params.current()
     start, end = given.range
-    found = triage(context.store(), start, end, given.filters, settings=context.settings(), now=context.now())
+    served = board_decisions.decisions(given.preset, start, end, given.filters)
     # orjson: a busy day is ~1,600 decisions with their evidence, and Flask's json sorts every key in Python
-    body = orjson.dumps({"from": start, "to": end, "workflows": [d.as_dict() for d in found]})
+    body = orjson.dumps({"from": served.start, "to": served.end, "as_of": served.as_of, "age_seconds": max(context.now() - served.as_of, 0),
+                         "refresh_seconds": served.refresh_seconds, "workflows": served.answers})
     return Response(body, mimetype="application/json")
 
 

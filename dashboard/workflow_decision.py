@@ -41,11 +41,13 @@ TASK_COLUMNS: tuple[grids.Column, ...] = (
 )
 
 
-def decision_card(decision: Decision | None, pattern: list[dict[str, Any]]) -> html.Div:
-    """The triage decision on top of the page, with the learnt suggestion beside the rule's remedy."""
+def decision_card(decision: Decision | None, pattern: list[dict[str, Any]], age: str) -> html.Div:
+    """The triage decision on top of the page, with the learnt suggestion beside the rule's remedy;
+    `age` says when it was computed (dashboard.decisions.Served.age_text)."""
+    footer = html.Span(age, id="workflow-decision-age")
     if decision is None:
         return components.card("Triage decision", components.notice("No failed jobs for this workflow in this window: nothing to decide.", "info"),
-                               card_id="workflow-decision")
+                               footer, card_id="workflow-decision")
     share = decisions.outage_share(decision)
     spread = decision.evidence.get("spread") or {}
     facts = [
@@ -63,7 +65,7 @@ def decision_card(decision: Decision | None, pattern: list[dict[str, Any]]) -> h
     if decision.tasks:
         parts.append(html.H5("Tasks deciding differently"))
         parts.append(html.Ul([html.Li(f"{t['task']}: {t['verdict']}, {t['remedy']} ({t['reason']})") for t in decision.tasks]))
-    return components.card("Triage decision", html.Div(parts), card_id="workflow-decision")
+    return components.card("Triage decision", html.Div(parts), footer, card_id="workflow-decision")
 
 
 def _suggestion(decision: Decision, pattern: list[dict[str, Any]]) -> html.Div:

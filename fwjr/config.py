@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     triage_min_ratio: float = Field(default=4.0, gt=1, description="How many times its usual rate (all workflows) the main error must fail at.")
     triage_site_share: float = Field(default=0.7, gt=0, le=1, description="Share of a workflow's failures at one site that makes it a site problem.")
     triage_similarity: float = Field(default=0.8, gt=0, le=1, description="Cosine similarity of error patterns above which workflows are grouped.")
+    triage_refresh_seconds: float = Field(
+        default=60.0, gt=0, description="Age in seconds after which the board's snapshot of a window's decisions is recomputed in the background (served meanwhile)."
+    )
 
     def triage_thresholds(self) -> "Thresholds":
         """The decision's and the site status's knobs from these settings."""

@@ -1,4 +1,4 @@
-"""Garbage-collector settings for the store-owning worker process.
+"""Garbage-collector settings for the store-owning worker process (and any process serving the board).
 
 It holds tens of thousands of live objects per batch in flight (Faust events and their
 messages, held until the store has the batch), and with CPython's default thresholds

@@ -4,13 +4,17 @@ that one decision can be taken for a group. A row's evidence at a glance: verdic
 top exit codes, the share of failures inside outage windows, the failing sites with their status.
 Clicking a row opens its summary, with the links to its workflow page and to the form there.
 The whole view (window, ranking, filters) is in the URL. The controls are served first and a
-callback fills the queue: its triage takes seconds on a big store (docs/performance.md).
+callback fills the queue. A rolling window's decisions come from the board's snapshot of its
+triage, refreshed in the background every triage_refresh_seconds (a first view of a window, and a
+custom range, wait for its triage: seconds on a big store, docs/performance.md). A filter selects
+workflows and lists each with its whole decision (dashboard.decisions, fwjr.triage.select).
 """
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlencode
+from weakref import WeakKeyDictionary
 
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
@@ -18,12 +22,17 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboard import components, context, decisions, grids, suggest, timeframe, units
 from dashboard.state import params_of, query_filters, search_with
 from fwjr.triage.decide import Decision
+from fwjr.triage.snapshot import Snapshot
 
 FILTER_KEYS = ("workflow", "site", "exit_code")
 RANKINGS = {"wasted": "wasted core-hours", "failed": "failed jobs"}
 WINDOWS = {**{k: v[0] for k, v in timeframe.WINDOWS.items()}, "custom": "Custom (from, to)"}
 DEFAULTS = {"tf": "24h", "rank": "wasted"}
+FILTER_HINT = ("A filter lists the workflows failing with it, each with its whole decision (over all its jobs): "
+               "site, the workflows with failed jobs there; exit code, those with step errors of that code (at that site when both are given); "
+               "workflow, by name. ~pattern is an re2 regular expression, searched anywhere in the value.")
 GRID = "triage-queue"
+_ROWS: WeakKeyDictionary[Snapshot, dict[str, dict[str, Any]]] = WeakKeyDictionary()  # a snapshot's rows, by workflow
 SITES_AT_A_GLANCE = 3  # in the row; all of them on hover and in the selected row's summary
 COLUMNS: tuple[grids.Column, ...] = (
     grids.number_column("position", "#", maxWidth=70),
@@ -64,6 +73,7 @@ def layout(**params: str) -> html.Div:
                 className="controls",
             ),
             html.Div([components.filter_input(k, view.get(k, ""), "triage-filter") for k in FILTER_KEYS], className="filters"),
+            html.P(FILTER_HINT, className="hint", id="triage-filter-hint"),
             html.Div(id="triage-status"),
             components.card(
                 "Failing workflows, similar ones grouped",
@@ -111,9 +121,9 @@ def navigate(*values: Any) -> str:
 )
 def draw(search: str) -> tuple:
     """The queue of the view in the URL, and the site status of its window."""
-    stored, status, coverage, ranges = _body(search)
+    stored, rows, status, coverage, ranges = _body(search)
     sites = decisions.site_status_card(*ranges, "triage-sites") if ranges else None
-    return [_row(d) for d in stored], stored, coverage, status, sites
+    return rows, stored, coverage, status, sites
 
 
 def window(search: str) -> tuple[int, int]:
@@ -122,24 +132,33 @@ def window(search: str) -> tuple[int, int]:
     return timeframe.resolve(view["tf"], view.get("from"), view.get("to"), context.now(), DEFAULTS["tf"])
 
 
-def _body(search: str) -> tuple[list[dict[str, Any]], Any, str, tuple[int, int] | None]:
-    """(decisions as dicts in the queue's order, status notice, coverage line, the window) of the view."""
+def _body(search: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any, str, tuple[int, int] | None]:
+    """(decisions as dicts in the queue's order, their grid rows, status notice, coverage line, the window) of the view.
+
+    A rolling window's decisions come from its snapshot (the coverage line says as of when), a
+    custom range's are computed for the view; the filters select workflows, each with its whole
+    decision: site=X lists the workflows with failed jobs at X, exit_code=N those with step
+    errors of code N (at X, with both), workflow= by name (fwjr.triage.select).
+    """
     view = {**DEFAULTS, **{k: v for k, v in params_of(search).items() if v}}
     try:
         if view["rank"] not in RANKINGS:
             raise ValueError(f"rank={view['rank']!r}: expected one of {', '.join(RANKINGS)}")
+        preset = timeframe.preset_of(view["tf"], view.get("from"), view.get("to"), DEFAULTS["tf"])
         start, end = window(search)
         filters = query_filters({k: view[k] for k in FILTER_KEYS if view.get(k)})
-        found, ms = components.timed(decisions.decisions, start, end, filters)
+        served, ms = components.timed(decisions.decisions, preset, start, end, filters)
     except ValueError as error:
-        return [], components.failure("The view", error), "", None
+        return [], [], components.failure("The view", error), "", None
     except Exception as error:
-        return [], components.failure("The triage", error), "", None
-    ordered = _grouped(found, view["rank"])
+        return [], [], components.failure("The triage", error), "", None
+    ordered = _grouped(served.decisions, view["rank"])
     status = components.notice("No failing workflows match these filters in this timeframe.") if not ordered else None
     wasted = sum(d.wasted_core_hours for d in ordered)
-    coverage = f"{len(ordered)} failing workflows · {units.number(round(wasted))} core-hours wasted · query {ms:.0f} ms"
-    return [_stored(d, position) for position, d in enumerate(ordered, 1)], status, coverage, (start, end)
+    coverage = f"{len(ordered)} failing workflows · {units.number(round(wasted))} core-hours wasted · {served.age_text()} · query {ms:.0f} ms"
+    answers = {d.workflow: answer for d, answer in zip(served.decisions, served.answers)}
+    stored = [{**answers[d.workflow], "position": position} for position, d in enumerate(ordered, 1)]
+    return stored, _rows(stored, served.snapshot), status, coverage, (served.start, served.end)
 
 
 def _grouped(found: list[Decision], rank: str) -> list[Decision]:
@@ -153,17 +172,28 @@ def _grouped(found: list[Decision], rank: str) -> list[Decision]:
     return [d for _, d in sorted(enumerate(ranked), key=lambda item: (first.get(item[1].group, item[0]) if item[1].group else item[0], item[0]))]
 
 
-def _stored(decision: Decision, position: int) -> dict[str, Any]:
-    """A decision as the page keeps it (the row, and what the selected panel shows)."""
-    return {**decision.as_dict(), "position": position}
+def _rows(stored: list[dict[str, Any]], snapshot: Snapshot | None) -> list[dict[str, Any]]:
+    """The grid rows of the stored decisions. A snapshot's are made once per snapshot and
+    workflow, their position apart: 1,600 rows take 30-150 ms, and every view of the window
+    would make them again."""
+    if snapshot is None:
+        return [{**_row(s), "position": s["position"]} for s in stored]
+    made = _ROWS.setdefault(snapshot, {})
+    rows = []
+    for s in stored:
+        row = made.get(s["workflow"])
+        if row is None:
+            row = made[s["workflow"]] = _row(s)
+        rows.append({**row, "position": s["position"]})
+    return rows
 
 
 def _row(stored: dict[str, Any]) -> dict[str, Any]:
-    """The grid row of a stored decision: text and numbers only."""
+    """The grid row of a stored decision, but its position: text and numbers only."""
     decision = _decision(stored)
     share = decisions.outage_share(decision)
     return {
-        "position": stored["position"], "group": stored["group"] or "", "workflow": stored["workflow"], "verdict": stored["verdict"],
+        "group": stored["group"] or "", "workflow": stored["workflow"], "verdict": stored["verdict"],
         "remedy": stored["remedy"], "rule": stored["rule"] or "", "failed": stored["failed"],
         "failure_rate": round(100 * stored["failed"] / stored["jobs"], 1) if stored["jobs"] else None,
         "wasted_core_hours": round(stored["wasted_core_hours"], 1), "top_exit_codes": decisions.codes_text(decision),

@@ -134,6 +134,7 @@ def _body(search: str) -> Any:
         return components.notice("Choose a workflow: type its name above, or follow a link from the overview or the error view.", "info")
     try:
         count = error_panels.count_of(view)
+        preset = timeframe.preset_of(view.get("tf", "24h"), view.get("from"), view.get("to"), "24h")
         start, end = timeframe.resolve(view.get("tf", "24h"), view.get("from"), view.get("to"), context.now(), "24h")
         store = context.store()
         wanted = {"workflow": name}
@@ -141,14 +142,15 @@ def _body(search: str) -> Any:
         snippets, ms_snippets = components.timed(error_reads.error_snippets, store, start, end, wanted)
         top, ms_top = components.timed(error_reads.top_signatures, store, start, end, wanted)
         retries, ms_retries = components.timed(error_reads.error_matrix, store, start, end, "exit_code", "retry_count", None, wanted)
-        decision, ms_decision = components.timed(decisions.decision_of, start, end, name)
+        served, ms_decision = components.timed(decisions.decision_of, preset, start, end, name)
         tasks, ms_tasks = components.timed(task_stats, store, start, end, name)
         evidence = decisions.pattern_of(cells) if count == "errors" else decisions.pattern(store, start, end, name)
     except Exception as error:
         return components.failure("Loading the workflow", error)
+    decision = next(iter(served.decisions), None)
     deciding = [
         dcc.Store(id="workflow-task-stats", data=[asdict(s) for s in tasks]),
-        workflow_decision.decision_card(decision, evidence),
+        workflow_decision.decision_card(decision, evidence, served.age_text()),
         workflow_decision.tasks_card(tasks),
         workflow_decision.similar_card(decision, view),
         workflow_decision.decide_card(decision, evidence, "/workflow" + search_with("", **view)),

@@ -448,13 +448,15 @@ def triage(
     start: QueryStart,
     end: QueryEnd,
     workflow: Annotated[Optional[str], typer.Option("--workflow", help="Only this workflow (~pattern: an re2 pattern).")] = None,
-    task: Annotated[Optional[str], typer.Option("--task", help="Only this task (~pattern).")] = None,
-    site: Annotated[Optional[str], typer.Option("--site", help="Only this site (~pattern).")] = None,
-    exit_code: Annotated[Optional[str], typer.Option("--exit-code", help="Only this exit code.")] = None,
-    campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only this campaign (~pattern).")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="Only workflows with failed jobs of this task (~pattern).")] = None,
+    site: Annotated[Optional[str], typer.Option("--site", help="Only workflows with failed jobs at this site (~pattern).")] = None,
+    exit_code: Annotated[Optional[str], typer.Option("--exit-code", help="Only workflows with step errors of this exit code.")] = None,
+    campaign: Annotated[Optional[str], typer.Option("--campaign", help="Only workflows with failed jobs in this campaign (~pattern).")] = None,
     format: QueryFormat = OutputFormat.jsonl,
 ) -> None:
-    """The decision per failing workflow: verdict, remedy, rule and evidence, most wasted core-hours first."""
+    """The decision per failing workflow: verdict, remedy, rule and evidence, most wasted core-hours first.
+
+    Filters select workflows; each is listed with its whole decision, over all its jobs."""
     from fwjr.bucket import parse_iso
     from fwjr.cli.reads import read_triage
 

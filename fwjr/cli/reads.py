@@ -121,10 +121,11 @@ def store_filters(given: Mapping[str, str]) -> dict[str, Any]:
 
 
 def read_triage(settings: Settings, start: int, end: int, given: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One decision (as a dict) per failing workflow in [start, end), most wasted core-hours first."""
-    from fwjr.triage.report import triage
+    """One decision (as a dict) per failing workflow the filters select in [start, end), each over
+    all its jobs (fwjr.triage.select), most wasted core-hours first."""
+    from fwjr.triage.select import triage_selected
 
     filters = store_filters(given)
     return direct_or_owner(
-        settings, lambda store: [d.as_dict() for d in triage(store, start, end, filters, settings=settings)],
+        settings, lambda store: [d.as_dict() for d in triage_selected(store, start, end, filters, settings=settings)],
         lambda: owner_get(settings, "triage", {"from": start, "to": end, **given})["workflows"])

@@ -91,6 +91,18 @@ def error_pattern_counts(store: Store, start: int, end: int, filters: Mapping[st
     return [dict(zip(names, row)) for row in store.rows(sql, params)]
 
 
+def failing_workflows(store: Store, start: int, end: int, filters: Mapping[str, Any] | None = None) -> set[str]:
+    """The workflows with failed jobs matching `filters` (scope keys) over [start, end): what a
+    filter on a key the decisions do not carry selects (fwjr.triage.select)."""
+    params = range_params(start, end)
+    where = filter_sql(filters, SCOPE_KEYS, params)
+    sql = (
+        f"SELECT workflow FROM agg WHERE {RANGE_SQL}{where} GROUP BY workflow HAVING sum(failed) > 0"
+        f"{projection_setting(('workflow',), filters, 'sum(failed)')}"
+    )
+    return {workflow for (workflow,) in store.rows(sql, params)}
+
+
 def error_code_counts(store: Store, start: int, end: int) -> dict[int, int]:
     """Step errors per exit code over [start, end), all workflows: each code's usual rate."""
     sql = f"SELECT exit_code, sum(count) FROM errors WHERE {RANGE_SQL} GROUP BY exit_code ORDER BY exit_code"

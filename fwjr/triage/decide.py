@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fwjr import exit_codes
-from fwjr.triage.rules import ErrorFacts, Rule, RuleSet, remedy_text
+from fwjr.triage.rules import Rule, RuleSet, remedy_text
 from fwjr.triage.sites import BAN, DEGRADED, SiteLimits, SiteStatus
 
 VERDICTS: tuple[str, ...] = ("retry", "site", "resources", "debug", "watch")
@@ -89,6 +89,16 @@ class Evidence:
     task: str | None = None
 
 
+@dataclass(frozen=True)
+class Failing:
+    """Where a workflow fails over the window: the (task, site) pairs with failed jobs, and the
+    (task, site, exit code) of its step errors. What a filter on decisions is matched against
+    (fwjr.triage.select); not part of the decision's answer."""
+
+    places: frozenset[tuple[str, str]]
+    errors: frozenset[tuple[str, str, int]]
+
+
 @dataclass
 class Decision:
     workflow: str
@@ -106,6 +116,7 @@ class Decision:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     similar: list[str] = field(default_factory=list)
     group: str | None = None
+    failing: Failing | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -141,18 +152,21 @@ class _Group:
 
 def _groups(evidence: Evidence, rules: RuleSet) -> list[_Group]:
     groups: dict[str, _Group] = {}
+    workflow = evidence.workflow
     for p in evidence.patterns:
-        facts = ErrorFacts(p.step, p.exit_code, p.signature, p.message, p.site, evidence.workflow, p.task)
-        rule, passive = rules.best(facts)
+        rule, passive = rules.best_of(p.step, p.exit_code, p.signature, p.message, p.site, workflow, p.task)
         key = rule.id if rule is not None else f"code:{p.exit_code}"
-        group = groups.setdefault(key, _Group(rule))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(rule)
         group.count += p.count
         group.codes[p.exit_code] += p.count
         if p.site:
             group.sites[p.site] += p.count
         if p.signature:
             group.signatures[p.signature] += p.count
-        group.passive.update(r.id for r in passive)
+        if passive:
+            group.passive.update(r.id for r in passive)
     return sorted(groups.values(), key=lambda g: (-g.count, g.rule.id if g.rule else ""))
 
 

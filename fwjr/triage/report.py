@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fwjr.bucket import FIXED_SECONDS
@@ -22,7 +23,7 @@ from fwjr.model import ERROR_KEYS
 from fwjr.store import alerts, sql
 from fwjr.store import evidence as store_evidence
 from fwjr.store.connection import Store
-from fwjr.triage.decide import Decision, Evidence, Pattern, SiteJobs, Thresholds, decide
+from fwjr.triage.decide import Decision, Evidence, Failing, Pattern, SiteJobs, Thresholds, decide
 from fwjr.triage.rules import RuleSet, load_rules
 from fwjr.triage.similar import error_vectors, groups, most_similar, similar_workflows
 from fwjr.triage.sites import SiteStatus, statuses
@@ -94,10 +95,13 @@ def decide_all(
     common = {"site_status": sites, "usual_rates": usual, "outages": services}
     decisions = []
     for workflow, rows in by_workflow.items():
-        if not sum(r["failed"] for r in rows):
+        whole, tasks = _tallies(rows)
+        if not whole.failed:
             continue
-        made = decide(_evidence(workflow, None, rows, patterns_of[workflow], common), rules, limits)
-        made.tasks = _task_decisions(workflow, rows, patterns_of[workflow], common, made, rules, limits)
+        mine = patterns_of[workflow]
+        made = decide(whole.evidence(workflow, None, mine, common), rules, limits)
+        made.tasks = _task_decisions(workflow, tasks, mine, common, made, rules, limits)
+        made.failing = _failing(tasks, mine)
         decisions.append(made)
     decisions.sort(key=lambda d: (-d.wasted_core_hours, -d.failed, d.workflow))
     failing = {d.workflow for d in decisions if d.failed >= limits.min_failures}
@@ -109,49 +113,81 @@ def decide_all(
     return decisions
 
 
-def _evidence(workflow: str, task: str | None, rows: list[dict[str, Any]], patterns: list[Pattern], common: dict[str, Any]) -> Evidence:
-    per_site: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    inside, outside = [0, 0], [0, 0]
-    wasted = 0.0
+@dataclass
+class _Tally:
+    """A workflow's (or task's) count rows summed: jobs and failures per site, inside and outside
+    outage windows, wasted core-hours (summed in the rows' order, so a workflow's figure does not
+    depend on how its rows are split into tasks)."""
+
+    per_site: dict[str, list[int]] = field(default_factory=dict)
+    inside: list[int] = field(default_factory=lambda: [0, 0])
+    outside: list[int] = field(default_factory=lambda: [0, 0])
+    wasted: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return self.inside[1] + self.outside[1]
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        jobs, failed = row["jobs"], row["failed"]
+        site = self.per_site.get(row["site"])
+        if site is None:
+            site = self.per_site[row["site"]] = [0, 0]
+        site[0] += jobs
+        site[1] += failed
+        side = self.inside if row["inside"] else self.outside
+        side[0] += jobs
+        side[1] += failed
+        self.wasted += float(row["wasted_core_hours"] or 0.0)
+
+    def evidence(self, workflow: str, task: str | None, patterns: list[Pattern], common: dict[str, Any]) -> Evidence:
+        return Evidence(
+            workflow=workflow,
+            task=task,
+            jobs=self.inside[0] + self.outside[0],
+            failed=self.failed,
+            wasted_core_hours=self.wasted,
+            patterns=tuple(patterns),
+            sites=tuple(SiteJobs(site, jobs, failed) for site, (jobs, failed) in sorted(self.per_site.items())),
+            inside=(self.inside[0], self.inside[1]),
+            outside=(self.outside[0], self.outside[1]),
+            **common,
+        )
+
+
+def _tallies(rows: list[dict[str, Any]]) -> tuple[_Tally, dict[str, _Tally]]:
+    """The workflow's tally and each of its tasks', in one pass over its count rows."""
+    whole = _Tally()
+    tasks: dict[str, _Tally] = {}
     for row in rows:
-        per_site[row["site"]][0] += row["jobs"]
-        per_site[row["site"]][1] += row["failed"]
-        side = inside if row["inside"] else outside
-        side[0] += row["jobs"]
-        side[1] += row["failed"]
-        wasted += float(row["wasted_core_hours"] or 0.0)
-    return Evidence(
-        workflow=workflow,
-        task=task,
-        jobs=inside[0] + outside[0],
-        failed=inside[1] + outside[1],
-        wasted_core_hours=wasted,
-        patterns=tuple(patterns),
-        sites=tuple(SiteJobs(site, jobs, failed) for site, (jobs, failed) in sorted(per_site.items())),
-        inside=(inside[0], inside[1]),
-        outside=(outside[0], outside[1]),
-        **common,
-    )
+        whole.add(row)
+        task = tasks.get(row["task"])
+        if task is None:
+            task = tasks[row["task"]] = _Tally()
+        task.add(row)
+    return whole, tasks
+
+
+def _failing(tasks: dict[str, _Tally], patterns: list[Pattern]) -> Failing:
+    places = frozenset((task, site) for task, tally in tasks.items() for site, (_, failed) in tally.per_site.items() if failed)
+    return Failing(places, frozenset((p.task, p.site, p.exit_code) for p in patterns))
 
 
 def _task_decisions(
-    workflow: str, rows: list[dict[str, Any]], patterns: list[Pattern], common: dict[str, Any], overall: Decision,
+    workflow: str, tasks: dict[str, _Tally], patterns: list[Pattern], common: dict[str, Any], overall: Decision,
     rules: RuleSet, limits: Thresholds,
 ) -> list[dict[str, Any]]:
     """The tasks whose own decision differs from the workflow's (verdict or remedy)."""
-    tasks: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        tasks[row["task"]].append(row)
     if len(tasks) < 2:
         return []
     patterns_of: dict[str, list[Pattern]] = defaultdict(list)
     for p in patterns:
         patterns_of[p.task].append(p)
     differing = []
-    for task, task_rows in sorted(tasks.items()):
-        if sum(r["failed"] for r in task_rows) < limits.min_failures:
+    for task, tally in sorted(tasks.items()):
+        if tally.failed < limits.min_failures:
             continue
-        own = decide(_evidence(workflow, task, task_rows, patterns_of[task], common), rules, limits)
+        own = decide(tally.evidence(workflow, task, patterns_of[task], common), rules, limits)
         if (own.verdict, own.remedy) != (overall.verdict, overall.remedy):
             differing.append({"task": task, "verdict": own.verdict, "remedy": own.remedy, "rule": own.rule, "failed": own.failed,
                               "reason": own.reason})

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from fwjr.triage.rules import step_type
 
@@ -28,30 +29,36 @@ def error_vectors(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[Key, floa
     return vectors
 
 
-def similarity(vectors: Mapping[str, Mapping[Key, float]]) -> tuple[list[str], np.ndarray]:
-    """The workflows (sorted) and their pairwise cosine similarities."""
+def similarity(vectors: Mapping[str, Mapping[Key, float]]) -> tuple[list[str], sparse.csr_array]:
+    """The workflows (sorted) and their pairwise cosine similarities, as a sparse matrix: a
+    workflow's pattern holds a few of the thousands of (exit code, site, step type) keys (7 days
+    of 2,000 workflows: 39,000 of 11 million cells), and the dense product took a second and
+    180 MB where the sparse one takes a few ms."""
     names = sorted(vectors)
     keys = sorted({key for vector in vectors.values() for key in vector})
     column = {key: i for i, key in enumerate(keys)}
-    matrix = np.zeros((len(names), len(keys)))
-    for row, name in enumerate(names):
-        for key, value in vectors[name].items():
-            matrix[row, column[key]] = value
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    unit = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-    return names, unit @ unit.T
+    rows = [row for row, name in enumerate(names) for _ in vectors[name]]
+    columns = [column[key] for name in names for key in vectors[name]]
+    values = np.array([value for name in names for value in vectors[name].values()], dtype=float)
+    matrix = sparse.csr_array((values, (rows, columns)), shape=(len(names), len(keys)))
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    unit = sparse.csr_array(sparse.diags_array(scale) @ matrix)
+    return names, sparse.csr_array(unit @ unit.T)
 
 
 def similar_workflows(vectors: Mapping[str, Mapping[Key, float]], threshold: float, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
-    """Workflow -> the other workflows at least `threshold` similar to it, most similar first."""
+    """Workflow -> the other workflows at least `threshold` (> 0) similar to it, most similar first,
+    equal ones in name order."""
     names, cosines = similarity(vectors)
     found: dict[str, list[dict[str, Any]]] = {}
     for i, name in enumerate(names):
-        order = np.argsort(-cosines[i], kind="stable")
-        found[name] = [
-            {"workflow": names[j], "similarity": round(float(cosines[i, j]), 3)}
-            for j in order if j != i and cosines[i, j] >= threshold
-        ][:limit]
+        first, last = cosines.indptr[i], cosines.indptr[i + 1]
+        others, values = cosines.indices[first:last], cosines.data[first:last]
+        keep = (values >= threshold) & (others != i)
+        others, values = others[keep], values[keep]
+        ranked = np.lexsort((others, -values))[:limit]
+        found[name] = [{"workflow": names[others[k]], "similarity": round(float(values[k]), 3)} for k in ranked]
     return found
 
 

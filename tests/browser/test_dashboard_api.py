@@ -205,3 +205,21 @@ def test_the_compact_format_holds_the_same_rows(board: str, seeded: tuple) -> No
     assert [dict(zip(compact["columns"], row)) for row in compact["rows"]] == rows["rows"]
     status, body = get(board, "/api/v1/aggregates", **{"from": start, "to": end, "format": "csv"})
     assert status == 400 and "format" in body["error"]
+
+
+def test_the_triage_says_how_old_its_decisions_are_and_a_filter_selects_whole_decisions(board: str, seeded: tuple) -> None:
+    settings = seeded[0]
+    status, body = get(board, "/api/v1/triage", tf="24h")
+    assert status == 200 and body["workflows"]
+    assert body["refresh_seconds"] == settings.triage_refresh_seconds, "a preset is served from its snapshot"
+    assert body["to"] == body["as_of"] and body["to"] - body["from"] == 86400 and body["age_seconds"] >= 0
+    whole = {d["workflow"]: d for d in body["workflows"]}
+    site = next(iter(body["workflows"][0]["evidence"]["site_status"]))
+    status, at_site = get(board, "/api/v1/triage", tf="24h", site=site)
+    assert status == 200 and at_site["workflows"] and len(at_site["workflows"]) <= len(whole)
+    assert all(d == whole[d["workflow"]] for d in at_site["workflows"]), "each listed with its whole decision"
+    assert all(site in d["evidence"]["site_status"] for d in at_site["workflows"]), "each fails at the site"
+    start, end = window(seeded)
+    status, custom = get(board, "/api/v1/triage", **{"from": start, "to": end})
+    assert status == 200 and custom["refresh_seconds"] is None and (custom["from"], custom["to"]) == (start, end)
+    assert {d["workflow"] for d in custom["workflows"]} == set(whole), "every failing workflow of the seed, either way"

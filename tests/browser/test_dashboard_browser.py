@@ -6,6 +6,7 @@ text is shown escaped, and the overview refreshes itself. Screenshots go to arti
 from __future__ import annotations
 
 import json
+import re
 import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -382,6 +383,7 @@ def test_the_triage_queue_shows_fwjr_text_as_text(board: str, browser) -> None:
     browser.get(board + "/triage?" + urlencode({"workflow": HOSTILE_WORKFLOW}))
     WebDriverWait(browser, WAIT).until(lambda d: grid_cells(d, "triage-queue", "workflow") == [HOSTILE_WORKFLOW])
     assert HOSTILE_SITE in grid_cells(browser, "triage-queue", "sites")[0]
+    assert re.search(r"decisions as of \d\d:\d\d:\d\d UTC, refreshed every 60 s", wait_text(browser, "triage-coverage")), "the default 24 h window's snapshot"
     browser.find_element(By.CSS_SELECTOR, "#triage-queue .ag-cell[col-id='workflow']").click()
     assert wait_text(browser, "triage-selected-name") == HOSTILE_WORKFLOW
     _no_markup(browser)

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from dashboard import decisions, units
 from fwjr.ops import suggestions
 from fwjr.ops.database import session
-from fwjr.triage.report import triage
+from fwjr.triage.select import triage_selected
 from fwjr.triage.tasks import task_stats
 from tests.browser.test_dashboard_browser import console_errors, grid_cells, wait_text, wait_url
 from tests.fixtures.browser import SCREENSHOTS, chrome_options
@@ -75,7 +75,7 @@ def triage_board(triage_store: TriageStore) -> Iterator[str]:
 
 def _decisions(seeded: TriageStore, filters: dict | None = None) -> list:
     start, end = seeded.range
-    return triage(seeded.store, start, end, filters, settings=seeded.settings, now=int(time.time()))
+    return triage_selected(seeded.store, start, end, filters, settings=seeded.settings, now=int(time.time()))
 
 
 def _queue_rows(driver) -> dict[str, dict[str, str]]:
@@ -130,6 +130,7 @@ def test_the_queue_shows_each_incident_with_its_verdict_and_filters_through_the_
     chromium.get(triage_board + "/triage?" + urlencode(triage_store.window))
     coverage = wait_text(chromium, "triage-coverage")
     assert coverage.startswith(f"{len(expected)} failing workflows"), coverage
+    assert "decisions computed at" in coverage and "UTC for this range" in coverage, "a custom range is computed for its view"
     WebDriverWait(chromium, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#triage-queue .ag-row"))
     shown = _queue_rows(chromium)
     for workflow, expect in triage_store.expected.items():
@@ -195,6 +196,7 @@ def test_a_queue_row_leads_to_the_workflow_page_and_its_decision(triage_board: s
     WebDriverWait(chromium, WAIT).until(lambda d: d.find_elements(By.ID, "workflow-decision-facts"))
     assert chromium.find_element(By.ID, "workflow-name").text == workflow
     facts = chromium.find_element(By.ID, "workflow-decision-facts").text
+    assert chromium.find_element(By.ID, "workflow-decision-age").text.startswith("decisions computed at")
     assert "verdict\ndebug" in facts and "remedy (rule)\nopen-issue" in facts
     assert "8001 ×" in facts
     assert chromium.find_element(By.ID, "workflow-suggestion").text == "", "no model learnt yet: no suggestion shown"

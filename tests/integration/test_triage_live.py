@@ -90,8 +90,12 @@ def test_each_rehearsed_incident_gets_its_verdict_and_remedy(triage_stack: Stack
     table = triage_stack.fwjr("triage", *window, "--format", "table").stdout.decode()
     assert "verdict" in table and "more-memory +1000MB" in table
 
+    # a filter selects the workflows failing at the site, each with its whole decision
     only = triage_stack.jsonl("triage", *window, "--site", "T2_CH_CERN")
-    assert only and all(d["evidence"]["spread"]["top_site"] in ("T2_CH_CERN", None) for d in only)
+    assert incidents[1] in {d["workflow"] for d in only} and len(only) < len(decisions)
+    assert all("T2_CH_CERN" in d["evidence"]["site_status"] for d in only)
+    whole = ("verdict", "remedy", "failed", "jobs", "reason")
+    assert all([d[k] for k in whole] == [decisions[d["workflow"]][k] for k in whole] for d in only)
 
     status, body = _get(triage_stack, f"/api/v1/site-status?from={first_fwjr - 60}&to={first_fwjr + (MINUTES + 1) * 60}")
     assert status == 200 and {s["site"] for s in body["sites"]} >= {"T2_CH_CERN", "T1_US_FNAL_Disk"}
