@@ -51,6 +51,7 @@ from fwjr.store import (
 from fwjr.store import reads as store_reads  # noqa: E402
 from fwjr.store.connection import Store, connect  # noqa: E402
 from fwjr.store.migrate import migrate  # noqa: E402
+from fwjr.triage.decide import triage_thresholds
 from tests.fixtures import store_helpers  # noqa: E402
 
 TARGET_MS = 100
@@ -274,7 +275,7 @@ def page_queries(
     queries["failed 24h: site + exit code filter"] = lambda: job_reads.search_failed_jobs(
         store, day, now, None, {"site": rng.choice(sites), "exit_code": 8021}, 200)
     queries.update(triage_page_queries(rng, sites, workflows))
-    queries["triage 24h: site status"] = lambda: site_statuses(store, day, now, settings.triage_thresholds().site)
+    queries["triage 24h: site status"] = lambda: site_statuses(store, day, now, triage_thresholds(settings).site)
     queries["workflow 24h: tasks, wall time quantiles (jobs rows)"] = lambda: task_stats(store, day, now, rng.choice(workflows))
     queries["workflow 7d: tasks, wall time quantiles (jobs rows)"] = lambda: task_stats(store, week, now, rng.choice(workflows))
     queries.update(api_queries(client, now, rng, sites, workflows))

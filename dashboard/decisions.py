@@ -22,11 +22,11 @@ from dash import html
 from dashboard import components, context, units
 from fwjr.store import error_reads
 from fwjr.store.connection import Store
-from fwjr.triage.decide import Decision
+from fwjr.triage.decide import Decision, triage_thresholds
 from fwjr.triage.report import similar_to, triage
 from fwjr.triage.select import select, triage_selected
-from fwjr.triage.snapshot import Snapshot
 from fwjr.triage.sites import BAN, DEGRADED, SiteStatus, site_statuses
+from fwjr.triage.snapshot import Snapshot
 
 # Site status names as the board words them, and the statuses a card lists.
 FLAGGED = (BAN, DEGRADED)
@@ -132,7 +132,7 @@ def shown_evidence(decision: Decision, found: list[dict[str, Any]]) -> dict[str,
 
 def site_status_card(start: int, end: int, element_id: str, filters: Mapping[str, Any] | None = None) -> html.Div:
     """The sites whose own jobs say they are in trouble (degraded, ban suggested) in the window."""
-    limits = context.settings().triage_thresholds().site
+    limits = triage_thresholds(context.settings()).site
     try:
         found, ms = components.timed(site_statuses, context.store(), start, end, limits, filters)
     except Exception as error:

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from dashboard import context, params
 from dashboard import decisions as board_decisions
+from fwjr.triage.decide import triage_thresholds
 from fwjr.triage.sites import site_statuses
 
 triage_api = Blueprint("triage_api", __name__, url_prefix="/api/v1")
@@ -49,7 +50,7 @@ def sites() -> Response:
     """Each site's job success rate and CPU efficiency against the thresholds, worst first."""
     given = params.current()
     start, end = given.range
-    limits = context.settings().triage_thresholds().site
+    limits = triage_thresholds(context.settings()).site
     found = site_statuses(context.store(), start, end, limits, given.filters)
     return jsonify({"from": start, "to": end, "sites": [s.as_dict() for s in found]})
 

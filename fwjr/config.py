@@ -7,19 +7,13 @@ the defaults below. docs/configuration.md lists every setting.
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-
-from fwjr.alerting.model import RuleConfig
-
-if TYPE_CHECKING:
-    from fwjr.triage.decide import Thresholds
 
 
 def _default_home() -> Path:
@@ -30,15 +24,6 @@ def _default_cache() -> Path:
     """The user's cache dir (XDG), not FWJR_HOME: every home shares the jars, and the tests and
     benchmarks start each run on a fresh home."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fwjr"
-
-
-# The alert rule's defaults are RuleConfig's; a setting is named alert_<knob>, except these.
-_RULE = RuleConfig()
-_RULE_SETTING_NAMES: dict[str, str] = {"idle_seconds": "alert_source_idle_seconds"}
-
-
-def _rule_setting(knob: str) -> str:
-    return _RULE_SETTING_NAMES.get(knob, f"alert_{knob}")
 
 
 class Settings(BaseSettings):
@@ -72,21 +57,21 @@ class Settings(BaseSettings):
     config: Path | None = Field(default=None, description="YAML file with any of these settings.")
 
     # ---- alerts, service status and receivers (docs/alerting.md) ----
-    alert_window_minutes: int = Field(default=_RULE.window_minutes, description="Event-time minutes each alert evaluation looks at.")
-    alert_baseline_minutes: int = Field(default=_RULE.baseline_minutes, description="Minutes of calm history each scope's baseline rate uses.")
-    alert_pending_minutes: int = Field(default=_RULE.pending_minutes, description="Consecutive anomalous minutes before an alert fires.")
-    alert_resolve_minutes: int = Field(default=_RULE.resolve_minutes, description="Consecutive calm minutes before a firing alert resolves.")
-    alert_max_p_value: float = Field(default=_RULE.max_p_value, description="Chance of the failures at the baseline rate below which it is a spike.")
-    alert_z_resolve: float = Field(default=_RULE.z_resolve, description="Score below which a firing scope counts as calm.")
-    alert_min_excess_failures: float = Field(default=_RULE.min_excess_failures, description="Failures above expectation needed for a spike.")
-    alert_min_ratio: float = Field(default=_RULE.min_ratio, description="Spike rate must be at least this many times the baseline.")
-    alert_min_excess_rate: float = Field(default=_RULE.min_excess_rate, description="Spike rate must exceed the baseline by this much.")
-    alert_prior_jobs: float = Field(default=_RULE.prior_jobs, description="Pseudo-jobs at the global rate a scope's baseline starts from.")
-    alert_min_baseline_jobs: int = Field(default=_RULE.min_baseline_jobs, description="Jobs a scope's baseline needs before it can alert on its own.")
-    alert_min_own_jobs: int = Field(default=_RULE.min_own_jobs, description="Jobs of its own a site or workflow without an established baseline needs to alert on one borrowed from the global rate.")
-    alert_min_window_jobs: int = Field(default=_RULE.min_window_jobs, description="Jobs a site's or workflow's window must hold; a smaller one is judged on a longer window.")
-    alert_long_window_minutes: int = Field(default=_RULE.long_window_minutes, description="The longest window a small site or workflow is judged on.")
-    alert_allowed_lateness: int = Field(default=_RULE.allowed_lateness, description="Seconds behind the newest FWJR a minute waits for late reports.")
+    alert_window_minutes: int = Field(default=5, description="Event-time minutes each alert evaluation looks at.")
+    alert_baseline_minutes: int = Field(default=120, description="Minutes of calm history each scope's baseline rate uses.")
+    alert_pending_minutes: int = Field(default=3, description="Consecutive anomalous minutes before an alert fires.")
+    alert_resolve_minutes: int = Field(default=5, description="Consecutive calm minutes before a firing alert resolves.")
+    alert_max_p_value: float = Field(default=1e-7, description="Chance of the failures at the baseline rate below which it is a spike.")
+    alert_z_resolve: float = Field(default=2.0, description="Score below which a firing scope counts as calm.")
+    alert_min_excess_failures: float = Field(default=5.0, description="Failures above expectation needed for a spike.")
+    alert_min_ratio: float = Field(default=2.0, description="Spike rate must be at least this many times the baseline.")
+    alert_min_excess_rate: float = Field(default=0.05, description="Spike rate must exceed the baseline by this much.")
+    alert_prior_jobs: float = Field(default=20.0, description="Pseudo-jobs at the global rate a scope's baseline starts from.")
+    alert_min_baseline_jobs: int = Field(default=100, description="Jobs a scope's baseline needs before it can alert on its own.")
+    alert_min_own_jobs: int = Field(default=20, description="Jobs of its own a site or workflow without an established baseline needs to alert on one borrowed from the global rate.")
+    alert_min_window_jobs: int = Field(default=20, description="Jobs a site's or workflow's window must hold; a smaller one is judged on a longer window.")
+    alert_long_window_minutes: int = Field(default=30, description="The longest window a small site or workflow is judged on.")
+    alert_allowed_lateness: int = Field(default=120, description="Seconds behind the newest FWJR a minute waits for late reports.")
     alert_webhook_urls: list[str] = Field(default_factory=list, description="Webhook receivers (Alertmanager-style JSON body).")
     alert_smtp_host: str | None = Field(default=None, description="SMTP server for e-mail alerts; unset = no e-mail.")
     alert_smtp_port: int = Field(default=25, description="SMTP port.")
@@ -108,15 +93,10 @@ class Settings(BaseSettings):
     alertmanager_username: str | None = Field(default=None, description="Basic-auth user the alerter presents to Alertmanager (its --web.config.file); unset = none.")
     alertmanager_password: str | None = Field(default=None, description="Basic-auth password for Alertmanager (with FWJR_ALERTMANAGER_USERNAME).")
     alert_source_idle_seconds: float = Field(
-        default=_RULE.idle_seconds, gt=0, description="Wall-clock seconds without a job from a fwjr.raw partition before the alerter's watermark stops waiting for it."
+        default=120.0, gt=0, description="Wall-clock seconds without a job from a fwjr.raw partition before the alerter's watermark stops waiting for it."
     )
     alerter_checkpoint_interval: float = Field(default=2.0, gt=0, description="Seconds between the alerter's checkpoints when it decides nothing.")
     alerter_metrics_port: int = Field(default=9109, description="Prometheus metrics port of the alerter (0 = off); on FWJR_METRICS_HOST.")
-
-    def alert_rule(self) -> RuleConfig:
-        """The alert rule's knobs from these settings (each FWJR_ALERT_<KNOB> sets RuleConfig.<knob>)."""
-        knobs = {f.name: getattr(self, _rule_setting(f.name)) for f in fields(RuleConfig) if _rule_setting(f.name) in type(self).model_fields}
-        return RuleConfig(**knobs)
     # ---- end of alerts block ----
 
     # ---- triage: remedy rules, site status, the decision's thresholds (docs/triage.md) ----
@@ -133,25 +113,6 @@ class Settings(BaseSettings):
     triage_refresh_seconds: float = Field(
         default=60.0, gt=0, description="Age in seconds after which the board's snapshot of a window's decisions is recomputed in the background (served meanwhile)."
     )
-
-    def triage_thresholds(self) -> "Thresholds":
-        """The decision's and the site status's knobs from these settings."""
-        from fwjr.triage.decide import Thresholds
-        from fwjr.triage.sites import SiteLimits
-
-        return Thresholds(
-            min_failures=self.triage_min_failures,
-            min_pattern_rate=self.triage_min_pattern_rate,
-            min_ratio=self.triage_min_ratio,
-            site_share=self.triage_site_share,
-            similarity=self.triage_similarity,
-            site=SiteLimits(
-                degraded_below=self.site_degraded_below,
-                ban_below=self.site_ban_below,
-                min_jobs=self.site_min_jobs,
-                low_cpu_efficiency=self.site_low_cpu_efficiency,
-            ),
-        )
     # ---- end of triage block ----
 
     # ---- operational data, accounts and the executor's API (docs/accounts.md) ----

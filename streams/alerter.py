@@ -44,7 +44,7 @@ from prometheus_client import Counter, Gauge, start_http_server
 
 from fwjr import topics
 from fwjr.alerting import checkpoint
-from fwjr.alerting.model import Alert, Decision, Outcome
+from fwjr.alerting.model import Alert, Decision, Outcome, alert_rule
 from fwjr.alerting.poller import poll
 from fwjr.alerting.receivers import Dispatcher, receivers_from_settings
 from fwjr.alerting.rule import AlertEngine
@@ -171,11 +171,11 @@ class Alerter:
         saved = read_checkpoint(settings.bootstrap)
         now = time.time()
         if saved is None:
-            self.engine = AlertEngine(settings.alert_rule())
+            self.engine = AlertEngine(alert_rule(settings))
             self.offsets: dict[str, dict[int, int]] = {}
             self.resolved: list[Alert] = []
         else:
-            self.engine = checkpoint.engine_from(saved.engine, settings.alert_rule(), now)
+            self.engine = checkpoint.engine_from(saved.engine, alert_rule(settings), now)
             self.offsets = {topic: dict(parts) for topic, parts in saved.offsets.items()}
             self.resolved = list(saved.resolved)
         self.consumer = Consumer({
@@ -214,7 +214,7 @@ class Alerter:
     def _start_positions(self, resumed: bool) -> list[TopicPartition]:
         """The checkpoint's offsets; without one, status from its beginning and jobs from a
         baseline's span ago, so a first start learns from recent traffic instead of a week's."""
-        rule = self.settings.alert_rule()
+        rule = alert_rule(self.settings)
         span = (rule.window_minutes + rule.baseline_minutes) * 60 + rule.allowed_lateness
         since_ms = int((time.time() - span) * 1000)
         assigned = []

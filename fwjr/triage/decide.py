@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fwjr import exit_codes
+from fwjr.config import Settings
 from fwjr.triage.rules import Rule, RuleSet, remedy_text
 from fwjr.triage.sites import BAN, DEGRADED, SiteLimits, SiteStatus
 
@@ -39,7 +40,7 @@ _CLASS_VERDICT = {"resources": "resources", "code": "debug", "configuration": "d
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The decision's knobs; fwjr.config.Settings.triage_thresholds() gives the configured ones."""
+    """The decision's knobs; triage_thresholds(settings) gives the configured ones."""
 
     min_failures: int
     min_pattern_rate: float
@@ -48,6 +49,23 @@ class Thresholds:
     similarity: float
     site: SiteLimits
 
+
+
+def triage_thresholds(settings: Settings) -> Thresholds:
+    """The decision's and the site status's knobs from `settings` (FWJR_TRIAGE_*, FWJR_SITE_*)."""
+    return Thresholds(
+        min_failures=settings.triage_min_failures,
+        min_pattern_rate=settings.triage_min_pattern_rate,
+        min_ratio=settings.triage_min_ratio,
+        site_share=settings.triage_site_share,
+        similarity=settings.triage_similarity,
+        site=SiteLimits(
+            degraded_below=settings.site_degraded_below,
+            ban_below=settings.site_ban_below,
+            min_jobs=settings.site_min_jobs,
+            low_cpu_efficiency=settings.site_low_cpu_efficiency,
+        ),
+    )
 
 @dataclass(frozen=True)
 class Pattern:

@@ -23,7 +23,7 @@ from fwjr.model import ERROR_KEYS
 from fwjr.store import alerts, sql
 from fwjr.store import evidence as store_evidence
 from fwjr.store.connection import Store
-from fwjr.triage.decide import Decision, Evidence, Failing, Pattern, SiteJobs, Thresholds, decide
+from fwjr.triage.decide import Decision, Evidence, Failing, Pattern, SiteJobs, Thresholds, decide, triage_thresholds
 from fwjr.triage.rules import RuleSet, load_rules
 from fwjr.triage.similar import error_vectors, groups, most_similar, similar_workflows
 from fwjr.triage.sites import SiteStatus, statuses
@@ -46,7 +46,7 @@ def triage(
     process's); `now` closes still-open outages (default: the clock); `rules` overrides the file.
     """
     chosen = settings or current_settings()
-    limits = chosen.triage_thresholds()
+    limits = triage_thresholds(chosen)
     rules = rules or load_rules(chosen.triage_rules_file)
     now = int(time.time()) if now is None else int(now)
     precision = sql.finest_precision(start, end, now, sql.ladder(chosen))
@@ -68,7 +68,7 @@ def similar_to(
     """The workflows failing like `workflow` in [start, end): [{workflow, similarity}], most similar
     first (for the workflow page; the triage's `similar` lists the same)."""
     chosen = settings or current_settings()
-    limits = chosen.triage_thresholds()
+    limits = triage_thresholds(chosen)
     error_filters = {k: v for k, v in (filters or {}).items() if k in ERROR_KEYS and k != "workflow"}
     vectors = error_vectors(store_evidence.error_pattern_counts(store, start, end, error_filters))
     return most_similar(vectors, workflow, limits.similarity)

@@ -24,7 +24,7 @@ STATUSES: tuple[str, ...] = (OK, DEGRADED, BAN, TOO_FEW)
 
 @dataclass(frozen=True)
 class SiteLimits:
-    """The status thresholds; fwjr.config.Settings.triage_thresholds().site gives the configured ones."""
+    """The status thresholds; fwjr.triage.decide.triage_thresholds(settings).site gives the configured ones."""
 
     degraded_below: float
     ban_below: float

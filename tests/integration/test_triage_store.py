@@ -9,6 +9,7 @@ from fwjr.config import Settings
 from fwjr.store import alerts, schema
 from fwjr.store import evidence as store_evidence
 from fwjr.store.connection import Store
+from fwjr.triage.decide import triage_thresholds
 from fwjr.triage.report import similar_to, triage
 from fwjr.triage.sites import BAN, OK, site_statuses
 from tests.fixtures import store_helpers
@@ -84,7 +85,7 @@ def test_error_patterns_carry_the_stored_message_and_site_status_reads_every_sit
     assert patterns == [{"workflow": "wf-retry", "task": "/wf-retry/Task", "step": "cmsRun1", "site": "T1_A", "exit_code": 8028,
                          "signature": "sig8028", "count": 60, "example": "Failed to open the file"}]
     assert store_evidence.error_code_counts(empty, START, START + 3600) == {8001: 3, 8028: 60, 50660: 240, 60311: 15}
-    limits = Settings(home=tmp_path).triage_thresholds().site
+    limits = triage_thresholds(Settings(home=tmp_path)).site
     found = {s.site: s for s in site_statuses(empty, START, START + 3600, limits)}
     assert found["T3_D"].status == BAN and found["T2_B"].status == OK
     assert found["T2_B"].jobs == 60 * 40 + 200 and found["T2_B"].failed == 80

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fwjr.alerting.model import RuleConfig
+from fwjr.alerting.model import RuleConfig, alert_rule
 from fwjr.config import Settings
 from tests.fixtures.paths import REPO
 
@@ -37,9 +37,9 @@ def test_a_config_file_that_is_not_a_mapping_is_named_in_the_error(tmp_path: Pat
 
 
 def test_every_alert_setting_reaches_the_rule_and_the_defaults_are_the_rules() -> None:
-    assert Settings().alert_rule() == RuleConfig()
+    assert alert_rule(Settings()) == RuleConfig()
     changed = Settings(alert_window_minutes=7, alert_source_idle_seconds=33.0, alert_max_p_value=1e-5)
-    rule = changed.alert_rule()
+    rule = alert_rule(changed)
     assert (rule.window_minutes, rule.idle_seconds, rule.max_p_value) == (7, 33.0, 1e-5)
     knobs = {f.name for f in fields(RuleConfig)}
     settings = {name for name in Settings.model_fields if name.startswith("alert_")} - {

@@ -7,13 +7,13 @@ from dataclasses import replace
 import pytest
 
 from fwjr.config import Settings
-from fwjr.triage.decide import Evidence, Pattern, SiteJobs, decide
+from fwjr.triage.decide import Evidence, Pattern, SiteJobs, decide, triage_thresholds
 from fwjr.triage.report import decide_all
 from fwjr.triage.rules import default_rules
 from fwjr.triage.similar import error_vectors, groups, similar_workflows
 from fwjr.triage.sites import BAN, DEGRADED, OK, TOO_FEW, site_status, statuses
 
-LIMITS = Settings().triage_thresholds()
+LIMITS = triage_thresholds(Settings())
 RULES = default_rules()
 SITES = ("T1_US_FNAL_Disk", "T2_CH_CERN", "T2_DE_DESY", "T2_US_Purdue")
 USUAL = {50660: 0.004, 8021: 0.01, 60311: 0.002, 8001: 0.003, 85: 0.004}
