@@ -146,9 +146,9 @@ def pie_grid(cells: Sequence[dict], rows: str, columns: str, split: str, row_ord
     """The global error view: one pie per (row, column) split by the third key, sized by its count.
 
     Built as the plain figure dict plotly.js reads (the default template included, as go.Figure
-    would serialize it): validating up to 144 go.Pie objects took most of the page's first render
-    on a loaded machine, the dict almost nothing (docs/board.md). tests/unit/test_dashboard_units.py
-    checks it equals the go.Figure of the same traces.
+    would serialize it): validating up to 144 go.Pie objects cost far more than building the dict
+    (docs/board.md has the figures). tests/unit/test_dashboard_units.py checks it equals the
+    go.Figure of the same traces.
     """
     totals: dict[tuple, int] = {}
     slices: dict[tuple, list[dict]] = {}

@@ -14,9 +14,6 @@ from fwjr.store.sql import filter_sql, range_params
 JOB_SELECT = ", ".join("toUnixTimestamp(ts)" if c == "ts" else c for c in JOB_COLUMNS)
 
 
-JOB_SEARCH = "concat(workflow, ' ', task, ' ', site, ' ', host, ' ', toString(exit_code), ' ', error_type, ' ', error_details, ' ', identity)"
-
-
 def job(store: Store, identity: str) -> dict[str, Any] | None:
     """One job by identity (while it is within the jobs retention), or None."""
     sql = f"SELECT {JOB_SELECT} FROM jobs WHERE identity = {{identity:String}} ORDER BY ts DESC LIMIT 1"
@@ -27,8 +24,6 @@ def job(store: Store, identity: str) -> dict[str, Any] | None:
 JOB_TEXT_COLUMNS: tuple[str, ...] = (
     "workflow", "task", "site", "host", "toString(exit_code)", "error_type", "error_details", "identity", "fwjr_id", "wn_name",
 )
-
-
 JOB_TEXT = "concat(" + ", ' ', ".join(JOB_TEXT_COLUMNS) + ")"
 
 

@@ -32,19 +32,12 @@ BUCKET_SQL: dict[str, str] = {
     "week": "toDateTime(toMonday(bucket), 'UTC')",
     "month": "toDateTime(toStartOfMonth(bucket), 'UTC')",
 }
-
-
 # Precisions the TTL ladder stores, finest first, and the settings field holding each one's age.
 LADDER_STEPS: tuple[tuple[str, str], ...] = (("minute", "minute_days"), ("hour", "hour_days"), ("day", "day_days"))
 
-
 # Keys stored as integers: their filters bind Int32 values, and patterns match their text form.
 NUMERIC_KEYS: frozenset[str] = frozenset({"exit_code", "retry_count"})
-
-
 RANGE_SQL = "bucket >= toDateTime({start:Int64}, 'UTC') AND bucket < toDateTime({end:Int64}, 'UTC')"
-
-
 DAY_SECONDS = 86400
 
 
@@ -136,8 +129,6 @@ AGG_PROJECTIONS: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
         frozenset({"jobs", "failed", "eff_outliers", "wasted_core_hours_sum", "wasted_core_hours_count"}),
     ),
 )
-
-
 _SUMMED = re.compile(r"\bsum\((\w+)\)")
 
 
@@ -174,8 +165,6 @@ def metric_sql(measure: str) -> str:
 
 
 STATS: tuple[str, ...] = ("sum", "avg")
-
-
 RATIO_MEASURES: tuple[str, ...] = ("failure_rate", "cpu_efficiency")
 
 
