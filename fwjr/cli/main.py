@@ -224,10 +224,11 @@ def produce(
 ) -> None:
     """Publish FWJRs to fwjr.raw (keyed by identity)."""
     from fwjr.kafka import publish as producing
+    from fwjr.kafka.producer import make_producer
 
     settings = _settings()
     fmt = "avro" if avro else "json"
-    producer = producing.make_producer(settings.bootstrap)
+    producer = make_producer(settings.bootstrap)
     if generate is not None:
         from fwjr.cli.generate import generated_messages
 
@@ -380,7 +381,7 @@ def maintenance_add(
     import time
 
     from fwjr.alerting.status import parse_status
-    from fwjr.kafka.publish import make_producer
+    from fwjr.kafka.producer import make_producer
     from fwjr.kafka.status import publish_status
 
     doc = {"service": service, "state": "maintenance", "ts": int(time.time()), "start": start, "end": end,
