@@ -42,7 +42,7 @@ from tests.fixtures.live import FWJR, Stack, stack_env
 from tests.fixtures.topic_reading import wait_alerter_caught_up
 from tests.fixtures.waiting import wait_until
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.real_clock]  # Alertmanager keeps real time
 
 SITE = "T1_US_FNAL_Disk"
 COUNT, SEED, MINUTES = 5000, 5, 75

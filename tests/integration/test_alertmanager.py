@@ -20,6 +20,8 @@ from tests.fixtures.alert_receivers import serve_webhook
 from tests.fixtures.alerting_infra import Alertmanager, alertmanager  # noqa: F401 (fixture)
 from tests.fixtures.waiting import wait_until
 
+pytestmark = pytest.mark.real_clock  # Alertmanager keeps real time
+
 BOARD = "http://board.example:8050/"
 
 
